@@ -1,0 +1,179 @@
+//! Command-line parsing and dispatch. Each subcommand is a thin call into its
+//! module; errors are printed once, here, and mapped to exit codes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::{exit_code_of, ExitCode};
+use crate::{hash, lock, store, tag};
+
+/// Default lock deadline, overridable with `--timeout` or `FLEET_LOCK_TIMEOUT`.
+pub const DEFAULT_LOCK_TIMEOUT_SECS: f64 = 300.0;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "fleet",
+    version,
+    about = "rules_fleet helper: safe shared state for parallel builds and applies"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Extract a tar / tar.gz (or provider zip) into a content-addressed store, once.
+    Extract(ExtractArgs),
+    /// Write or check a verification tag.
+    #[command(subcommand)]
+    Tag(TagCommand),
+    /// Print a content hash: h1 for a directory, sha256 or zh for a file.
+    Hash(HashArgs),
+    /// Run a command while holding an exclusive lock on a file.
+    Lock(LockArgs),
+    /// Remove staging leftovers and old versions from a store.
+    Gc(GcArgs),
+}
+
+/// How long to wait for a lock.
+#[derive(Args, Debug, Clone)]
+pub struct TimeoutArg {
+    /// Seconds to wait for a lock before exiting 3.
+    #[arg(long, env = "FLEET_LOCK_TIMEOUT", default_value_t = DEFAULT_LOCK_TIMEOUT_SECS)]
+    pub timeout: f64,
+}
+
+impl TimeoutArg {
+    pub fn duration(&self) -> Result<Duration> {
+        Duration::try_from_secs_f64(self.timeout).map_err(|_| {
+            crate::error::usage(format!(
+                "--timeout {} is not a valid number of seconds",
+                self.timeout
+            ))
+        })
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ExtractArgs {
+    /// The archive: tar, gzip-compressed tar (detected by magic bytes) or zip.
+    #[arg(long)]
+    pub archive: PathBuf,
+    /// Content-addressed store directory (shared, locked).
+    #[arg(long, conflicts_with = "out", required_unless_present = "out")]
+    pub store: Option<PathBuf>,
+    /// Hermetic mode: extract into this empty or missing directory; no store, no lock.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The archive's known sha256: skips hashing on the fast path; verified when extracting.
+    #[arg(long, requires = "store")]
+    pub sha256: Option<String>,
+    /// After success, make this path a symlink to the version (atomically replaced).
+    #[arg(long, requires = "store")]
+    pub link: Option<PathBuf>,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
+    /// Print one JSON object: path, sha256, h1, extracted, waited_ms.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TagCommand {
+    /// Write the tag; leave it untouched when its bytes would not change.
+    Write(TagArgs),
+    /// Exit 0 when the tag matches the inputs as they are now, 5 otherwise.
+    Check(TagArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// The tag file.
+    #[arg(long)]
+    pub tag: PathBuf,
+    /// A file (sha256) or directory (h1) whose digest the tag records.
+    #[arg(long = "input")]
+    pub inputs: Vec<PathBuf>,
+    /// A KEY=VALUE pair the tag records.
+    #[arg(long = "set", value_parser = parse_key_value)]
+    pub values: Vec<(String, String)>,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
+}
+
+#[derive(Args, Debug)]
+pub struct HashArgs {
+    /// File or directory.
+    pub path: PathBuf,
+    /// h1 (default for directories and zips), sha256 (default for other files) or zh.
+    #[arg(long, value_enum)]
+    pub format: Option<hash::Format>,
+}
+
+#[derive(Args, Debug)]
+pub struct LockArgs {
+    /// The lock file (created if missing, never deleted).
+    #[arg(long)]
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// The store directory.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// How many of the most recently used versions to keep (linked and in-use ones are always kept).
+    #[arg(long, default_value_t = 3)]
+    pub keep: usize,
+}
+
+fn parse_key_value(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+/// Parses arguments, runs the command and returns the process exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::Usage as i32
+            } else {
+                0
+            };
+        }
+    };
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("fleet: error: {err:#}");
+            exit_code_of(&err) as i32
+        }
+    }
+}
+
+/// Runs one command; `Ok` carries the exit code (commands like `lock`
+/// pass their child's status through).
+pub fn run(command: Command) -> Result<i32> {
+    match command {
+        Command::Extract(args) => store::extract_command(&args).map(|_| 0),
+        Command::Tag(TagCommand::Write(args)) => tag::write_command(&args).map(|_| 0),
+        Command::Tag(TagCommand::Check(args)) => tag::check_command(&args).map(|_| 0),
+        Command::Hash(args) => hash::hash_command(&args).map(|_| 0),
+        Command::Lock(args) => lock::lock_command(&args),
+        Command::Gc(args) => store::gc_command(&args).map(|_| 0),
+    }
+}

@@ -1,0 +1,247 @@
+//! The instance manifest: the JSON contract between the Starlark rules and
+//! `fleet`. `tf_instance` writes one with a single instance for its
+//! `.plan`/`.apply`/`.destroy`/`.output` targets; `tf_fleet` writes one with
+//! all its instances (and their transitive dependencies).
+//!
+//! Paths named "runfiles path" are Bazel `short_path`s, resolved against the
+//! runfiles directory given to `fleet` on the command line (`--runfiles`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::error::unsafe_input;
+
+/// The manifest schema this build of `fleet` reads and writes.
+pub const SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// Label of the target that wrote the manifest (a fleet or one instance).
+    pub target: String,
+    /// Default concurrency limit (`tf_fleet(parallelism)`); 0 means 10.
+    #[serde(default)]
+    pub parallelism: u32,
+    /// Runfiles path of the `terraform` (or `tofu`) binary.
+    pub terraform: String,
+    /// Run directories live under `<workspace root>/<fleet_root>/`.
+    #[serde(default = "default_fleet_root")]
+    pub fleet_root: String,
+    pub instances: Vec<Instance>,
+}
+
+/// One component instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Instance {
+    /// Full Bazel label, the instance's identity: `//infra/elasticache:redis-cluster-1`.
+    pub label: String,
+    /// Short name for display: `redis-cluster-1`.
+    pub name: String,
+    /// Runfiles path of the rendered instance tree (module files, generated
+    /// `backend.tf.json`, `terraform.tfvars.json`, lock file).
+    pub rendered: String,
+    /// Run directory relative to the fleet root, derived from the label:
+    /// `<package>/<name>`.
+    pub run_dir: String,
+    /// Terraform workspace, if not `default`.
+    #[serde(default)]
+    pub workspace: Option<String>,
+    /// Extra environment for terraform (never secrets: those come from the
+    /// caller's environment at run time).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Labels of instances that must be applied first.
+    #[serde(default)]
+    pub deps: Vec<String>,
+    /// Variables read from upstream outputs after they are applied:
+    /// variable name → `{instance, output}`. Each upstream is also in `deps`.
+    #[serde(default)]
+    pub inputs_from: BTreeMap<String, OutputRef>,
+    /// Provider packages to take from the shared store (read-only plugin dir).
+    #[serde(default)]
+    pub providers: Vec<ProviderPackage>,
+}
+
+/// A reference to an output of another instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct OutputRef {
+    /// Label of the upstream instance.
+    pub instance: String,
+    /// Name of the upstream's Terraform output.
+    pub output: String,
+}
+
+/// A provider package in mirror layout, verified against the lock file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderPackage {
+    /// `registry.terraform.io/hashicorp/aws`.
+    pub source: String,
+    pub version: String,
+    /// `linux_amd64`.
+    pub platform: String,
+    /// Runfiles path of `terraform-provider-<type>_<version>_<platform>.zip`.
+    pub archive: String,
+    /// The lock file's `h1:` hashes for this provider (any one must match).
+    #[serde(default)]
+    pub h1: Vec<String>,
+}
+
+fn default_fleet_root() -> String {
+    ".fleet".to_string()
+}
+
+impl Manifest {
+    /// Reads and validates a manifest; malformed ones are exit 4.
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading manifest {}", path.display()))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            unsafe_input(format!("manifest {} does not parse: {e}", path.display()))
+        })?;
+        manifest
+            .validate()
+            .with_context(|| format!("manifest {}", path.display()))?;
+        Ok(manifest)
+    }
+
+    /// Checks schema, unique labels and run dirs, and that every dependency
+    /// and output reference names an instance of this manifest.
+    pub fn validate(&self) -> Result<()> {
+        if self.schema != SCHEMA {
+            return Err(unsafe_input(format!(
+                "schema {} is not supported (this fleet reads schema {SCHEMA})",
+                self.schema
+            )));
+        }
+        let mut labels = BTreeSet::new();
+        let mut run_dirs = BTreeMap::new();
+        for inst in &self.instances {
+            if !labels.insert(inst.label.as_str()) {
+                return Err(unsafe_input(format!(
+                    "instance {} is listed twice",
+                    inst.label
+                )));
+            }
+            check_relative(&inst.run_dir).with_context(|| format!("run_dir of {}", inst.label))?;
+            if let Some(other) = run_dirs.insert(inst.run_dir.as_str(), inst.label.as_str()) {
+                return Err(unsafe_input(format!(
+                    "instances {other} and {} share the run directory {}",
+                    inst.label, inst.run_dir
+                )));
+            }
+        }
+        for inst in &self.instances {
+            for dep in &inst.deps {
+                if !labels.contains(dep.as_str()) {
+                    return Err(unsafe_input(format!(
+                        "{} depends on {dep}, which is not in the manifest",
+                        inst.label
+                    )));
+                }
+            }
+            for (var, source) in &inst.inputs_from {
+                if !inst.deps.contains(&source.instance) {
+                    return Err(unsafe_input(format!(
+                        "{}: variable {var} reads {}#{} but does not depend on it",
+                        inst.label, source.instance, source.output
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Looks an instance up by label or by short name (names must then be unique).
+    pub fn find(&self, key: &str) -> Option<&Instance> {
+        self.instances.iter().find(|i| i.label == key).or_else(|| {
+            let mut by_name = self.instances.iter().filter(|i| i.name == key);
+            match (by_name.next(), by_name.next()) {
+                (Some(one), None) => Some(one),
+                _ => None,
+            }
+        })
+    }
+}
+
+/// A run directory must stay below the fleet root.
+fn check_relative(path: &str) -> Result<()> {
+    let p = Path::new(path);
+    let escapes = p.is_absolute()
+        || path.is_empty()
+        || p.components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)));
+    if escapes {
+        return Err(unsafe_input(format!(
+            "{path:?} must be a relative path without '..' or '.'"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(label: &str, deps: &[&str]) -> Instance {
+        let name = label.rsplit(':').next().unwrap_or(label).to_string();
+        Instance {
+            label: label.into(),
+            run_dir: format!("pkg/{name}"),
+            name,
+            rendered: "pkg/x".into(),
+            workspace: None,
+            env: BTreeMap::new(),
+            deps: deps.iter().map(|d| d.to_string()).collect(),
+            inputs_from: BTreeMap::new(),
+            providers: vec![],
+        }
+    }
+
+    fn manifest(instances: Vec<Instance>) -> Manifest {
+        Manifest {
+            schema: SCHEMA,
+            target: "//pkg:fleet".into(),
+            parallelism: 0,
+            terraform: "tf/terraform".into(),
+            fleet_root: default_fleet_root(),
+            instances,
+        }
+    }
+
+    #[test]
+    fn unknown_dependency_is_refused() {
+        let m = manifest(vec![instance("//pkg:a", &["//pkg:b"])]);
+        assert!(format!("{:#}", m.validate().unwrap_err()).contains("//pkg:b"));
+    }
+
+    #[test]
+    fn shared_run_dir_is_refused() {
+        let mut b = instance("//pkg:b", &[]);
+        b.run_dir = "pkg/a".into();
+        let m = manifest(vec![instance("//pkg:a", &[]), b]);
+        let msg = format!("{:#}", m.validate().unwrap_err());
+        assert!(msg.contains("//pkg:a") && msg.contains("//pkg:b"), "{msg}");
+    }
+
+    #[test]
+    fn escaping_run_dir_is_refused() {
+        let mut a = instance("//pkg:a", &[]);
+        a.run_dir = "../a".into();
+        assert!(manifest(vec![a]).validate().is_err());
+    }
+
+    #[test]
+    fn find_by_label_or_unique_name() {
+        let m = manifest(vec![instance("//pkg:a", &[]), instance("//q:a", &[])]);
+        assert!(m.find("//q:a").is_some());
+        assert!(m.find("a").is_none(), "ambiguous short name");
+    }
+}

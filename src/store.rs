@@ -1,0 +1,515 @@
+//! The content-addressed store: each archive is unpacked once per digest,
+//! however many processes race for it, and published read-only and whole.
+//!
+//! Layout of a store directory:
+//! ```text
+//! <sha256>/                 a published version (read-only tree)
+//! <sha256>.json             its manifest, written after the rename: the
+//!                           version is complete only when both exist;
+//!                           its mtime is the version's last use (for gc)
+//! .locks/<sha256>.lock      extraction lock (exclusive)
+//! .locks/<sha256>.use       in-use lock: shared while a fleet process uses
+//!                           the version, exclusive while gc removes it
+//! .locks/gc.lock            one gc at a time
+//! .staging/<sha256>.<pid>.<nanos>.<n>/   trees being unpacked
+//! .trash/                   versions being deleted by gc
+//! .links/<sha256 of path>   link paths made by --link (gc keeps their targets)
+//! ```
+
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::archive::{self, Unpacked};
+use crate::error::unsafe_input;
+use crate::fsutil;
+use crate::hash;
+use crate::lock::{Lock, Mode};
+
+/// Schema of version manifests.
+const MANIFEST_SCHEMA: u32 = 1;
+
+/// What a complete version records about itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VersionManifest {
+    pub schema: u32,
+    pub sha256: String,
+    pub h1: String,
+    pub files: usize,
+    pub bytes: u64,
+    /// The archive path it was first extracted from (informational).
+    pub archive: String,
+}
+
+/// The result of [`Store::extract`]; `--json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Extraction {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub h1: String,
+    /// Whether this call unpacked the archive (false: reused).
+    pub extracted: bool,
+    pub waited_ms: u64,
+}
+
+/// A held "in use" lock: gc will not remove the version while it lives.
+pub struct Pin {
+    _lock: Lock,
+}
+
+/// A content-addressed store rooted at a directory.
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) a store. The root is made absolute so
+    /// printed paths and links do not depend on the working directory.
+    pub fn open(root: &Path) -> Result<Store> {
+        for sub in [".locks", ".staging", ".trash", ".links"] {
+            let dir = root.join(sub);
+            fs::create_dir_all(&dir)
+                .with_context(|| format!("creating store directory {}", dir.display()))?;
+        }
+        let root = fs::canonicalize(root)
+            .with_context(|| format!("resolving store {}", root.display()))?;
+        Ok(Store { root })
+    }
+
+    pub fn version_path(&self, digest: &str) -> PathBuf {
+        self.root.join(digest)
+    }
+
+    fn manifest_path(&self, digest: &str) -> PathBuf {
+        self.root.join(format!("{digest}.json"))
+    }
+
+    fn lock_path(&self, digest: &str, kind: &str) -> PathBuf {
+        self.root.join(".locks").join(format!("{digest}.{kind}"))
+    }
+
+    /// Reads a version's manifest; `Ok(None)` when the version is not complete.
+    pub fn complete(&self, digest: &str) -> Result<Option<VersionManifest>> {
+        let path = self.manifest_path(digest);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let manifest: VersionManifest = serde_json::from_slice(&bytes).map_err(|e| {
+            unsafe_input(format!(
+                "store manifest {} does not parse ({e}); run `fleet gc --store {}` to remove the version",
+                path.display(),
+                self.root.display()
+            ))
+        })?;
+        if manifest.sha256 != digest || !self.version_path(digest).is_dir() {
+            return Ok(None);
+        }
+        Ok(Some(manifest))
+    }
+
+    /// Marks a version in use until the returned pin is dropped.
+    pub fn pin(&self, digest: &str, timeout: Duration) -> Result<Pin> {
+        let lock = Lock::acquire_mode(
+            &self.lock_path(digest, "use"),
+            Mode::Shared,
+            timeout,
+            "using a version",
+        )?;
+        Ok(Pin { _lock: lock })
+    }
+
+    /// Makes the archive's tree available at `<root>/<sha256>/`, unpacking it
+    /// at most once per digest across all processes.
+    pub fn extract(
+        &self,
+        archive: &Path,
+        known: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(Extraction, Pin)> {
+        let digest = match known {
+            Some(hex_text) => hex::encode(hash::parse_sha256(hex_text)?),
+            None => hex::encode(hash::sha256_file(archive)?),
+        };
+        let pin = self.pin(&digest, timeout)?;
+        if let Some(manifest) = self.complete(&digest)? {
+            // Fast path: no extraction lock. Touching records the use for gc.
+            let _ = fsutil::touch(&self.manifest_path(&digest));
+            return Ok((self.result(manifest, false, Duration::ZERO), pin));
+        }
+        let purpose = format!(
+            "extracting {} into {}",
+            archive.display(),
+            self.root.display()
+        );
+        let lock = Lock::acquire(&self.lock_path(&digest, "lock"), timeout, &purpose)?;
+        let waited = lock.waited();
+        if let Some(manifest) = self.complete(&digest)? {
+            return Ok((self.result(manifest, false, waited), pin));
+        }
+        self.sweep(&digest)?;
+        let unpacked = self.unpack_and_publish(archive, &digest)?;
+        let manifest = VersionManifest {
+            schema: MANIFEST_SCHEMA,
+            sha256: digest.clone(),
+            h1: unpacked.h1,
+            files: unpacked.files,
+            bytes: unpacked.bytes,
+            archive: archive.display().to_string(),
+        };
+        let json = serde_json::to_vec_pretty(&manifest).context("encoding version manifest")?;
+        fsutil::write_atomic(&self.manifest_path(&digest), &json)?;
+        drop(lock);
+        Ok((self.result(manifest, true, waited), pin))
+    }
+
+    fn result(&self, manifest: VersionManifest, extracted: bool, waited: Duration) -> Extraction {
+        Extraction {
+            path: self.version_path(&manifest.sha256),
+            sha256: manifest.sha256,
+            h1: manifest.h1,
+            extracted,
+            waited_ms: waited.as_millis() as u64,
+        }
+    }
+
+    /// Removes what killed extractions of this digest left behind. Runs
+    /// under the digest's extraction lock, so nobody else is staging it.
+    fn sweep(&self, digest: &str) -> Result<()> {
+        let staging = self.root.join(".staging");
+        let prefix = format!("{digest}.");
+        for entry in
+            fs::read_dir(&staging).with_context(|| format!("listing {}", staging.display()))?
+        {
+            let entry = entry.with_context(|| format!("listing {}", staging.display()))?;
+            if entry.file_name().as_bytes().starts_with(prefix.as_bytes()) {
+                eprintln!(
+                    "fleet: removing staging leftover {}",
+                    entry.path().display()
+                );
+                fsutil::remove_tree(&entry.path())?;
+            }
+        }
+        // A version renamed into place whose manifest was never written.
+        let version = self.version_path(digest);
+        if version.exists() {
+            eprintln!("fleet: removing incomplete version {}", version.display());
+            self.discard(&version)?;
+        }
+        Ok(())
+    }
+
+    /// Moves a tree into the trash (atomic), then deletes it there.
+    fn discard(&self, tree: &Path) -> Result<()> {
+        let name = tree
+            .file_name()
+            .map_or_else(|| "x".into(), |n| n.to_string_lossy().into_owned());
+        let trash = self
+            .root
+            .join(".trash")
+            .join(format!("{name}.{}", fsutil::unique_suffix()));
+        fs::rename(tree, &trash)
+            .with_context(|| format!("moving {} to the trash", tree.display()))?;
+        fsutil::remove_tree(&trash)
+    }
+
+    fn unpack_and_publish(&self, archive: &Path, digest: &str) -> Result<Unpacked> {
+        let staging = self
+            .root
+            .join(".staging")
+            .join(format!("{digest}.{}", fsutil::unique_suffix()));
+        fs::create_dir(&staging).with_context(|| format!("creating {}", staging.display()))?;
+        let published = (|| {
+            let expected = hash::parse_sha256(digest)?;
+            let unpacked = archive::unpack(archive, &staging, Some(&expected))?;
+            fsutil::make_read_only(&staging)?;
+            fsutil::sync_filesystem(&staging)?;
+            let version = self.version_path(digest);
+            fs::rename(&staging, &version).with_context(|| {
+                format!("publishing {} as {}", staging.display(), version.display())
+            })?;
+            fsutil::sync_dir(&self.root)?;
+            Ok(unpacked)
+        })();
+        if published.is_err() && staging.exists() {
+            let _ = fsutil::remove_tree(&staging);
+        }
+        published
+    }
+
+    /// Points `link` at a version: a temp symlink renamed over it, so readers
+    /// see the old target or the new one, never nothing. Records the link so
+    /// gc keeps its target.
+    pub fn link(&self, link: &Path, version: &Path) -> Result<()> {
+        if let Some(parent) = link.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let already = fs::read_link(link).map(|t| t == version).unwrap_or(false);
+        if !already {
+            if let Ok(meta) = fs::symlink_metadata(link) {
+                if !meta.file_type().is_symlink() {
+                    return Err(anyhow::anyhow!(
+                        "{} exists and is not a symlink; move it away once so fleet can manage it as a link to {}",
+                        link.display(),
+                        version.display()
+                    ));
+                }
+            }
+            let temp = fsutil::sibling_temp(link);
+            std::os::unix::fs::symlink(version, &temp)
+                .with_context(|| format!("creating symlink {}", temp.display()))?;
+            if let Err(e) = fs::rename(&temp, link) {
+                let _ = fs::remove_file(&temp);
+                return Err(e).with_context(|| format!("replacing link {}", link.display()));
+            }
+            fsutil::sync_parent(link)?;
+        }
+        self.record_link(link)
+    }
+
+    fn record_link(&self, link: &Path) -> Result<()> {
+        let absolute =
+            std::path::absolute(link).with_context(|| format!("resolving {}", link.display()))?;
+        let key = hex::encode(
+            hash::sha256_reader(absolute.as_os_str().as_bytes()).context("hashing link path")?,
+        );
+        let record = self.root.join(".links").join(key);
+        let bytes = absolute.as_os_str().as_bytes();
+        if fs::read(&record).ok().as_deref() != Some(bytes) {
+            fsutil::write_atomic(&record, bytes)?;
+        }
+        Ok(())
+    }
+
+    /// Digests that recorded links currently point at; stale records are dropped.
+    fn linked_digests(&self) -> Result<Vec<String>> {
+        let dir = self.root.join(".links");
+        let mut digests = Vec::new();
+        for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+            let record = entry
+                .with_context(|| format!("listing {}", dir.display()))?
+                .path();
+            let Ok(link) = fs::read(&record) else {
+                continue;
+            };
+            let link = PathBuf::from(std::ffi::OsStr::from_bytes(&link));
+            match fs::read_link(&link) {
+                Ok(target) if target.parent() == Some(self.root.as_path()) => {
+                    digests.push(
+                        target
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                    );
+                }
+                _ => {
+                    let _ = fs::remove_file(&record);
+                }
+            }
+        }
+        Ok(digests)
+    }
+
+    /// Removes staging leftovers, incomplete versions and all but the `keep`
+    /// most recently used complete versions, never a linked or in-use one.
+    pub fn gc(&self, keep: usize, timeout: Duration) -> Result<GcReport> {
+        let _gc = Lock::acquire(
+            &self.root.join(".locks/gc.lock"),
+            timeout,
+            "collecting garbage",
+        )?;
+        let mut report = GcReport::default();
+        for entry in fs::read_dir(self.root.join(".trash")).context("listing the trash")? {
+            fsutil::remove_tree(&entry.context("listing the trash")?.path())?;
+        }
+        report.staging_swept = self.sweep_all_staging()?;
+        let linked = self.linked_digests()?;
+        let mut complete = Vec::new();
+        for digest in self.version_digests()? {
+            match self.complete(&digest) {
+                Ok(Some(_)) => {
+                    let used = fs::metadata(self.manifest_path(&digest))
+                        .and_then(|m| m.modified())
+                        .unwrap_or(SystemTime::UNIX_EPOCH);
+                    complete.push((used, digest));
+                }
+                // Incomplete or unreadable: remove unless an extraction owns it.
+                _ => {
+                    if self.remove_version(&digest, &mut report)? {
+                        report.incomplete_removed += 1;
+                    }
+                }
+            }
+        }
+        complete.sort_by(|a, b| b.0.cmp(&a.0));
+        for (rank, (_, digest)) in complete.iter().enumerate() {
+            if rank < keep || linked.contains(digest) {
+                report.kept += 1;
+            } else if self.remove_version(digest, &mut report)? {
+                report.removed += 1;
+            } else {
+                report.kept += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    fn version_digests(&self) -> Result<Vec<String>> {
+        let mut digests = Vec::new();
+        for entry in
+            fs::read_dir(&self.root).with_context(|| format!("listing {}", self.root.display()))?
+        {
+            let name = entry
+                .with_context(|| format!("listing {}", self.root.display()))?
+                .file_name();
+            let name = name.to_string_lossy();
+            let digest = name.strip_suffix(".json").unwrap_or(&name);
+            if digest.len() == 64
+                && digest.bytes().all(|b| b.is_ascii_hexdigit())
+                && !digests.iter().any(|d| d == digest)
+            {
+                digests.push(digest.to_string());
+            }
+        }
+        Ok(digests)
+    }
+
+    /// Removes one version if neither its extraction nor its use lock is held:
+    /// manifest first (the version stops being complete), then the tree via
+    /// the trash. Returns whether it was removed.
+    fn remove_version(&self, digest: &str, report: &mut GcReport) -> Result<bool> {
+        let Some(_extracting) =
+            Lock::try_acquire(&self.lock_path(digest, "lock"), Mode::Exclusive, "gc")?
+        else {
+            report.in_use.push(digest.to_string());
+            return Ok(false);
+        };
+        let Some(_using) =
+            Lock::try_acquire(&self.lock_path(digest, "use"), Mode::Exclusive, "gc")?
+        else {
+            report.in_use.push(digest.to_string());
+            return Ok(false);
+        };
+        let manifest = self.manifest_path(digest);
+        if manifest.exists() {
+            fs::remove_file(&manifest)
+                .with_context(|| format!("removing {}", manifest.display()))?;
+            fsutil::sync_dir(&self.root)?;
+        }
+        let version = self.version_path(digest);
+        if version.exists() {
+            self.discard(&version)?;
+        }
+        Ok(true)
+    }
+
+    fn sweep_all_staging(&self) -> Result<usize> {
+        let staging = self.root.join(".staging");
+        let mut swept = 0;
+        for entry in
+            fs::read_dir(&staging).with_context(|| format!("listing {}", staging.display()))?
+        {
+            let path = entry
+                .with_context(|| format!("listing {}", staging.display()))?
+                .path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let digest = name.split('.').next().unwrap_or_default();
+            if let Some(_lock) =
+                Lock::try_acquire(&self.lock_path(digest, "lock"), Mode::Exclusive, "gc")?
+            {
+                fsutil::remove_tree(&path)?;
+                swept += 1;
+            }
+        }
+        Ok(swept)
+    }
+}
+
+/// What `fleet gc` did.
+#[derive(Debug, Default, Serialize)]
+pub struct GcReport {
+    pub removed: usize,
+    pub kept: usize,
+    pub incomplete_removed: usize,
+    pub staging_swept: usize,
+    /// Versions skipped because a fleet process is extracting or using them.
+    pub in_use: Vec<String>,
+}
+
+/// `fleet extract`.
+pub fn extract_command(args: &crate::cli::ExtractArgs) -> Result<()> {
+    let started = Instant::now();
+    if let Some(out) = &args.out {
+        let unpacked = archive::extract_to(&args.archive, out)?;
+        let path = fs::canonicalize(out).with_context(|| format!("resolving {}", out.display()))?;
+        let result = Extraction {
+            path,
+            sha256: hex::encode(unpacked.sha256),
+            h1: unpacked.h1,
+            extracted: true,
+            waited_ms: 0,
+        };
+        return print_extraction(&result, args.json);
+    }
+    let root = args
+        .store
+        .as_ref()
+        .ok_or_else(|| crate::error::usage("--store or --out is required"))?;
+    let store = Store::open(root)?;
+    let (result, _pin) = store.extract(
+        &args.archive,
+        args.sha256.as_deref(),
+        args.timeout.duration()?,
+    )?;
+    if let Some(link) = &args.link {
+        store.link(link, &result.path)?;
+    }
+    if result.extracted && !args.json {
+        eprintln!(
+            "fleet: extracted {} into {} in {:.2}s",
+            args.archive.display(),
+            result.path.display(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    print_extraction(&result, args.json)
+}
+
+fn print_extraction(result: &Extraction, json: bool) -> Result<()> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(result).context("encoding result")?
+        );
+    } else {
+        println!("{}", result.path.display());
+    }
+    Ok(())
+}
+
+/// `fleet gc`.
+pub fn gc_command(args: &crate::cli::GcArgs) -> Result<()> {
+    let store = Store::open(&args.store)?;
+    let report = store.gc(
+        args.keep,
+        Duration::from_secs_f64(crate::cli::DEFAULT_LOCK_TIMEOUT_SECS),
+    )?;
+    println!(
+        "removed {} version(s), kept {}, removed {} incomplete, swept {} staging dir(s), skipped {} in use",
+        report.removed,
+        report.kept,
+        report.incomplete_removed,
+        report.staging_swept,
+        report.in_use.len()
+    );
+    Ok(())
+}
