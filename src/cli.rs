@@ -37,6 +37,10 @@ pub enum Command {
     Lock(LockArgs),
     /// Remove staging leftovers and old versions from a store.
     Gc(GcArgs),
+    /// Run one terraform action on one instance (the `bazel run <instance>.<action>` targets).
+    Tf(crate::tf::TfArgs),
+    /// Plan, apply or destroy many instances: dependency order, concurrency limit, report.
+    Run(crate::run::RunArgs),
 }
 
 /// How long to wait for a lock.
@@ -175,5 +179,7 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Hash(args) => hash::hash_command(&args).map(|_| 0),
         Command::Lock(args) => lock::lock_command(&args),
         Command::Gc(args) => store::gc_command(&args).map(|_| 0),
+        Command::Tf(args) => crate::tf::tf_command(&args),
+        Command::Run(args) => crate::run::run_command(&args),
     }
 }

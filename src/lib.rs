@@ -7,6 +7,8 @@
 //! - [`store`]: the content-addressed store, stable links and garbage collection.
 //! - [`tag`]: verification tags rewritten only when their content changes.
 //! - [`manifest`]: the instance manifest written by the Starlark rules.
+//! - [`providers`]: provider packages from the store as a read-only plugin dir.
+//! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`cli`]: argument parsing and dispatch.
 
 pub mod archive;
@@ -16,5 +18,8 @@ pub mod fsutil;
 pub mod hash;
 pub mod lock;
 pub mod manifest;
+pub mod providers;
+pub mod run;
 pub mod store;
 pub mod tag;
+pub mod tf;

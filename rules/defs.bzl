@@ -1,0 +1,49 @@
+"""Public API of rules_fleet: Terraform components and their instances as Bazel targets."""
+
+load("//rules/private:fleet_tools.bzl", _fleet_tools = "fleet_tools")
+load("//rules/private:fleet_verify.bzl", _fleet_verify = "fleet_verify")
+load("//rules/private:providers.bzl", _FleetHelperInfo = "FleetHelperInfo", _TerraformInfo = "TerraformInfo", _TfComponentInfo = "TfComponentInfo", _TfInstanceGroupInfo = "TfInstanceGroupInfo", _TfInstanceInfo = "TfInstanceInfo")
+load("//rules/private:tf_component.bzl", _tf_component = "tf_component")
+load("//rules/private:tf_instance.bzl", _tf_instance = "tf_instance")
+load("//rules/private:tf_instances.bzl", _tf_instance_group = "tf_instance_group", _tf_instances = "tf_instances")
+load("//rules/private:toolchains.bzl", _current_fleet_helper = "current_fleet_helper", _fleet_helper_toolchain = "fleet_helper_toolchain", _terraform_toolchain = "terraform_toolchain")
+load("//rules/private:variant_build.bzl", _variant_build = "variant_build")
+load("//rules/private:variant_providers.bzl", _FleetToolsInfo = "FleetToolsInfo", _FleetVerifyInfo = "FleetVerifyInfo")
+
+# One Terraform root module.
+tf_component = _tf_component
+
+# One instance of a component: `<name>` (render + validate) and `<name>.plan|.apply|.destroy|.output`.
+tf_instance = _tf_instance
+
+# Many instances of one component, for_each style, and `<name>` building them all.
+tf_instances = _tf_instances
+
+# Builds a set of instances and checks they share no state (what `tf_instances` creates as `<name>`).
+tf_instance_group = _tf_instance_group
+
+# A Terraform binary as a toolchain (for custom toolchain repositories).
+terraform_toolchain = _terraform_toolchain
+
+# The fleet helper as a toolchain (for custom helper repositories).
+fleet_helper_toolchain = _fleet_helper_toolchain
+
+# The resolved fleet helper as a runnable target (`@rules_fleet//tools:fleet`).
+current_fleet_helper = _current_fleet_helper
+
+# A tools bundle (.tar/.tar.gz) shared by variant builds, extracted once.
+fleet_tools = _fleet_tools
+
+# One variant of a project built by its own action, with the tools at $FLEET_TOOLS_DIR ("tree" or "shared" mode).
+variant_build = _variant_build
+
+# Checks inputs against a JSON lock and emits a `fleet tag write` tag that changes only with their digests.
+fleet_verify = _fleet_verify
+
+TfComponentInfo = _TfComponentInfo
+TfInstanceInfo = _TfInstanceInfo
+TfInstanceGroupInfo = _TfInstanceGroupInfo
+TerraformInfo = _TerraformInfo
+FleetHelperInfo = _FleetHelperInfo
+FleetToolsInfo = _FleetToolsInfo
+FleetVerifyInfo = _FleetVerifyInfo

@@ -1,0 +1,90 @@
+"""The bzlmod extension (Bazel 7+). In MODULE.bazel:
+
+    bazel_dep(name = "rules_fleet", version = "...")
+    fleet = use_extension("@rules_fleet//rules:extensions.bzl", "fleet")
+    fleet.terraform(version = "1.11.4", urls = [...], sha256 = "...")   # or fleet.terraform_local()
+    use_repo(fleet, "terraform")
+    register_toolchains("@terraform//:toolchain")
+
+rules_fleet's own MODULE.bazel declares `@fleet_helper` and registers its toolchain;
+`fleet.helper(urls = [...], sha256 = "...")` in the root module points it at a release.
+Never loaded from WORKSPACE files (module_extension does not exist in Bazel 4.2).
+"""
+
+load("//rules/private:fleet_helper_repository.bzl", "fleet_helper_repository")
+load("//rules/private:terraform_repositories.bzl", "terraform_download_repository", "terraform_local_repository")
+
+_helper = tag_class(
+    doc = "Where the fleet helper comes from (root module only): a prebuilt release.",
+    attrs = {
+        "urls": attr.string_list(doc = "Mirrors of a prebuilt release (binary or archive)."),
+        "sha256": attr.string(doc = "Its sha256."),
+        "strip_prefix": attr.string(doc = "Directory prefix to strip from an archive."),
+        "binary_path": attr.string(default = "fleet", doc = "Path of the binary inside an archive."),
+    },
+)
+
+_terraform = tag_class(
+    doc = "A Terraform release zip, verified by sha256, as repository `name`.",
+    attrs = {
+        "name": attr.string(default = "terraform", doc = "Repository name."),
+        "version": attr.string(mandatory = True, doc = "e.g. `1.11.4`."),
+        "urls": attr.string_list(mandatory = True, doc = "Mirrors of the zip."),
+        "sha256": attr.string(mandatory = True, doc = "The zip's sha256."),
+    },
+)
+
+_terraform_local = tag_class(
+    doc = "`terraform` or `tofu` from PATH (or `--repo_env=TERRAFORM=/abs/path`) as repository `name`.",
+    attrs = {
+        "name": attr.string(default = "terraform", doc = "Repository name."),
+    },
+)
+
+def _fleet_impl(module_ctx):
+    helper = None
+    terraforms = {}
+
+    # module_ctx.modules lists the root module first: its choices win.
+    for mod in module_ctx.modules:
+        for tag in mod.tags.helper:
+            if helper == None and mod.is_root:
+                helper = tag
+        for tag in mod.tags.terraform:
+            if tag.name not in terraforms:
+                terraforms[tag.name] = struct(kind = "download", tag = tag)
+        for tag in mod.tags.terraform_local:
+            if tag.name not in terraforms:
+                terraforms[tag.name] = struct(kind = "local", tag = tag)
+
+    if helper:
+        fleet_helper_repository(
+            name = "fleet_helper",
+            urls = helper.urls,
+            sha256 = helper.sha256,
+            strip_prefix = helper.strip_prefix,
+            binary_path = helper.binary_path,
+        )
+    else:
+        fleet_helper_repository(name = "fleet_helper")
+
+    for name, choice in terraforms.items():
+        if choice.kind == "download":
+            terraform_download_repository(
+                name = name,
+                version = choice.tag.version,
+                urls = choice.tag.urls,
+                sha256 = choice.tag.sha256,
+            )
+        else:
+            terraform_local_repository(name = name)
+
+fleet = module_extension(
+    implementation = _fleet_impl,
+    doc = "Declares the fleet helper (`@fleet_helper`) and Terraform toolchain repositories.",
+    tag_classes = {
+        "helper": _helper,
+        "terraform": _terraform,
+        "terraform_local": _terraform_local,
+    },
+)

@@ -1,0 +1,60 @@
+"""fleet_tools: a tools bundle shared by variant builds, extracted once."""
+
+load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
+load(":variant_providers.bzl", "FleetToolsInfo")
+
+# `fleet extract --out` prints the tree's path; the action output is the tree itself.
+_EXTRACT = '"$1" extract --archive "$2" --out "$3" >/dev/null'
+
+_DIGEST = '"$1" hash "$2" --format sha256 >"$3"'
+
+def _fleet_tools_impl(ctx):
+    fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
+    archive = ctx.file.archive
+
+    tree = ctx.actions.declare_directory(ctx.label.name + ".tree")
+    ctx.actions.run_shell(
+        command = _EXTRACT,
+        arguments = [fleet.path, archive.path, tree.path],
+        inputs = [archive],
+        tools = [fleet],
+        outputs = [tree],
+        mnemonic = "FleetToolsExtract",
+        progress_message = "Extracting tools bundle %s" % ctx.label,
+    )
+
+    digest = ctx.actions.declare_file(ctx.label.name + ".sha256")
+    ctx.actions.run_shell(
+        command = _DIGEST,
+        arguments = [fleet.path, archive.path, digest.path],
+        inputs = [archive],
+        tools = [fleet],
+        outputs = [digest],
+        mnemonic = "FleetToolsDigest",
+        progress_message = "Hashing tools bundle %s" % ctx.label,
+    )
+
+    return [
+        DefaultInfo(files = depset([tree])),
+        OutputGroupInfo(
+            archive = depset([archive]),
+            digest = depset([digest]),
+        ),
+        FleetToolsInfo(archive = archive, digest = digest, tree = tree),
+    ]
+
+fleet_tools = rule(
+    implementation = _fleet_tools_impl,
+    doc = """A tools bundle (`.tar` or `.tar.gz`) for `variant_build`. Building it extracts the
+bundle hermetically into a directory (`fleet extract --out`), once per build however many
+variants read it; `shared` variants extract the archive into the machine-wide store instead.""",
+    attrs = {
+        "archive": attr.label(
+            mandatory = True,
+            allow_single_file = [".tar", ".tar.gz", ".tgz"],
+            doc = "The bundle: a `.tar` or `.tar.gz` file or a rule producing one.",
+        ),
+    },
+    toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
+    provides = [FleetToolsInfo],
+)

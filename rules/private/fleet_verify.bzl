@@ -1,0 +1,129 @@
+"""fleet_verify: checks inputs against a lock file and emits a verification tag."""
+
+load(":labels.bzl", "label_string")
+load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
+load(":variant_providers.bzl", "FleetVerifyInfo")
+
+# Shell function shared with variant_build: `keyed_inputs DIR KEY PATH [KEY PATH]...`
+# makes DIR/KEY a symlink to each (execroot-relative) PATH and appends
+# `--input KEY` to the array `inputs`. Tags record inputs by the path given to
+# `fleet tag`, so running it inside DIR makes the tag's bytes depend on the
+# keys and digests only, never on where Bazel placed the files.
+KEYED_INPUTS_SH = """
+keyed_inputs() {
+  local dir="$1" key path
+  shift
+  mkdir -p "$dir"
+  while [ "$#" -gt 0 ]; do
+    key="$1" path="$2"
+    shift 2
+    mkdir -p "$dir/$(dirname "$key")"
+    ln -s "$PWD/$path" "$dir/$key"
+    inputs+=(--input "$key")
+  done
+}
+"""
+
+_VERIFY_SH = KEYED_INPUTS_SH + """
+set -euo pipefail
+fleet="$PWD/$1" lock="$PWD/$2" tag="$PWD/$3" label="$4" lock_name="$5"
+shift 5
+scratch="$tag.inputs"
+trap 'rm -rf "$scratch"' EXIT
+rm -rf "$scratch"
+inputs=()
+keyed_inputs "$scratch" "$@"
+cd "$scratch"
+status=0
+"$fleet" tag check --tag "$lock" "${inputs[@]}" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "fleet_verify $label: the inputs do not match $lock_name." >&2
+  echo "If the change is intended, update the lock from the package directory:" >&2
+  echo "  fleet tag write --tag $lock_name ${inputs[*]}" >&2
+  exit "$status"
+fi
+"$fleet" tag write --tag "$tag" "${inputs[@]}" >/dev/null
+"""
+
+def tag_input_key(file, label):
+    """The name a verified file has in the lock and the tag.
+
+    Args:
+      file: the File.
+      label: the Label of the fleet_verify target.
+
+    Returns:
+      Its path relative to the target's package when it lies inside it,
+      otherwise its path from the workspace root (`external/<repo>/...` for
+      other repositories), so a key never leaves the tag's directory.
+    """
+    path = file.short_path
+    if path.startswith("../"):
+        path = "external/" + path[len("../"):]
+    package = label.package
+    if label.workspace_name not in ("", "__main__", "_main"):
+        package = "external/%s/%s" % (label.workspace_name, package) if package else "external/" + label.workspace_name
+    prefix = package + "/" if package else ""
+    if prefix and path.startswith(prefix):
+        return path[len(prefix):]
+    return path
+
+def _fleet_verify_impl(ctx):
+    fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
+    lock = ctx.file.lock
+    tag = ctx.actions.declare_file(ctx.label.name + ".tag.json")
+
+    inputs = []
+    owners = {}
+    for file in ctx.files.srcs:
+        key = tag_input_key(file, ctx.label)
+        if key in owners:
+            fail("%s: %s and %s would both be recorded as %s" % (label_string(ctx.label), owners[key], file.path, key))
+        owners[key] = file.path
+        inputs.append(struct(key = key, file = file))
+
+    args = ctx.actions.args()
+    args.add_all([fleet.path, lock.path, tag.path, label_string(ctx.label), tag_input_key(lock, ctx.label)])
+    for entry in inputs:
+        args.add(entry.key)
+        args.add(entry.file)
+
+    ctx.actions.run_shell(
+        command = _VERIFY_SH,
+        arguments = [args],
+        inputs = [lock] + [entry.file for entry in inputs],
+        tools = [fleet],
+        outputs = [tag],
+        mnemonic = "FleetVerify",
+        progress_message = "Verifying %d input(s) of %s against %s" % (len(inputs), ctx.label, lock.short_path),
+    )
+    return [
+        DefaultInfo(files = depset([tag])),
+        FleetVerifyInfo(tag = tag, lock = lock, inputs = inputs),
+    ]
+
+fleet_verify = rule(
+    implementation = _fleet_verify_impl,
+    doc = """Checks the digest of each file in `srcs` against `lock` and emits a tag in
+`fleet tag write` format recording them. Fails (exit 5, naming each difference) when a
+digest differs from the lock. The tag's bytes depend only on the names and digests of the
+inputs, so whatever depends on it (a `variant_build`'s `verified` or `srcs`) reruns when a
+verified digest changes, and not when anything else does, lock formatting included.
+
+The lock is itself a tag: write it from the package directory with
+`fleet tag write --tag <lock> --input <src>...`, naming each src relative to the package.""",
+    attrs = {
+        "srcs": attr.label_list(
+            allow_files = True,
+            mandatory = True,
+            doc = "Files to verify; each is named in the lock by its path relative to this package.",
+        ),
+        "lock": attr.label(
+            allow_single_file = [".json"],
+            mandatory = True,
+            doc = "The lock file: a tag (`fleet tag write` format) listing the expected digest of every src.",
+        ),
+    },
+    toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
+    provides = [FleetVerifyInfo],
+)

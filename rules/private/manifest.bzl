@@ -1,0 +1,53 @@
+"""Instance manifests: the JSON contract with `fleet` (src/manifest.rs)."""
+
+MANIFEST_SCHEMA = 1
+
+def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_from):
+    """Returns one `Instance` of the manifest as a dict.
+
+    Args:
+      label: canonical label string.
+      name: short name.
+      rendered: runfiles path (short_path) of the rendered tree.
+      run_dir: run directory relative to the fleet root.
+      workspace: Terraform workspace or None.
+      env: dict of extra environment variables.
+      deps: list of label strings applied first.
+      inputs_from: dict variable -> {"instance": label, "output": name}.
+
+    Returns:
+      A dict json.encode turns into a valid `Instance`.
+    """
+    return {
+        "label": label,
+        "name": name,
+        "rendered": rendered,
+        "run_dir": run_dir,
+        "workspace": workspace,
+        "env": env,
+        "deps": deps,
+        "inputs_from": inputs_from,
+        "providers": [],
+    }
+
+def manifest_json(target, terraform, fleet_root, entries, parallelism = 0):
+    """Returns the manifest text.
+
+    Args:
+      target: label string of the target writing the manifest.
+      terraform: runfiles path (short_path) of the terraform binary.
+      fleet_root: run directories live under `<workspace root>/<fleet_root>/`.
+      entries: list of JSON strings, one per instance (TfInstanceInfo.transitive_entries).
+      parallelism: default concurrency limit, 0 for fleet's default.
+
+    Returns:
+      The JSON text of a `Manifest`.
+    """
+    return json.encode({
+        "schema": MANIFEST_SCHEMA,
+        "target": target,
+        "parallelism": parallelism,
+        "terraform": terraform,
+        "fleet_root": fleet_root,
+        "instances": [json.decode(entry) for entry in entries],
+    })

@@ -1,0 +1,61 @@
+"""Providers shared by the rules_fleet rules."""
+
+TfComponentInfo = provider(
+    doc = "One Terraform root module, as declared by `tf_component`.",
+    fields = {
+        "label": "Canonical label string of the component (`//infra/elasticache:elasticache`).",
+        "files": "List of `struct(file, path)`: every module file (srcs and data) and its path inside the module directory.",
+        "lock_file": "The `.terraform.lock.hcl` File, or None when the module has none.",
+    },
+)
+
+TfInstanceInfo = provider(
+    doc = """One component instance (`tf_instance`). Carries everything a multi-instance
+runner (`tf_fleet`) needs to assemble a manifest: the instance's own manifest entry
+and, transitively, those of the instances it depends on.""",
+    fields = {
+        "label": "Canonical label string, the instance's identity (`//infra/elasticache:redis-cluster-1`).",
+        "name": "Short name (`redis-cluster-1`).",
+        "component": "Canonical label string of the `tf_component`.",
+        "run_dir": "Run directory relative to the fleet root: `<package>/<name>`.",
+        "fleet_root": "Directory under the workspace root holding the run directories (`.fleet`).",
+        "rendered": "The rendered instance tree (a directory File): module files, `backend.tf.json`, `terraform.tfvars.json`, lock file.",
+        "validation": "The File holding `terraform validate -json` output for the rendered tree.",
+        "manifest": "The instance's own manifest File (src/manifest.rs): this instance and its transitive dependencies.",
+        "workspace": "Terraform workspace name, or None for `default`.",
+        "env": "Dict of extra environment variables for terraform at run time (never secrets).",
+        "deps": "List of canonical label strings of the instances this one is applied after.",
+        "inputs_from": "Dict: variable name -> `{\"instance\": label, \"output\": name}`, read from upstream outputs at run time.",
+        "backend": "Backend type (`local`, `s3`, `gcs`, ...).",
+        "backend_config": "Dict: the effective backend configuration written to `backend.tf.json` (defaults applied).",
+        "state_identity": "String naming where the state lives (backend + location + workspace); unique per instance.",
+        "manifest_entry": "Dict: this instance's entry in a manifest's `instances` list.",
+        "transitive_entries": "Depset of JSON strings: manifest entries of this instance and all its dependencies.",
+        "transitive_states": "Depset of `<state identity>\\t<label>` strings for this instance and its dependencies.",
+        "run_files": "Depset of Files a run needs in its runfiles: rendered trees and validation reports of this instance and its dependencies, and the terraform binary.",
+        "terraform": "The TerraformInfo used to validate (and run) the instance.",
+    },
+)
+
+TfInstanceGroupInfo = provider(
+    doc = "The instances created by one `tf_instances` call.",
+    fields = {
+        "instances": "List of TfInstanceInfo, in declaration order.",
+    },
+)
+
+TerraformInfo = provider(
+    doc = "A Terraform (or OpenTofu) binary, provided by a toolchain of type `@rules_fleet//tools:terraform_toolchain_type`.",
+    fields = {
+        "binary": "The executable File (`terraform` or `tofu`).",
+        "version": "Version string, e.g. `1.11.4`.",
+        "files": "Depset of every File the binary needs at run time (the binary itself).",
+    },
+)
+
+FleetHelperInfo = provider(
+    doc = "The `fleet` helper binary, provided by a toolchain of type `@rules_fleet//tools:fleet_toolchain_type`.",
+    fields = {
+        "binary": "The executable `fleet` File.",
+    },
+)

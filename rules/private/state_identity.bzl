@@ -1,0 +1,195 @@
+"""Backend defaults, secret refusal and state identities: where an instance's state lives.
+
+Two instances must never share state. The identity of an instance's state is its
+backend type, the settings that locate the state (bucket + key, prefix, path...)
+and its Terraform workspace. `check_unique_states` fails naming both labels when
+two instances share one. Checks happen:
+- at loading time, within one package (`tf_instance` / `tf_instances` claim their
+  identity with a marker target; a second claim fails);
+- at analysis time, across packages, for every instance together with its
+  transitive `deps` (`tf_instance`), all instances of a `tf_instances` group, and
+  every instance of a `tf_fleet`.
+"""
+
+# backend_config keys that carry credentials: they would end up in action
+# inputs, outputs and cache keys.
+SECRET_KEYS = [
+    "access_key",
+    "access_token",
+    "api_key",
+    "client_certificate_password",
+    "client_secret",
+    "conn_str",
+    "credentials",
+    "encryption_key",
+    "kms_encryption_key",
+    "password",
+    "private_key",
+    "sas_token",
+    "secret_key",
+    "session_token",
+    "sse_customer_key",
+    "token",
+]
+
+# Environment variable name fragments that mark a secret (env is written to the manifest).
+_SECRET_ENV_FRAGMENTS = ["SECRET", "PASSWORD", "TOKEN", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIALS"]
+
+# For each backend: the setting naming the state within its store, and the
+# settings that name the store. Unknown backends use their whole configuration.
+_LOCATION = {
+    "azurerm": ("key", ["storage_account_name", "container_name"]),
+    "consul": ("path", ["address"]),
+    "cos": ("key", ["bucket", "prefix"]),
+    "gcs": ("prefix", ["bucket"]),
+    "kubernetes": ("secret_suffix", ["namespace"]),
+    "oss": ("key", ["bucket", "prefix"]),
+    "s3": ("key", ["bucket", "workspace_key_prefix"]),
+}
+
+def refuse_secrets(label, backend_config, env):
+    """Fails when backend_config or env would carry a credential.
+
+    Args:
+      label: the instance label string (for the message).
+      backend_config: dict of backend settings.
+      env: dict of environment variables.
+    """
+    for key in backend_config:
+        if key in SECRET_KEYS:
+            fail(("%s: backend_config[\"%s\"] carries a secret. Secrets must not enter Bazel " +
+                  "inputs, outputs or caches: pass it through the environment when running " +
+                  "(e.g. the backend's own variables such as AWS_SECRET_ACCESS_KEY, ARM_ACCESS_KEY, " +
+                  "GOOGLE_CREDENTIALS, or TF_CLI_ARGS_init=-backend-config=%s=...).") % (label, key, key))
+    for key in env:
+        upper = key.upper()
+        for fragment in _SECRET_ENV_FRAGMENTS:
+            if fragment in upper:
+                fail(("%s: env[\"%s\"] looks like a secret. The env attribute is written into " +
+                      "Bazel outputs: export it in the environment of `bazel run` instead.") % (label, key))
+
+def effective_backend_config(backend, backend_config, package, name):
+    """Returns backend_config with rules_fleet's defaults applied.
+
+    Local backend: state `terraform.tfstate` in the instance's run directory.
+    Other known backends without a key: `<package>/<name>/terraform.tfstate`
+    (gcs: prefix `<package>/<name>`; kubernetes: secret_suffix `<package>-<name>`).
+
+    Args:
+      backend: backend type.
+      backend_config: dict as given by the user.
+      package: the instance's package.
+      name: the instance's name.
+
+    Returns:
+      A new dict.
+    """
+    config = dict(backend_config)
+    state_dir = (package + "/" + name) if package else name
+    if backend == "local":
+        if "path" not in config:
+            config["path"] = "terraform.tfstate"
+    elif backend in _LOCATION:
+        key_field = _LOCATION[backend][0]
+        if key_field not in config:
+            if backend == "gcs":
+                config[key_field] = state_dir
+            elif backend == "kubernetes":
+                config[key_field] = state_dir.replace("/", "-").replace("_", "-").lower()
+            else:
+                config[key_field] = state_dir + "/terraform.tfstate"
+    return config
+
+def _normalize(path):
+    parts = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == ".." and parts and parts[-1] != "..":
+            parts.pop()
+        else:
+            parts.append(part)
+    return ("/" if path.startswith("/") else "") + "/".join(parts)
+
+def state_identity(backend, config, workspace, fleet_root, run_dir):
+    """Returns a string that is equal for two instances exactly when they share state.
+
+    Args:
+      backend: backend type.
+      config: the effective backend configuration (see effective_backend_config).
+      workspace: Terraform workspace or None.
+      fleet_root: the fleet root (relative to the workspace root, or absolute).
+      run_dir: the instance's run directory relative to the fleet root.
+
+    Returns:
+      The identity string.
+    """
+    workspace = workspace or "default"
+    if backend == "local":
+        path = config.get("path", "terraform.tfstate")
+        if not path.startswith("/"):
+            path = fleet_root + "/" + run_dir + "/" + path
+        if workspace != "default":
+            # Non-default workspaces live under workspace_dir next to the run dir.
+            ws_dir = config.get("workspace_dir", "terraform.tfstate.d")
+            if not ws_dir.startswith("/"):
+                ws_dir = fleet_root + "/" + run_dir + "/" + ws_dir
+            path = ws_dir + "/" + workspace + "/" + path.rsplit("/", 1)[-1]
+        return "local path %s" % _normalize(path)
+    if backend in _LOCATION:
+        key_field, store_fields = _LOCATION[backend]
+        store = ", ".join(["%s=%s" % (f, config.get(f, "")) for f in store_fields])
+        return "%s %s=%s (%s) workspace %s" % (backend, key_field, config.get(key_field, ""), store, workspace)
+    return "%s %s workspace %s" % (backend, json.encode(config), workspace)
+
+def state_claim(identity, label):
+    """Encodes one instance's claim for check_unique_states."""
+    return identity + "\t" + label
+
+def check_unique_states(claims, what):
+    """Fails naming both labels when two instances share a state identity.
+
+    Args:
+      claims: iterable of state_claim strings (duplicates of the same label are fine).
+      what: what is being checked, for the message (a target label).
+    """
+    owners = {}
+    for claim in claims:
+        identity, label = claim.split("\t", 1)
+        other = owners.get(identity)
+        if other == None:
+            owners[identity] = label
+        elif other != label:
+            fail("%s: instances %s and %s share state (%s). Give each instance its own key/prefix/path or workspace." %
+                 (what, other, label, identity))
+
+def claim_state_in_package(name, identity, label):
+    """Loading-time check within one package: claims `identity` for `label`.
+
+    Creates a private marker target named after the identity's hash; a second
+    instance of the package with the same identity fails naming both labels.
+
+    Args:
+      name: the claiming instance's name.
+      identity: the state identity.
+      label: the claiming instance's label string.
+    """
+    base = "_fleet_state_%d" % hash(identity)
+    base = base.replace("-", "n")
+    for attempt in range(100):
+        marker = base if attempt == 0 else "%s_%d" % (base, attempt)
+        existing = native.existing_rule(marker)
+        if existing == None:
+            native.filegroup(
+                name = marker,
+                srcs = [],
+                tags = ["manual", "rules_fleet_state_owner=" + label, "rules_fleet_state=" + identity],
+                visibility = ["//visibility:private"],
+            )
+            return
+        tags = existing.get("tags", [])
+        if ("rules_fleet_state=" + identity) in tags:
+            owner = [t for t in tags if t.startswith("rules_fleet_state_owner=")][0].split("=", 1)[1]
+            fail("instances %s and %s share state (%s). Give each instance its own key/prefix/path or workspace." %
+                 (owner, label, identity))
+    fail("%s (%s): too many state identities hash alike" % (label, name))

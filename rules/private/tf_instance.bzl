@@ -1,0 +1,97 @@
+"""tf_instance: one instance of a tf_component, as a set of targets."""
+
+load(":state_identity.bzl", "claim_state_in_package", "effective_backend_config", "refuse_secrets", "state_identity")
+load(":tf_instance_rule.bzl", "tf_instance_rule")
+load(":tf_run.bzl", "RUN_ACTIONS", "tf_run")
+
+def _label_string(package, name):
+    """Same form as labels.label_string, at loading time."""
+
+    # native.repo_name (Bazel 7.1+) has no "@"; repository_name (4.2+) has one.
+    if hasattr(native, "repo_name"):
+        repo = native.repo_name()
+    else:
+        repo = native.repository_name().lstrip("@")
+    if repo in ("", "__main__", "_main"):
+        return "//%s:%s" % (package, name)
+    return "@%s//%s:%s" % (repo, package, name)
+
+def tf_instance(
+        name,
+        component,
+        vars = {},
+        var_files = [],
+        backend = "local",
+        backend_config = {},
+        workspace = None,
+        deps = [],
+        env = {},
+        tags = [],
+        inputs_from = {},
+        fleet_root = ".fleet",
+        visibility = None,
+        **kwargs):
+    """One instance of a component: its own rendered tree, validation, run directory and state.
+
+    Creates:
+    - `<name>`: renders the instance tree (module + backend.tf.json +
+      terraform.tfvars.json + lock file) and validates it (`terraform init
+      -backend=false -lockfile=readonly`, `terraform validate -json`), hermetically.
+    - `<name>.plan`, `<name>.apply`, `<name>.destroy`, `<name>.output`: `bazel run`
+      targets working in `<workspace root>/<fleet_root>/<package>/<name>/`.
+
+    Args:
+      name: instance name; with the package, its identity.
+      component: label of a `tf_component`.
+      vars: variables; any JSON-able value (dicts, lists, numbers, bools, None).
+      var_files: `.tfvars` / `.tfvars.json` files, loaded after `vars` (later files win).
+      backend: backend type (`local`, `s3`, `gcs`, `azurerm`, ...).
+      backend_config: backend settings without secrets. Defaults: local → state
+        `terraform.tfstate` in the run directory; s3/azurerm/oss/cos → key
+        `<package>/<name>/terraform.tfstate`; gcs → prefix `<package>/<name>`;
+        consul → path `<package>/<name>/terraform.tfstate`.
+      workspace: Terraform workspace (None: `default`).
+      deps: instances that must be applied before this one.
+      env: extra environment for terraform at run time (no secrets).
+      tags: tags for every generated target.
+      inputs_from: variable → `"LABEL#OUTPUT"` of an instance in `deps`, read at run time.
+      fleet_root: directory under the workspace root holding run directories.
+      visibility: visibility of every generated target.
+      **kwargs: passed to every generated target (e.g. `testonly`).
+    """
+    package = native.package_name()
+    label = _label_string(package, name)
+    refuse_secrets(label, backend_config, env)
+    config = effective_backend_config(backend, backend_config, package, name)
+    run_dir = (package + "/" + name) if package else name
+    claim_state_in_package(
+        name = name,
+        identity = state_identity(backend, config, workspace, fleet_root, run_dir),
+        label = label,
+    )
+
+    tf_instance_rule(
+        name = name,
+        component = component,
+        vars_json = json.encode(vars),
+        var_files = var_files,
+        backend = backend,
+        backend_config_json = json.encode(config),
+        workspace = workspace or "",
+        deps = deps,
+        inputs_from = inputs_from,
+        env = env,
+        fleet_root = fleet_root,
+        tags = tags,
+        visibility = visibility,
+        **kwargs
+    )
+    for action in RUN_ACTIONS:
+        tf_run(
+            name = "%s.%s" % (name, action),
+            instance = ":" + name,
+            action = action,
+            tags = tags,
+            visibility = visibility,
+            **kwargs
+        )

@@ -1,0 +1,220 @@
+"""The `<name>` target of tf_instance: render the instance tree, validate it, write its manifest."""
+
+load(":labels.bzl", "label_string", "resolve_label_string")
+load(":manifest.bzl", "instance_entry", "manifest_json")
+load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
+load(":state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
+load(":toolchain_types.bzl", "TERRAFORM_TOOLCHAIN_TYPE")
+
+def _var_file_name(index, file):
+    """Terraform loads *.auto.tfvars[.json] after terraform.tfvars.json, in name order."""
+    base = file.basename
+    suffix = ".auto.tfvars"
+    for ending in [".auto.tfvars.json", ".tfvars.json", ".auto.tfvars", ".tfvars"]:
+        if base.endswith(ending):
+            base = base[:-len(ending)]
+            if ending.endswith(".json"):
+                suffix = ".auto.tfvars.json"
+            break
+
+    # Starlark has no %03d: pad by hand so names sort in list order.
+    number = str(index)
+    number = "0" * (3 - len(number)) + number
+    return "fleet-%s-%s%s" % (number, base, suffix)
+
+def _inputs_from(ctx, label, dep_labels):
+    """Parses `var = "LABEL#OUTPUT"` into manifest OutputRefs; each LABEL must be a dep."""
+    refs = {}
+    for var, ref in ctx.attr.inputs_from.items():
+        if "#" not in ref:
+            fail("%s: inputs_from[\"%s\"] = \"%s\" must be \"LABEL#OUTPUT\"" % (label, var, ref))
+        target, output = ref.rsplit("#", 1)
+        upstream = resolve_label_string(target, ctx.label.package)
+        if upstream not in dep_labels:
+            fail("%s: inputs_from[\"%s\"] reads %s, which is not in deps" % (label, var, upstream))
+        refs[var] = {"instance": upstream, "output": output}
+    return refs
+
+def _render(ctx, component, backend_config):
+    tree = ctx.actions.declare_directory(ctx.label.name + ".rendered")
+    backend_file = ctx.actions.declare_file(ctx.label.name + ".fleet/backend.tf.json")
+    ctx.actions.write(backend_file, json.encode({"terraform": {"backend": {ctx.attr.backend: backend_config}}}))
+    vars_file = ctx.actions.declare_file(ctx.label.name + ".fleet/terraform.tfvars.json")
+    ctx.actions.write(vars_file, ctx.attr.vars_json)
+
+    pairs = [(f.path, f.file) for f in component.files]
+    pairs.append(("backend.tf.json", backend_file))
+    pairs.append(("terraform.tfvars.json", vars_file))
+    if component.lock_file:
+        pairs.append((".terraform.lock.hcl", component.lock_file))
+    for index, file in enumerate(ctx.files.var_files):
+        pairs.append((_var_file_name(index + 1, file), file))
+
+    args = ctx.actions.args()
+    args.add(tree.path)
+    for path, file in pairs:
+        args.add(path)
+        args.add(file)
+    ctx.actions.run(
+        executable = ctx.executable._render,
+        arguments = [args],
+        inputs = [file for _, file in pairs],
+        outputs = [tree],
+        mnemonic = "TerraformRender",
+        progress_message = "Rendering Terraform instance %s" % ctx.label,
+        execution_requirements = {"block-network": ""},
+    )
+    return tree
+
+def _validate(ctx, terraform, tree, label):
+    report = ctx.actions.declare_file(ctx.label.name + ".validation.json")
+    ctx.actions.run(
+        executable = ctx.executable._validate,
+        arguments = [terraform.binary.path, tree.path, report.path, label],
+        inputs = depset([tree], transitive = [terraform.files]),
+        outputs = [report],
+        mnemonic = "TerraformValidate",
+        progress_message = "Validating Terraform instance %s" % ctx.label,
+        execution_requirements = {"block-network": ""},
+        use_default_shell_env = True,
+    )
+    return report
+
+def _tf_instance_impl(ctx):
+    label = label_string(ctx.label)
+    package = ctx.label.package
+    run_dir = (package + "/" + ctx.label.name) if package else ctx.label.name
+    terraform = ctx.toolchains[TERRAFORM_TOOLCHAIN_TYPE].terraform
+    component = ctx.attr.component[TfComponentInfo]
+    backend_config = json.decode(ctx.attr.backend_config_json)
+    workspace = ctx.attr.workspace or None
+
+    deps = [dep[TfInstanceInfo] for dep in ctx.attr.deps]
+    dep_labels = [dep.label for dep in deps]
+    for dep in deps:
+        if dep.fleet_root != ctx.attr.fleet_root:
+            fail("%s: fleet_root %s differs from %s's %s" % (label, ctx.attr.fleet_root, dep.label, dep.fleet_root))
+    inputs_from = _inputs_from(ctx, label, dep_labels)
+
+    tree = _render(ctx, component, backend_config)
+    report = _validate(ctx, terraform, tree, label)
+
+    identity = state_identity(ctx.attr.backend, backend_config, workspace, ctx.attr.fleet_root, run_dir)
+    transitive_states = depset(
+        [state_claim(identity, label)],
+        transitive = [dep.transitive_states for dep in deps],
+    )
+    check_unique_states(transitive_states.to_list(), label)
+
+    entry = instance_entry(
+        label = label,
+        name = ctx.label.name,
+        rendered = tree.short_path,
+        run_dir = run_dir,
+        workspace = workspace,
+        env = dict(ctx.attr.env),
+        deps = dep_labels,
+        inputs_from = inputs_from,
+    )
+    transitive_entries = depset([json.encode(entry)], transitive = [dep.transitive_entries for dep in deps])
+    manifest = ctx.actions.declare_file(ctx.label.name + ".manifest.json")
+    ctx.actions.write(manifest, manifest_json(
+        target = label,
+        terraform = terraform.binary.short_path,
+        fleet_root = ctx.attr.fleet_root,
+        entries = transitive_entries.to_list(),
+    ))
+    run_files = depset(
+        [tree, report, manifest],
+        transitive = [terraform.files] + [dep.run_files for dep in deps],
+    )
+    return [
+        DefaultInfo(files = depset([tree, report])),
+        OutputGroupInfo(
+            manifest = depset([manifest]),
+            rendered = depset([tree]),
+            validation = depset([report]),
+        ),
+        TfInstanceInfo(
+            label = label,
+            name = ctx.label.name,
+            component = component.label,
+            run_dir = run_dir,
+            fleet_root = ctx.attr.fleet_root,
+            rendered = tree,
+            validation = report,
+            manifest = manifest,
+            workspace = workspace,
+            env = dict(ctx.attr.env),
+            deps = dep_labels,
+            inputs_from = inputs_from,
+            backend = ctx.attr.backend,
+            backend_config = backend_config,
+            state_identity = identity,
+            manifest_entry = entry,
+            transitive_entries = transitive_entries,
+            transitive_states = transitive_states,
+            run_files = run_files,
+            terraform = terraform,
+        ),
+    ]
+
+tf_instance_rule = rule(
+    implementation = _tf_instance_impl,
+    doc = """Renders and validates one component instance (the `<name>` target of `tf_instance`).
+Use the `tf_instance` macro, which fills `vars_json` and `backend_config_json`.""",
+    attrs = {
+        "component": attr.label(
+            mandatory = True,
+            providers = [TfComponentInfo],
+            doc = "The `tf_component` this is an instance of.",
+        ),
+        "vars_json": attr.string(
+            default = "{}",
+            doc = "The instance's variables, JSON-encoded; written as terraform.tfvars.json.",
+        ),
+        "var_files": attr.label_list(
+            allow_files = [".tfvars", ".json"],
+            doc = "Variable files, loaded after `vars` in list order (later files win).",
+        ),
+        "backend": attr.string(
+            default = "local",
+            doc = "Backend type written to backend.tf.json.",
+        ),
+        "backend_config_json": attr.string(
+            default = "{}",
+            doc = "The effective backend configuration (defaults applied), JSON-encoded.",
+        ),
+        "workspace": attr.string(
+            doc = "Terraform workspace; empty for `default`.",
+        ),
+        "deps": attr.label_list(
+            providers = [TfInstanceInfo],
+            doc = "Instances applied before this one.",
+        ),
+        "inputs_from": attr.string_dict(
+            doc = "Variable name -> `LABEL#OUTPUT`: read from an upstream instance's outputs at run time. LABEL must be in deps.",
+        ),
+        "env": attr.string_dict(
+            doc = "Extra environment for terraform at run time (never secrets).",
+        ),
+        "fleet_root": attr.string(
+            default = ".fleet",
+            doc = "Run directories live under `<workspace root>/<fleet_root>/<package>/<name>/`.",
+        ),
+        "_render": attr.label(
+            default = Label("//rules/private:render.sh"),
+            executable = True,
+            allow_single_file = True,
+            cfg = "exec",
+        ),
+        "_validate": attr.label(
+            default = Label("//rules/private:validate.sh"),
+            executable = True,
+            allow_single_file = True,
+            cfg = "exec",
+        ),
+    },
+    toolchains = [str(TERRAFORM_TOOLCHAIN_TYPE)],
+    provides = [TfInstanceInfo],
+)

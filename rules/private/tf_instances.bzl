@@ -1,0 +1,101 @@
+"""tf_instances: many instances of one component (for_each style), and a target building them all."""
+
+load(":labels.bzl", "label_string")
+load(":providers.bzl", "TfInstanceGroupInfo", "TfInstanceInfo")
+load(":state_identity.bzl", "check_unique_states")
+load(":tf_instance.bzl", "tf_instance")
+
+# Keys of an instances entry (or common) and whether they merge one level deep.
+_MERGED_KEYS = ["vars", "env", "backend_config", "inputs_from"]
+_PLAIN_KEYS = ["var_files", "backend", "workspace", "deps", "tags", "fleet_root"]
+
+def _tf_instance_group_impl(ctx):
+    instances = [target[TfInstanceInfo] for target in ctx.attr.instances]
+    check_unique_states(
+        depset(transitive = [i.transitive_states for i in instances]).to_list(),
+        label_string(ctx.label),
+    )
+    return [
+        DefaultInfo(files = depset(transitive = [target[DefaultInfo].files for target in ctx.attr.instances])),
+        TfInstanceGroupInfo(instances = instances),
+    ]
+
+tf_instance_group = rule(
+    implementation = _tf_instance_group_impl,
+    doc = """Builds (renders and validates) a set of instances and checks at analysis time that
+no two of them, nor any of their dependencies, share state. The `<name>` target of `tf_instances`.""",
+    attrs = {
+        "instances": attr.label_list(
+            providers = [TfInstanceInfo],
+            doc = "The instances.",
+        ),
+    },
+    provides = [TfInstanceGroupInfo],
+)
+
+def _merge(common, entry, instance):
+    args = {}
+    for key in entry:
+        if key not in _MERGED_KEYS and key not in _PLAIN_KEYS:
+            fail("tf_instances: instance %s: unknown key %s (known: %s)" % (instance, key, ", ".join(_MERGED_KEYS + _PLAIN_KEYS)))
+    for key in common:
+        if key not in _MERGED_KEYS and key not in _PLAIN_KEYS:
+            fail("tf_instances: common: unknown key %s (known: %s)" % (key, ", ".join(_MERGED_KEYS + _PLAIN_KEYS)))
+    for key in _PLAIN_KEYS:
+        if key in entry:
+            args[key] = entry[key]
+        elif key in common:
+            args[key] = common[key]
+    for key in _MERGED_KEYS:
+        if key in common or key in entry:
+            merged = dict(common.get(key, {}))
+            merged.update(entry.get(key, {}))
+            args[key] = merged
+    return args
+
+def tf_instances(name, component, instances, common = {}, tags = [], visibility = None, **kwargs):
+    """Declares one `tf_instance` per entry of `instances`, and `<name>` building them all.
+
+    Each entry's keys override `common`'s; the dict-valued keys (`vars`, `env`,
+    `backend_config`, `inputs_from`) are merged one level deep, the entry winning.
+
+    Example:
+        tf_instances(
+            name = "redis",
+            component = ":elasticache",
+            common = {"vars": {"node_type": "cache.t4g.small"}},
+            instances = {
+                "redis-cluster-1": {"vars": {"shards": 1}},
+                "redis-cluster-2": {"vars": {"shards": 3}},
+            },
+        )
+
+    Args:
+      name: name of the target building every instance.
+      component: label of the `tf_component`.
+      instances: dict instance name → dict of `tf_instance` arguments
+        (`vars`, `var_files`, `backend`, `backend_config`, `workspace`, `deps`,
+        `env`, `inputs_from`, `tags`, `fleet_root`).
+      common: arguments shared by every instance.
+      tags: tags added to every generated target.
+      visibility: visibility of every generated target.
+      **kwargs: passed to every generated target.
+    """
+    if name in instances:
+        fail("tf_instances %s: an instance has the same name as the group" % name)
+    for instance, entry in instances.items():
+        args = _merge(common, entry, instance)
+        args["tags"] = tags + args.get("tags", [])
+        tf_instance(
+            name = instance,
+            component = component,
+            visibility = visibility,
+            **dict(args, **kwargs)
+        )
+    tf_instance_group(
+        name = name,
+        instances = [":" + instance for instance in instances],
+        tags = tags,
+        visibility = visibility,
+        **kwargs
+    )

@@ -1,0 +1,63 @@
+"""Set-up for WORKSPACE users (Bazel 4.2+). bzlmod users: see extensions.bzl.
+
+    load("@rules_fleet//rules:repositories.bzl", "rules_fleet_dependencies", "terraform_register_toolchains")
+    rules_fleet_dependencies()
+    terraform_register_toolchains(version = "1.11.4", urls = [...], sha256 = "...")
+"""
+
+load("//rules/private:fleet_helper_repository.bzl", _fleet_helper_repository = "fleet_helper_repository")
+load("//rules/private:terraform_repositories.bzl", _terraform_download_repository = "terraform_download_repository", _terraform_local_repository = "terraform_local_repository")
+
+fleet_helper_repository = _fleet_helper_repository
+terraform_download_repository = _terraform_download_repository
+terraform_local_repository = _terraform_local_repository
+
+# buildifier: disable=unnamed-macro
+def rules_fleet_dependencies(helper_urls = [], helper_sha256 = "", helper_strip_prefix = "", register = True):
+    """Declares `@fleet_helper` (the `fleet` binary) and registers its toolchain.
+
+    The helper comes from, in this order: `helper_urls` + `helper_sha256`;
+    `--repo_env=FLEET_HELPER=/abs/path`; `cargo build --release --locked` of rules_fleet.
+
+    Args:
+      helper_urls: mirrors of a prebuilt release of `fleet` (binary or archive).
+      helper_sha256: its sha256 (required with helper_urls).
+      helper_strip_prefix: directory to strip from an archive.
+      register: register `@fleet_helper//:toolchain`.
+    """
+    if not native.existing_rule("fleet_helper"):
+        _fleet_helper_repository(
+            name = "fleet_helper",
+            urls = helper_urls,
+            sha256 = helper_sha256,
+            strip_prefix = helper_strip_prefix,
+        )
+    if register:
+        native.register_toolchains("@fleet_helper//:toolchain")
+
+# buildifier: disable=unnamed-macro
+def terraform_register_toolchains(version, urls, sha256, name = "terraform", register = True):
+    """Downloads a Terraform release zip, verified by sha256, and registers it as the toolchain.
+
+    Args:
+      version: e.g. `1.11.4`.
+      urls: mirrors of `terraform_<version>_<os>_<arch>.zip` (`file://` works).
+      sha256: the zip's sha256.
+      name: repository name.
+      register: register `@<name>//:toolchain`.
+    """
+    _terraform_download_repository(name = name, version = version, urls = urls, sha256 = sha256)
+    if register:
+        native.register_toolchains("@%s//:toolchain" % name)
+
+# buildifier: disable=unnamed-macro
+def terraform_local_toolchain(name = "terraform_local", register = True):
+    """Uses `terraform` or `tofu` from PATH (or `--repo_env=TERRAFORM=/abs/path`) as the toolchain.
+
+    Args:
+      name: repository name.
+      register: register `@<name>//:toolchain`.
+    """
+    _terraform_local_repository(name = name)
+    if register:
+        native.register_toolchains("@%s//:toolchain" % name)

@@ -1,0 +1,355 @@
+//! One instance's run inside `fleet run`: take the run-directory lock,
+//! prepare the directory, run terraform's steps with their output captured
+//! to `logs/<action>.log` (and shown grouped or streamed), save outputs.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Result;
+
+use super::output::{Console, OutputMode};
+use super::process::{run_merged, run_stdout, Children};
+use super::report::Status;
+use super::scheduler::Event;
+use super::summary::{self, Resources};
+use crate::error::{exit_code_of, ExitCode};
+use crate::lock::{exit_status_code, Lock};
+use crate::manifest::Instance;
+use crate::tf::inputs;
+use crate::tf::locate::Located;
+use crate::tf::rundir::RunDir;
+use crate::tf::single::prepare;
+use crate::tf::terraform::{self, Mode, Step, Terraform};
+use crate::tf::Action;
+
+/// What every job of a run shares.
+pub struct JobEnv {
+    pub located: Located,
+    pub action: Action,
+    pub from_plan: bool,
+    pub lock_timeout: Duration,
+    pub children: Arc<Children>,
+    pub console: Arc<Console>,
+}
+
+/// How one instance's run ended.
+#[derive(Debug)]
+pub struct JobResult {
+    pub status: Status,
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub resources: Option<Resources>,
+    pub lock_wait: Option<Duration>,
+    pub log: Option<PathBuf>,
+    pub plan_file: Option<PathBuf>,
+    pub outputs_file: Option<PathBuf>,
+    /// What grouped output shows for this instance.
+    pub shown: Vec<u8>,
+    pub ended: SystemTime,
+}
+
+impl JobResult {
+    pub fn failed_to_start(reason: String) -> JobResult {
+        JobResult::new(Status::Failed, Some(reason))
+    }
+
+    fn new(status: Status, reason: Option<String>) -> JobResult {
+        JobResult {
+            status,
+            reason,
+            exit_code: None,
+            resources: None,
+            lock_wait: None,
+            log: None,
+            plan_file: None,
+            outputs_file: None,
+            shown: Vec::new(),
+            ended: SystemTime::now(),
+        }
+    }
+}
+
+/// Runs instance `index` (a manifest index) and returns its result.
+pub fn run_job(env: &JobEnv, index: usize, display: &str, events: &Sender<Event>) -> JobResult {
+    let inst = &env.located.manifest.instances[index];
+    let run = RunDir::new(env.located.run_dir(inst));
+    if let Err(e) = run.create() {
+        return done(JobResult::new(Status::Failed, Some(format!("{e:#}"))));
+    }
+    let purpose = format!("fleet run --action {} {}", env.action.as_str(), inst.label);
+    let lock = match Lock::acquire(&run.lock_path(), env.lock_timeout, &purpose) {
+        Ok(lock) => lock,
+        Err(e) => {
+            let mut result = JobResult::new(Status::Failed, Some(format!("{e:#}")));
+            result.exit_code = Some(exit_code_of(&e) as i32);
+            return done(result);
+        }
+    };
+    let lock_wait = lock.waited();
+    if env.children.is_stopping() {
+        let mut result = JobResult::new(
+            Status::Cancelled,
+            Some("not started: the run was stopping".into()),
+        );
+        result.lock_wait = Some(lock_wait);
+        return done(result);
+    }
+    let _ = events.send(Event::Running(index));
+    let mut job = Job::new(env, inst, display, &run);
+    let mut result = job.run();
+    result.lock_wait = Some(lock_wait);
+    drop(lock);
+    done(result)
+}
+
+fn done(mut result: JobResult) -> JobResult {
+    result.ended = SystemTime::now();
+    result
+}
+
+struct Job<'a> {
+    env: &'a JobEnv,
+    inst: &'a Instance,
+    display: &'a str,
+    run: &'a RunDir,
+    log: Option<BufWriter<File>>,
+    shown: Vec<u8>,
+    resources: Option<Resources>,
+}
+
+impl<'a> Job<'a> {
+    fn new(env: &'a JobEnv, inst: &'a Instance, display: &'a str, run: &'a RunDir) -> Job<'a> {
+        Job {
+            env,
+            inst,
+            display,
+            run,
+            log: None,
+            shown: Vec::new(),
+            resources: None,
+        }
+    }
+
+    fn run(&mut self) -> JobResult {
+        let log_path = self.run.log_file(self.env.action.as_str());
+        match File::create(&log_path) {
+            Ok(file) => self.log = Some(BufWriter::new(file)),
+            Err(e) => {
+                return JobResult::new(
+                    Status::Failed,
+                    Some(format!("creating log {}: {e}", log_path.display())),
+                )
+            }
+        }
+        let mut result = self.steps();
+        if let Some(mut log) = self.log.take() {
+            let _ = log.flush();
+        }
+        result.log = Some(log_path);
+        result.resources = self.resources;
+        result.shown = std::mem::take(&mut self.shown);
+        if result.status == Status::Succeeded {
+            match self.env.action {
+                Action::Plan => result.plan_file = Some(self.run.plan_file()),
+                Action::Apply => result.outputs_file = Some(self.run.outputs_file()),
+                _ => {}
+            }
+        }
+        result
+    }
+
+    fn steps(&mut self) -> JobResult {
+        let env = self.env;
+        let action = env.action;
+        if let Err(e) = self.before_terraform() {
+            return self.fail(format!("{e:#}"), None);
+        }
+        let tf = Terraform::new(&env.located.terraform, self.run, self.inst);
+        let mode = Mode::Unattended {
+            from_plan: env.from_plan,
+        };
+        for step in terraform::prepare_steps(self.inst, mode) {
+            if let Some(ended) = self.step(&tf, &step, false) {
+                return ended;
+            }
+        }
+        if let Some(ended) = self.step(&tf, &terraform::action_step(action, mode, &[]), true) {
+            return ended;
+        }
+        let after = match action {
+            Action::Apply => self.save_outputs(&tf),
+            Action::Destroy => inputs::forget_outputs(self.run),
+            Action::Plan | Action::Output => Ok(()),
+        };
+        match after {
+            Ok(()) => {
+                let mut ok = JobResult::new(Status::Succeeded, None);
+                ok.exit_code = Some(0);
+                ok
+            }
+            Err(e) if env.children.is_stopping() => {
+                JobResult::new(Status::Interrupted, Some(format!("{e:#}")))
+            }
+            Err(e) => self.fail(format!("{e:#}"), None),
+        }
+    }
+
+    /// Syncs the run directory and checks what the action needs.
+    fn before_terraform(&mut self) -> Result<()> {
+        let env = self.env;
+        let plan = self.run.plan_file();
+        match env.action {
+            Action::Plan => {
+                // A failed plan must not leave an older plan for `--from-plan`.
+                if plan.exists() {
+                    std::fs::remove_file(&plan).map_err(|e| {
+                        anyhow::anyhow!("removing old plan {}: {e}", plan.display())
+                    })?;
+                }
+            }
+            Action::Apply if env.from_plan && !plan.exists() => {
+                anyhow::bail!(
+                    "no saved plan {} (run the plan action first)",
+                    plan.display()
+                );
+            }
+            _ => {}
+        }
+        prepare(&env.located, self.inst, self.run, env.action)
+    }
+
+    /// Runs one step; `Some(result)` when the run ends here.
+    fn step(&mut self, tf: &Terraform, step: &Step, main: bool) -> Option<JobResult> {
+        let stream = self.env.console.mode == OutputMode::Stream;
+        self.log_line(format!("$ terraform {}", step.args.join(" ")).as_bytes());
+        let mut lines: Vec<u8> = Vec::new();
+        let console = Arc::clone(&self.env.console);
+        let display = self.display;
+        let mut log = self.log.take();
+        let mut resources = None;
+        let status = run_merged(&self.env.children, tf.command(step), |line| {
+            if let Some(log) = log.as_mut() {
+                let _ = log.write_all(line);
+                let _ = log.write_all(b"\n");
+            }
+            if main {
+                if let Some(found) = summary::parse_line(&String::from_utf8_lossy(line)) {
+                    resources = Some(found);
+                }
+                if stream {
+                    console.stream_line(display, line);
+                }
+            }
+            lines.extend_from_slice(line);
+            lines.push(b'\n');
+        });
+        self.log = log;
+        if resources.is_some() {
+            self.resources = resources;
+        }
+        if main {
+            self.shown.extend_from_slice(&lines);
+        }
+        let code = match status {
+            Ok(Some(status)) => exit_status_code(status),
+            Ok(None) => {
+                return Some(JobResult::new(
+                    Status::Cancelled,
+                    Some("not started: the run was stopping".into()),
+                ))
+            }
+            Err(e) => return Some(self.fail(format!("terraform {}: {e:#}", step.name), None)),
+        };
+        if code == 0 {
+            return None;
+        }
+        if !main {
+            // Preparation output is shown only when it fails.
+            self.shown.extend_from_slice(&lines);
+            if stream {
+                for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    self.env.console.stream_line(display, line);
+                }
+            }
+        }
+        if self.env.children.is_stopping() {
+            let mut r = JobResult::new(
+                Status::Interrupted,
+                Some(format!("terraform {} was interrupted", step.name)),
+            );
+            r.exit_code = Some(code);
+            return Some(r);
+        }
+        Some(self.fail(
+            format!("terraform {} exited with {code}", step.name),
+            Some(code),
+        ))
+    }
+
+    fn save_outputs(&mut self, tf: &Terraform) -> Result<()> {
+        if let Some(outputs) =
+            inputs::outputs_from_local_state(self.run, self.inst.workspace.as_deref())
+        {
+            let target = self.run.outputs_file();
+            self.log_line(
+                format!(
+                    "(outputs read from the local state, saved to {})",
+                    target.display()
+                )
+                .as_bytes(),
+            );
+            return inputs::save_outputs(self.run, &outputs);
+        }
+        let step = terraform::outputs_step();
+        self.log_line(
+            format!(
+                "$ terraform {}   (saved to {})",
+                step.args.join(" "),
+                self.run.outputs_file().display()
+            )
+            .as_bytes(),
+        );
+        let mut errors = Vec::new();
+        let captured = run_stdout(&self.env.children, tf.command(&step), |line| {
+            errors.extend_from_slice(line);
+            errors.push(b'\n');
+        })?;
+        self.log_line(&errors);
+        match captured {
+            Some((status, stdout)) if status.success() => inputs::save_outputs(self.run, &stdout),
+            Some((status, _)) => anyhow::bail!(
+                "terraform output -json exited with {}",
+                exit_status_code(status)
+            ),
+            None => anyhow::bail!("outputs not saved: the run was stopping"),
+        }
+    }
+
+    fn log_line(&mut self, text: &[u8]) {
+        if let Some(log) = self.log.as_mut() {
+            let _ = log.write_all(text);
+            if !text.ends_with(b"\n") {
+                let _ = log.write_all(b"\n");
+            }
+        }
+    }
+
+    fn fail(&mut self, reason: String, code: Option<i32>) -> JobResult {
+        let message = format!("fleet: {}: {reason}", self.inst.label);
+        self.log_line(message.as_bytes());
+        self.shown.extend_from_slice(message.as_bytes());
+        self.shown.push(b'\n');
+        if self.env.console.mode == OutputMode::Stream {
+            self.env
+                .console
+                .stream_line(self.display, message.as_bytes());
+        }
+        let mut result = JobResult::new(Status::Failed, Some(reason));
+        result.exit_code = code.or(Some(ExitCode::Other as i32));
+        result
+    }
+}

@@ -1,0 +1,174 @@
+//! Terraform child processes: a registry that can interrupt all of them at
+//! once, and a runner that merges a child's stdout and stderr into lines.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+
+/// The running children of this process.
+#[derive(Debug)]
+pub struct Children {
+    /// Each child leads its own process group (unattended runs): a terminal's
+    /// Ctrl-C reaches only the runner, which forwards it to whole groups
+    /// (terraform, its providers, provisioner shells).
+    own_groups: bool,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    stopping: bool,
+    pids: BTreeSet<i32>,
+}
+
+impl Children {
+    pub fn new(own_groups: bool) -> Children {
+        Children {
+            own_groups,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts `cmd` unless the run is stopping (then `None`). Checking and
+    /// registering under one lock means no child can miss an interrupt.
+    pub fn spawn(&self, cmd: &mut Command) -> Result<Option<Child>> {
+        let mut state = self.lock();
+        if state.stopping {
+            return Ok(None);
+        }
+        if self.own_groups {
+            cmd.process_group(0);
+        }
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+        state.pids.insert(child.id() as i32);
+        Ok(Some(child))
+    }
+
+    /// Waits for a child and forgets it. The child is forgotten before it
+    /// is reaped, so an interrupt can never hit a recycled pid.
+    pub fn wait(&self, child: &mut Child) -> Result<ExitStatus> {
+        let pid = child.id() as i32;
+        loop {
+            // SAFETY: waitid with WNOWAIT only observes our own child's exit.
+            let rc = unsafe {
+                let mut info: libc::siginfo_t = std::mem::zeroed();
+                libc::waitid(
+                    libc::P_PID,
+                    pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted
+            {
+                break;
+            }
+        }
+        self.lock().pids.remove(&pid);
+        child.wait().context("waiting for terraform")
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.lock().stopping
+    }
+
+    pub fn running(&self) -> usize {
+        self.lock().pids.len()
+    }
+
+    /// Starts nothing new from now on and sends SIGINT to every running
+    /// child (its whole group when children lead groups). Terraform stops
+    /// gracefully on SIGINT and releases its state lock. Returns how many
+    /// children were signalled.
+    pub fn interrupt_all(&self) -> usize {
+        let mut state = self.lock();
+        state.stopping = true;
+        for &pid in &state.pids {
+            let target = if self.own_groups { -pid } else { pid };
+            // SAFETY: kill(2) with a pid we started and have not reaped yet.
+            unsafe { libc::kill(target, libc::SIGINT) };
+        }
+        state.pids.len()
+    }
+}
+
+/// Runs `cmd` with stdin from /dev/null and stdout + stderr merged, calling
+/// `on_line` for every line (without its newline). `None` when the run was
+/// already stopping and the command was not started.
+pub fn run_merged(
+    children: &Children,
+    mut cmd: Command,
+    mut on_line: impl FnMut(&[u8]),
+) -> Result<Option<ExitStatus>> {
+    let (reader, writer) = std::io::pipe().context("creating an output pipe")?;
+    cmd.stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer);
+    let child = children.spawn(&mut cmd);
+    drop(cmd); // closes our copies of the write end, so EOF comes when the child exits
+    let Some(mut child) = child? else {
+        return Ok(None);
+    };
+    let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                on_line(&line);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let _ = children.wait(&mut child);
+                return Err(e).context("reading terraform's output");
+            }
+        }
+    }
+    children.wait(&mut child).map(Some)
+}
+
+/// Runs `cmd` capturing stdout alone; stderr lines go to `on_stderr`.
+pub fn run_stdout(
+    children: &Children,
+    mut cmd: Command,
+    mut on_stderr: impl FnMut(&[u8]),
+) -> Result<Option<(ExitStatus, Vec<u8>)>> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let Some(mut child) = children.spawn(&mut cmd)? else {
+        return Ok(None);
+    };
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        if let Some(mut stderr) = stderr {
+            let _ = std::io::Read::read_to_end(&mut stderr, &mut text);
+        }
+        text
+    });
+    let mut stdout = Vec::new();
+    if let Some(mut out) = child.stdout.take() {
+        std::io::Read::read_to_end(&mut out, &mut stdout).context("reading terraform's output")?;
+    }
+    let status = children.wait(&mut child)?;
+    let err_text = reader.join().unwrap_or_default();
+    for line in err_text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        on_stderr(line);
+    }
+    Ok(Some((status, stdout)))
+}

@@ -1,0 +1,207 @@
+//! The JSON run report: what ran, when, how it ended, where its log is.
+//! Written at the end of every run to `<fleet root>/.reports/` (the one
+//! `--resume` reads by default) and to `--report FILE` when given.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::summary::Resources;
+use crate::error::unsafe_input;
+use crate::fsutil;
+use crate::tf::Action;
+
+pub const SCHEMA: u32 = 1;
+
+/// How an instance's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Succeeded,
+    /// Terraform (or preparing the run) failed, or the lock timed out.
+    Failed,
+    /// Stopped by --fail-fast or a signal while it ran.
+    Interrupted,
+    /// Not run because an upstream did not succeed.
+    Skipped,
+    /// Not started because the run was stopping.
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
+            Status::Skipped => "skipped",
+            Status::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One instance in the report.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceReport {
+    pub label: String,
+    pub name: String,
+    pub run_dir: String,
+    pub status: Status,
+    /// Why it failed, was skipped or cancelled.
+    pub reason: Option<String>,
+    /// Succeeded in an earlier run and was not re-run (`--resume`).
+    #[serde(default)]
+    pub reused: bool,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    /// Milliseconds since the Unix epoch (microsecond precision).
+    pub started_unix_ms: Option<f64>,
+    pub ended_unix_ms: Option<f64>,
+    pub duration_s: Option<f64>,
+    /// Seconds spent waiting for the run-directory lock.
+    pub lock_wait_s: Option<f64>,
+    /// Exit code of the terraform step that ended the run (3: lock timeout).
+    pub exit_code: Option<i32>,
+    pub resources: Option<Resources>,
+    pub log: Option<String>,
+    pub plan_file: Option<String>,
+    pub outputs_file: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Counts {
+    pub succeeded: usize,
+    pub failed: usize,
+    pub interrupted: usize,
+    pub skipped: usize,
+    pub cancelled: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: u32,
+    pub target: String,
+    pub manifest: String,
+    pub action: Action,
+    pub from_plan: bool,
+    pub parallelism: usize,
+    pub fail_fast: bool,
+    /// The report this run resumed, if any.
+    pub resumed_from: Option<String>,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_s: f64,
+    pub exit_code: i32,
+    /// The signal that stopped the run, if one did.
+    pub interrupted_by: Option<String>,
+    pub counts: Counts,
+    pub instances: Vec<InstanceReport>,
+}
+
+impl Report {
+    pub fn count(instances: &[InstanceReport]) -> Counts {
+        let mut c = Counts::default();
+        for i in instances {
+            match i.status {
+                Status::Succeeded => c.succeeded += 1,
+                Status::Failed => c.failed += 1,
+                Status::Interrupted => c.interrupted += 1,
+                Status::Skipped => c.skipped += 1,
+                Status::Cancelled => c.cancelled += 1,
+            }
+        }
+        c
+    }
+
+    pub fn write(&self, path: &Path) -> Result<()> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let mut text = serde_json::to_string_pretty(self)?;
+        text.push('\n');
+        fsutil::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing report {}", path.display()))
+    }
+
+    pub fn load(path: &Path) -> Result<Report> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading report {}", path.display()))?;
+        let report: Report = serde_json::from_slice(&bytes)
+            .map_err(|e| unsafe_input(format!("report {} does not parse: {e}", path.display())))?;
+        if report.schema != SCHEMA {
+            return Err(unsafe_input(format!(
+                "report {} has schema {}, not {SCHEMA}",
+                path.display(),
+                report.schema
+            )));
+        }
+        Ok(report)
+    }
+}
+
+/// Where a fleet's last report for an action is kept.
+pub fn default_path(fleet_root: &Path, target: &str, action: Action) -> PathBuf {
+    let safe: String = target
+        .trim_start_matches('@')
+        .trim_start_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    fleet_root
+        .join(".reports")
+        .join(format!("{safe}.{}.json", action.as_str()))
+}
+
+pub fn unix_ms(t: SystemTime) -> f64 {
+    let us = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    us as f64 / 1000.0
+}
+
+/// RFC 3339 UTC with microseconds: `2025-01-31T12:00:00.123456Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_micros()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rfc3339_formats_utc() {
+        let t = UNIX_EPOCH + Duration::from_micros(951_782_400_000_001); // 2000-02-29
+        assert_eq!(rfc3339(t), "2000-02-29T00:00:00.000001Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+            "2023-11-14T22:13:20.000000Z"
+        );
+    }
+}

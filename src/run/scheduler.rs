@@ -1,0 +1,366 @@
+//! The scheduler: starts an instance when every instance before it in the
+//! graph succeeded, keeps at most `limit` running, skips dependents of
+//! failures, and stops cleanly on `--fail-fast` or a signal (SIGINT to every
+//! running terraform, then wait for them).
+
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::graph::Graph;
+use super::job::{run_job, JobEnv, JobResult};
+use super::output::OutputMode;
+use super::report::{InstanceReport, Status};
+use super::signals::Received;
+
+/// What job threads and the signal thread tell the scheduler.
+#[derive(Debug)]
+pub enum Event {
+    /// The instance holds its lock and is running terraform.
+    Running(usize),
+    Done(usize, Box<JobResult>),
+    Signal(Received),
+}
+
+/// How a selected instance ended up.
+#[derive(Debug)]
+pub enum Outcome {
+    Ran {
+        started: SystemTime,
+        result: Box<JobResult>,
+    },
+    NotRun {
+        status: Status,
+        reason: String,
+    },
+    /// Succeeded in the report being resumed.
+    Reused(Box<InstanceReport>),
+}
+
+impl Outcome {
+    pub fn status(&self) -> Status {
+        match self {
+            Outcome::Ran { result, .. } => result.status,
+            Outcome::NotRun { status, .. } => *status,
+            Outcome::Reused(r) => r.status,
+        }
+    }
+}
+
+enum Node {
+    Pending,
+    /// Started; `running` once it holds its lock.
+    Active {
+        started: SystemTime,
+        running: bool,
+    },
+    Finished(Outcome),
+}
+
+pub struct Scheduler {
+    pub graph: Graph,
+    pub limit: usize,
+    pub fail_fast: bool,
+    /// Display name per manifest index.
+    pub names: Vec<String>,
+    pub env: Arc<JobEnv>,
+}
+
+/// The end of a run.
+pub struct Finish {
+    pub outcomes: BTreeMap<usize, Outcome>,
+    pub interrupted_by: Option<Received>,
+}
+
+const TICK: Duration = Duration::from_millis(200);
+
+impl Scheduler {
+    pub fn run(
+        self,
+        reused: BTreeMap<usize, InstanceReport>,
+        events: Receiver<Event>,
+        sender: Sender<Event>,
+    ) -> Finish {
+        let t0 = Instant::now();
+        let mut nodes: BTreeMap<usize, Node> = self
+            .graph
+            .nodes
+            .iter()
+            .map(|&i| (i, Node::Pending))
+            .collect();
+        for (i, report) in reused {
+            nodes.insert(i, Node::Finished(Outcome::Reused(Box::new(report))));
+        }
+        let mut order = self.graph.nodes.clone();
+        order.sort_by_key(|&i| (std::cmp::Reverse(self.graph.height[i]), i));
+        let total = nodes.len();
+        let mut stopping: Option<String> = None;
+        let mut interrupted_by = None;
+        loop {
+            if stopping.is_none() {
+                self.start_ready(&order, &mut nodes, &sender, total);
+            }
+            let finished = nodes
+                .values()
+                .filter(|n| matches!(n, Node::Finished(_)))
+                .count();
+            if finished == total {
+                break;
+            }
+            if let Some(why) = &stopping {
+                let working = nodes
+                    .values()
+                    .any(|n| matches!(n, Node::Active { running: true, .. }));
+                if !working && self.env.children.running() == 0 {
+                    self.cancel_rest(&mut nodes, why);
+                    break;
+                }
+            }
+            match events.recv_timeout(TICK) {
+                Ok(Event::Running(i)) => {
+                    if let Some(Node::Active { running, .. }) = nodes.get_mut(&i) {
+                        *running = true;
+                    }
+                }
+                Ok(Event::Done(i, result)) => {
+                    let started = match nodes.get(&i) {
+                        Some(Node::Active { started, .. }) => *started,
+                        _ => SystemTime::now(),
+                    };
+                    let failed = result.status == Status::Failed;
+                    self.announce_done(i, &result, started, &nodes, total);
+                    nodes.insert(i, Node::Finished(Outcome::Ran { started, result }));
+                    if failed && self.fail_fast && stopping.is_none() {
+                        let why = format!("--fail-fast after {} failed", self.names[i]);
+                        self.stop(&why);
+                        stopping = Some(why);
+                    }
+                }
+                Ok(Event::Signal(signal)) => {
+                    if stopping.is_none() || interrupted_by.is_none() {
+                        interrupted_by = Some(signal);
+                        let why = format!("{} received", signal.name());
+                        self.stop(&why);
+                        stopping = Some(why);
+                    } else {
+                        let n = self.env.children.interrupt_all();
+                        self.env.console.block(&format!(
+                            "fleet: {} again: interrupted {n} terraform process group(s) again; \
+                             terraform now exits at once and may leave a remote state lock behind",
+                            signal.name()
+                        ));
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+            }
+            self.status_line(&nodes, t0, stopping.is_some());
+        }
+        self.env.console.clear_status();
+        let outcomes = nodes
+            .into_iter()
+            .map(|(i, n)| match n {
+                Node::Finished(o) => (i, o),
+                _ => (
+                    i,
+                    Outcome::NotRun {
+                        status: Status::Cancelled,
+                        reason: "not started".into(),
+                    },
+                ),
+            })
+            .collect();
+        Finish {
+            outcomes,
+            interrupted_by,
+        }
+    }
+
+    /// Skips what can no longer run and starts what can, up to the limit.
+    fn start_ready(
+        &self,
+        order: &[usize],
+        nodes: &mut BTreeMap<usize, Node>,
+        sender: &Sender<Event>,
+        total: usize,
+    ) {
+        loop {
+            let mut changed = false;
+            for &i in order {
+                if !matches!(nodes.get(&i), Some(Node::Pending)) {
+                    continue;
+                }
+                let before = &self.graph.before[i];
+                let mut all_done = true;
+                let mut failed = Vec::new();
+                for d in before {
+                    match nodes.get(d) {
+                        Some(Node::Finished(o)) if o.status() == Status::Succeeded => {}
+                        Some(Node::Finished(_)) => failed.push(self.names[*d].clone()),
+                        _ => all_done = false,
+                    }
+                }
+                if !all_done {
+                    continue;
+                }
+                if !failed.is_empty() {
+                    let reason = format!("upstream dependencies failed: {}", failed.join(", "));
+                    let done = 1 + nodes
+                        .values()
+                        .filter(|n| matches!(n, Node::Finished(_)))
+                        .count();
+                    self.env.console.block(&format!(
+                        "fleet: [{done}/{total}] {}: skipped: {reason}",
+                        self.names[i]
+                    ));
+                    nodes.insert(
+                        i,
+                        Node::Finished(Outcome::NotRun {
+                            status: Status::Skipped,
+                            reason,
+                        }),
+                    );
+                    changed = true;
+                    continue;
+                }
+                let active = nodes
+                    .values()
+                    .filter(|n| matches!(n, Node::Active { .. }))
+                    .count();
+                if active >= self.limit {
+                    continue;
+                }
+                nodes.insert(
+                    i,
+                    Node::Active {
+                        started: SystemTime::now(),
+                        running: false,
+                    },
+                );
+                self.spawn(i, sender);
+                self.env
+                    .console
+                    .progress(&format!("fleet: started {}", self.names[i]));
+                changed = true;
+            }
+            if !changed {
+                return;
+            }
+        }
+    }
+
+    fn spawn(&self, i: usize, sender: &Sender<Event>) {
+        let env = Arc::clone(&self.env);
+        let to_scheduler = sender.clone();
+        let name = self.names[i].clone();
+        let spawned = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                let result = run_job(&env, i, &name, &to_scheduler);
+                let _ = to_scheduler.send(Event::Done(i, Box::new(result)));
+            });
+        if let Err(e) = spawned {
+            let mut result = JobResult::failed_to_start(format!("starting a thread: {e}"));
+            result.ended = SystemTime::now();
+            let _ = sender.send(Event::Done(i, Box::new(result)));
+        }
+    }
+
+    fn stop(&self, why: &str) {
+        let n = self.env.children.interrupt_all();
+        self.env.console.block(&format!(
+            "fleet: {why}: starting nothing new; sent SIGINT to {n} running terraform process group(s) and waiting for them to exit"
+        ));
+    }
+
+    fn cancel_rest(&self, nodes: &mut BTreeMap<usize, Node>, why: &str) {
+        for node in nodes.values_mut() {
+            let reason = match node {
+                Node::Pending => format!("not started: {why}"),
+                Node::Active { .. } => format!("not started (was waiting for its lock): {why}"),
+                Node::Finished(_) => continue,
+            };
+            *node = Node::Finished(Outcome::NotRun {
+                status: Status::Cancelled,
+                reason,
+            });
+        }
+    }
+
+    fn announce_done(
+        &self,
+        i: usize,
+        r: &JobResult,
+        started: SystemTime,
+        nodes: &BTreeMap<usize, Node>,
+        total: usize,
+    ) {
+        let done = 1 + nodes
+            .values()
+            .filter(|n| matches!(n, Node::Finished(_)))
+            .count();
+        let secs = r
+            .ended
+            .duration_since(started)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let mut line = format!(
+            "[{done}/{total}] {}: {} in {secs:.1}s",
+            self.names[i],
+            r.status.as_str()
+        );
+        if let Some(x) = r.resources {
+            line.push_str(&format!(" (+{} ~{} -{})", x.added, x.changed, x.destroyed));
+        }
+        if let Some(reason) = &r.reason {
+            line.push_str(&format!(": {reason}"));
+        }
+        if r.status != Status::Succeeded {
+            if let Some(log) = &r.log {
+                line.push_str(&format!(" (log: {})", log.display()));
+            }
+        }
+        match self.env.console.mode {
+            OutputMode::Grouped => {
+                let mut block = format!("==== {line} ====\n");
+                block.push_str(&String::from_utf8_lossy(&r.shown));
+                self.env.console.block(&block);
+            }
+            OutputMode::Stream => self.env.console.block(&format!("fleet: {line}")),
+        }
+    }
+
+    fn status_line(&self, nodes: &BTreeMap<usize, Node>, t0: Instant, stopping: bool) {
+        if !self.env.console.live {
+            return;
+        }
+        let (mut running, mut waiting, mut pending, mut ok, mut failed, mut skipped) =
+            (vec![], 0, 0, 0, 0, 0);
+        for (i, n) in nodes {
+            match n {
+                Node::Pending => pending += 1,
+                Node::Active { running: true, .. } => running.push(self.names[*i].as_str()),
+                Node::Active { .. } => waiting += 1,
+                Node::Finished(o) => match o.status() {
+                    Status::Succeeded => ok += 1,
+                    Status::Skipped | Status::Cancelled => skipped += 1,
+                    _ => failed += 1,
+                },
+            }
+        }
+        let mut text = format!(
+            "fleet {}{}: {} running, {ok} done, {failed} failed, {skipped} skipped, {pending} pending",
+            self.env.action.as_str(),
+            if stopping { " (stopping)" } else { "" },
+            running.len()
+        );
+        if waiting > 0 {
+            text.push_str(&format!(", {waiting} waiting for locks"));
+        }
+        text.push_str(&format!("  [{:.0}s]", t0.elapsed().as_secs_f64()));
+        if !running.is_empty() {
+            text.push_str(&format!("  {}", running.join(" ")));
+        }
+        self.env.console.status(&text);
+    }
+}

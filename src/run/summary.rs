@@ -1,0 +1,153 @@
+//! Resources added / changed / destroyed, read from terraform's own summary
+//! lines, and the end-of-run table.
+
+use serde::{Deserialize, Serialize};
+
+/// Resource counts of one instance's run (for a plan: what it would do).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    pub added: u64,
+    pub changed: u64,
+    pub destroyed: u64,
+}
+
+/// Reads one line of terraform's output:
+/// `Apply complete! Resources: 1 added, 0 changed, 0 destroyed.`,
+/// `Destroy complete! Resources: 2 destroyed.`,
+/// `Plan: 1 to add, 0 to change, 0 to destroy.` or `No changes. ...`.
+pub fn parse_line(line: &str) -> Option<Resources> {
+    let line = line.trim();
+    if line.starts_with("No changes.") {
+        return Some(Resources::default());
+    }
+    let counts = line
+        .strip_prefix("Apply complete! Resources:")
+        .or_else(|| line.strip_prefix("Destroy complete! Resources:"))
+        .or_else(|| line.strip_prefix("Plan:"))?;
+    let mut found = Resources::default();
+    for part in counts.trim_end_matches('.').split(',') {
+        let mut words = part.split_whitespace();
+        let Some(n) = words.next().and_then(|n| n.parse::<u64>().ok()) else {
+            continue;
+        };
+        let kind: Vec<&str> = words.collect();
+        match kind.as_slice() {
+            ["added"] | ["to", "add"] => found.added = n,
+            ["changed"] | ["to", "change"] => found.changed = n,
+            ["destroyed"] | ["to", "destroy"] => found.destroyed = n,
+            _ => {}
+        }
+    }
+    Some(found)
+}
+
+/// One row of the summary table.
+pub struct Row {
+    pub name: String,
+    pub result: String,
+    pub duration: Option<f64>,
+    pub resources: Option<Resources>,
+    pub note: String,
+}
+
+/// Renders the table. For a plan the columns say what would happen.
+pub fn table(rows: &[Row], planned: bool) -> String {
+    let heads = if planned {
+        [
+            "INSTANCE",
+            "RESULT",
+            "DURATION",
+            "TO ADD",
+            "TO CHANGE",
+            "TO DESTROY",
+        ]
+    } else {
+        [
+            "INSTANCE",
+            "RESULT",
+            "DURATION",
+            "ADDED",
+            "CHANGED",
+            "DESTROYED",
+        ]
+    };
+    let cells: Vec<[String; 6]> = rows
+        .iter()
+        .map(|r| {
+            let count = |f: fn(&Resources) -> u64| {
+                r.resources
+                    .as_ref()
+                    .map_or("-".into(), |x| f(x).to_string())
+            };
+            [
+                r.name.clone(),
+                r.result.clone(),
+                r.duration.map_or("-".into(), |d| format!("{d:.1}s")),
+                count(|x| x.added),
+                count(|x| x.changed),
+                count(|x| x.destroyed),
+            ]
+        })
+        .collect();
+    let mut widths: Vec<usize> = heads.iter().map(|h| h.len()).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let render = |row: &[String], note: &str| {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            if i < 2 {
+                line.push_str(&format!("{cell:<w$}  "));
+            } else {
+                line.push_str(&format!("{cell:>w$}  "));
+            }
+        }
+        line.push_str(note);
+        line.trim_end().to_string() + "\n"
+    };
+    let heads: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+    let mut out = render(&heads, "NOTE");
+    for (row, r) in cells.iter().zip(rows) {
+        out.push_str(&render(row, &r.note));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_terraform_summaries() {
+        let r = |a, c, d| {
+            Some(Resources {
+                added: a,
+                changed: c,
+                destroyed: d,
+            })
+        };
+        assert_eq!(
+            parse_line("Apply complete! Resources: 1 added, 2 changed, 3 destroyed."),
+            r(1, 2, 3)
+        );
+        assert_eq!(
+            parse_line("Apply complete! Resources: 4 imported, 1 added, 0 changed, 0 destroyed."),
+            r(1, 0, 0)
+        );
+        assert_eq!(
+            parse_line("Destroy complete! Resources: 5 destroyed."),
+            r(0, 0, 5)
+        );
+        assert_eq!(
+            parse_line("Plan: 1 to add, 0 to change, 7 to destroy."),
+            r(1, 0, 7)
+        );
+        assert_eq!(
+            parse_line("No changes. Your infrastructure matches the configuration."),
+            r(0, 0, 0)
+        );
+        assert_eq!(parse_line("terraform_data.r: Creating..."), None);
+    }
+}

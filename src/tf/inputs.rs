@@ -1,0 +1,182 @@
+//! `inputs_from`: variables whose values are upstream instances' outputs.
+//! After an apply the runner saves `terraform output -json` as the instance's
+//! `outputs.json`; a dependent gets the values in its run directory's
+//! `fleet.inputs.auto.tfvars.json`, which terraform loads by itself. Values
+//! stay JSON, so lists, maps, numbers and bools keep their types.
+
+use std::fs;
+
+use anyhow::{anyhow, Context, Result};
+use serde_json::{Map, Value};
+
+use super::locate::Located;
+use super::rundir::RunDir;
+use crate::fsutil;
+use crate::manifest::Instance;
+
+/// What to do when an upstream has no outputs yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// plan / apply: fail, naming the upstream.
+    Fail,
+    /// destroy: keep the values written by the last plan/apply (the
+    /// upstream may already be gone).
+    KeepPrevious,
+}
+
+/// Writes (or removes) the instance's inputs file.
+pub fn write_inputs(
+    located: &Located,
+    inst: &Instance,
+    run: &RunDir,
+    missing: Missing,
+) -> Result<()> {
+    let path = run.inputs_file();
+    if inst.inputs_from.is_empty() {
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing stale {}", path.display()))
+            }
+            _ => return Ok(()),
+        }
+    }
+    let values = match collect(located, inst) {
+        Ok(values) => values,
+        Err(_) if missing == Missing::KeepPrevious && path.exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut text = serde_json::to_string_pretty(&Value::Object(values))?;
+    text.push('\n');
+    if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+        fsutil::write_replace(&path, text.as_bytes(), false)?;
+    }
+    Ok(())
+}
+
+fn collect(located: &Located, inst: &Instance) -> Result<Map<String, Value>> {
+    let mut values = Map::new();
+    for (var, source) in &inst.inputs_from {
+        let upstream = located
+            .manifest
+            .instances
+            .iter()
+            .find(|i| i.label == source.instance)
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: upstream {} is not in the manifest",
+                    inst.label,
+                    source.instance
+                )
+            })?;
+        let outputs = read_outputs(&RunDir::new(located.run_dir(upstream))).with_context(|| {
+            format!(
+                "{}: variable {var} reads {}#{}",
+                inst.label, source.instance, source.output
+            )
+        })?;
+        let value = outputs
+            .get(&source.output)
+            .and_then(|o| o.get("value"))
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: variable {var}: {} has no output named {:?}",
+                    inst.label,
+                    source.instance,
+                    source.output
+                )
+            })?;
+        values.insert(var.clone(), value.clone());
+    }
+    Ok(values)
+}
+
+/// The outputs an instance's last apply saved (`terraform output -json`).
+pub fn read_outputs(run: &RunDir) -> Result<Map<String, Value>> {
+    let path = run.outputs_file();
+    let bytes = fs::read(&path).with_context(|| {
+        format!(
+            "no outputs at {} (apply that instance first)",
+            path.display()
+        )
+    })?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(crate::error::unsafe_input(format!(
+            "{} is not a JSON object",
+            path.display()
+        ))),
+    }
+}
+
+/// Saves `terraform output -json`'s stdout as the instance's outputs.
+pub fn save_outputs(run: &RunDir, stdout: &[u8]) -> Result<()> {
+    match serde_json::from_slice::<Value>(stdout) {
+        Ok(Value::Object(_)) => fsutil::write_atomic(&run.outputs_file(), stdout),
+        _ => Err(anyhow!(
+            "terraform output -json did not print a JSON object"
+        )),
+    }
+}
+
+/// After a destroy the outputs are gone too.
+pub fn forget_outputs(run: &RunDir) -> Result<()> {
+    match fs::remove_file(run.outputs_file()) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("removing {}", run.outputs_file().display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The outputs as `terraform output -json` prints them, read straight from
+/// the state file when the backend is local: it saves starting terraform a
+/// third time per instance. `None` (ask terraform) for any other backend or
+/// anything unexpected.
+pub fn outputs_from_local_state(run: &RunDir, workspace: Option<&str>) -> Option<Vec<u8>> {
+    let (path, workspace_dir) = match fs::read(run.data_dir().join("terraform.tfstate")) {
+        // No backend record after init: the implicit local backend.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
+        Err(_) => return None,
+        Ok(bytes) => {
+            let record: Value = serde_json::from_slice(&bytes).ok()?;
+            let backend = record.get("backend")?;
+            if backend.get("type")?.as_str()? != "local" {
+                return None;
+            }
+            let config = backend.get("config")?;
+            let text = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_string);
+            (text("path"), text("workspace_dir"))
+        }
+    };
+    let path = path.unwrap_or_else(|| "terraform.tfstate".into());
+    let state_path = match workspace.filter(|w| !w.is_empty() && *w != "default") {
+        None => run.path.join(&path),
+        Some(ws) => {
+            let file = std::path::Path::new(&path).file_name()?;
+            run.path
+                .join(workspace_dir.unwrap_or_else(|| "terraform.tfstate.d".into()))
+                .join(ws)
+                .join(file)
+        }
+    };
+    let state: Value = serde_json::from_slice(&fs::read(state_path).ok()?).ok()?;
+    if state.get("version")?.as_u64()? != 4 {
+        return None;
+    }
+    let mut outputs = Map::new();
+    for (name, output) in state.get("outputs")?.as_object()? {
+        let sensitive = output
+            .get("sensitive")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let entry = serde_json::json!({
+            "sensitive": sensitive,
+            "type": output.get("type")?,
+            "value": output.get("value")?,
+        });
+        outputs.insert(name.clone(), entry);
+    }
+    let mut text = serde_json::to_vec_pretty(&Value::Object(outputs)).ok()?;
+    text.push(b'\n');
+    Some(text)
+}

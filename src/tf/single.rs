@@ -1,0 +1,122 @@
+//! `fleet tf`: one instance at a terminal. Terraform's output goes straight
+//! to the terminal and the exit code is terraform's.
+
+use std::io::{IsTerminal, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::inputs::{self, Missing};
+use super::locate::{pick_instance, Located};
+use super::rundir::RunDir;
+use super::terraform::{self, Mode, Terraform};
+use super::{Action, TfArgs};
+use crate::lock::{exit_status_code, Lock};
+use crate::manifest::Instance;
+use crate::run::process::{run_merged, run_stdout, Children};
+use crate::run::signals;
+
+pub fn tf_command(args: &TfArgs) -> Result<i32> {
+    let located = Located::new(&args.locations)?;
+    let inst = pick_instance(&located.manifest, args.instance.as_deref())?.clone();
+    let timeout = args.locations.lock_timeout()?;
+
+    // At a terminal terraform stays in our process group (it may prompt), so
+    // a Ctrl-C reaches it directly and only a kill(2) aimed at us is
+    // forwarded. Otherwise it leads its own group, and every signal is
+    // forwarded to the whole group (provisioner shells included).
+    let at_terminal = std::io::stdin().is_terminal();
+    let children = Arc::new(Children::new(!at_terminal));
+    let forward = Arc::clone(&children);
+    signals::install(move |received| {
+        if forward.running() == 0 {
+            std::process::exit(128 + received.signal);
+        }
+        if !(at_terminal && received.from_terminal) {
+            forward.interrupt_all();
+        }
+    })?;
+
+    let run = RunDir::new(located.run_dir(&inst));
+    run.create()?;
+    let purpose = format!("fleet tf --action {} {}", args.action.as_str(), inst.label);
+    let _lock = Lock::acquire(&run.lock_path(), timeout, &purpose)?;
+    prepare(&located, &inst, &run, args.action)?;
+
+    let tf = Terraform::new(&located.terraform, &run, &inst);
+    for step in terraform::prepare_steps(&inst, Mode::Interactive) {
+        let mut output = Vec::new();
+        let status = run_merged(&children, tf.command(&step), |line| {
+            output.extend_from_slice(line);
+            output.push(b'\n');
+        })?;
+        let code = status.map_or(130, exit_status_code);
+        if code != 0 {
+            let _ = std::io::stderr().write_all(&output);
+            eprintln!(
+                "fleet: terraform {} failed for {} (exit {code})",
+                step.name, inst.label
+            );
+            return Ok(code);
+        }
+    }
+
+    let step = terraform::action_step(args.action, Mode::Interactive, &args.terraform_args);
+    let mut cmd: Command = tf.command(&step);
+    cmd.stdin(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    let Some(mut child) = children.spawn(&mut cmd)? else {
+        return Ok(130);
+    };
+    let code = exit_status_code(children.wait(&mut child)?);
+    if code == 0 {
+        finish(&children, &tf, &inst, &run, args.action)?;
+    }
+    Ok(code)
+}
+
+/// Syncs the rendered tree, writes the CLI config and the inputs file.
+pub fn prepare(located: &Located, inst: &Instance, run: &RunDir, action: Action) -> Result<()> {
+    run.sync_rendered(&located.rendered(inst)?)?;
+    run.write_cli_config()?;
+    match action {
+        Action::Plan | Action::Apply => inputs::write_inputs(located, inst, run, Missing::Fail),
+        Action::Destroy => inputs::write_inputs(located, inst, run, Missing::KeepPrevious),
+        Action::Output => Ok(()),
+    }
+}
+
+/// After a successful apply, saves the outputs; after a destroy, forgets them.
+fn finish(
+    children: &Children,
+    tf: &Terraform,
+    inst: &Instance,
+    run: &RunDir,
+    action: Action,
+) -> Result<()> {
+    match action {
+        Action::Apply => {
+            if let Some(outputs) = inputs::outputs_from_local_state(run, inst.workspace.as_deref())
+            {
+                return inputs::save_outputs(run, &outputs);
+            }
+            let mut errors = Vec::new();
+            let captured = run_stdout(children, tf.command(&terraform::outputs_step()), |line| {
+                errors.extend_from_slice(line);
+                errors.push(b'\n');
+            })?;
+            match captured {
+                Some((status, stdout)) if status.success() => inputs::save_outputs(run, &stdout),
+                _ => Err(anyhow::anyhow!(
+                    "{}: terraform output -json failed: {}",
+                    inst.label,
+                    String::from_utf8_lossy(&errors).trim()
+                )),
+            }
+        }
+        Action::Destroy => inputs::forget_outputs(run),
+        Action::Plan | Action::Output => Ok(()),
+    }
+}

@@ -1,0 +1,278 @@
+//! Fixtures for the instance-run tests: a workspace root, a runfiles tree
+//! with rendered instance directories, a manifest, and helpers to drive the
+//! real `fleet` binary and the real terraform.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const TERRAFORM: &str = "/usr/local/bin/terraform";
+
+/// A fleet of instances under one temporary directory.
+pub struct Fleet {
+    pub tmp: tempfile::TempDir,
+    pub workspace: PathBuf,
+    pub runfiles: PathBuf,
+    pub markers: PathBuf,
+    pub manifest: PathBuf,
+    pub parallelism: u32,
+    instances: Vec<Value>,
+}
+
+impl Fleet {
+    pub fn new() -> Fleet {
+        let tmp = tempfile::Builder::new()
+            .prefix("fleet-run-test")
+            .tempdir()
+            .expect("temp dir");
+        let root = tmp.path().to_path_buf();
+        let workspace = root.join("ws");
+        let runfiles = root.join("runfiles");
+        let markers = root.join("markers");
+        for dir in [&workspace, &runfiles, &markers] {
+            fs::create_dir_all(dir).expect("fixture dir");
+        }
+        Fleet {
+            manifest: root.join("manifest.json"),
+            tmp,
+            workspace,
+            runfiles,
+            markers,
+            parallelism: 0,
+            instances: vec![],
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Adds `//pkg:<name>` whose root module is `main_tf` (plus a generated
+    /// local backend), depending on `deps` (short names).
+    pub fn add(&mut self, name: &str, main_tf: &str, deps: &[&str]) -> &mut Value {
+        self.render(name, main_tf);
+        self.instances.push(json!({
+            "label": format!("//pkg:{name}"),
+            "name": name,
+            "rendered": format!("pkg/{name}.rendered"),
+            "run_dir": format!("pkg/{name}"),
+            "deps": deps.iter().map(|d| format!("//pkg:{d}")).collect::<Vec<_>>(),
+        }));
+        self.instances.last_mut().expect("just pushed")
+    }
+
+    /// Rewrites the rendered tree of an instance (as a rebuild would).
+    pub fn render(&self, name: &str, main_tf: &str) {
+        let dir = self.rendered(name);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("rendered dir");
+        fs::write(dir.join("main.tf"), main_tf).expect("main.tf");
+        let backend = json!({"terraform": {"backend": {"local": {"path": "terraform.tfstate"}}}});
+        fs::write(dir.join("backend.tf.json"), backend.to_string()).expect("backend");
+    }
+
+    pub fn rendered(&self, name: &str) -> PathBuf {
+        self.runfiles.join(format!("pkg/{name}.rendered"))
+    }
+
+    pub fn instance_mut(&mut self, name: &str) -> &mut Value {
+        self.instances
+            .iter_mut()
+            .find(|i| i["name"] == name)
+            .expect("instance")
+    }
+
+    /// `var <- name#output`: sets inputs_from (the dependency must be in deps).
+    pub fn input_from(&mut self, name: &str, var: &str, upstream: &str, output: &str) {
+        let inst = self.instance_mut(name);
+        if inst.get("inputs_from").is_none() {
+            inst["inputs_from"] = json!({});
+        }
+        inst["inputs_from"][var] =
+            json!({"instance": format!("//pkg:{upstream}"), "output": output});
+    }
+
+    pub fn write_manifest(&self) {
+        let manifest = json!({
+            "schema": 1,
+            "target": "//pkg:fleet",
+            "parallelism": self.parallelism,
+            "terraform": TERRAFORM,
+            "instances": self.instances,
+        });
+        fs::write(
+            &self.manifest,
+            serde_json::to_vec_pretty(&manifest).expect("json"),
+        )
+        .expect("manifest");
+    }
+
+    pub fn run_dir(&self, name: &str) -> PathBuf {
+        self.workspace.join(".fleet/pkg").join(name)
+    }
+
+    pub fn marker(&self, name: &str) -> PathBuf {
+        self.markers.join(name)
+    }
+
+    /// `fleet <sub> --manifest .. --runfiles .. --workspace-root ..`, with the
+    /// hostile environment of this machine (CLI config pointing nowhere).
+    pub fn fleet(&self, sub: &str) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fleet"));
+        cmd.arg(sub)
+            .arg("--manifest")
+            .arg(&self.manifest)
+            .arg("--runfiles")
+            .arg(&self.runfiles)
+            .arg("--workspace-root")
+            .arg(&self.workspace)
+            .env_remove("BUILD_WORKSPACE_DIRECTORY")
+            .env_remove("RUNFILES_DIR")
+            .env_remove("FLEET_LOCK_TIMEOUT")
+            .env(
+                "TF_CLI_CONFIG_FILE",
+                self.root().join("missing.terraformrc"),
+            )
+            .current_dir(self.root());
+        cmd
+    }
+
+    /// `fleet run --action <action> [args]`, waited for.
+    pub fn run(&self, action: &str, args: &[&str]) -> Output {
+        self.fleet("run")
+            .args(["--action", action])
+            .args(args)
+            .output()
+            .expect("running fleet")
+    }
+
+    pub fn report_path(&self) -> PathBuf {
+        self.root().join("report.json")
+    }
+
+    pub fn report(&self) -> Value {
+        read_json(&self.report_path())
+    }
+
+    pub fn state(&self, name: &str) -> Value {
+        read_json(&self.run_dir(name).join("terraform.tfstate"))
+    }
+
+    /// Processes whose environment names a run directory of this fleet.
+    pub fn live_processes(&self) -> Vec<(u32, String)> {
+        let needle = format!("FLEET_RUN_DIR={}", self.workspace.display());
+        let mut found = vec![];
+        for entry in fs::read_dir("/proc").expect("/proc").flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(environ) = fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let hit = environ
+                .split(|b| *b == 0)
+                .any(|v| v.starts_with(needle.as_bytes()));
+            if hit {
+                let cmd = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                found.push((pid, String::from_utf8_lossy(&cmd).replace('\0', " ")));
+            }
+        }
+        found
+    }
+}
+
+pub fn read_json(path: &Path) -> Value {
+    let bytes = fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
+}
+
+/// Waits for another process to create `path`; panics after `limit`.
+pub fn wait_for_file(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < limit,
+            "{} did not appear within {limit:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A root module with one `terraform_data` whose provisioner runs `script`
+/// (a shell script; `$${` for a literal `${`) and outputs `value`.
+pub fn module(script: &str) -> String {
+    format!(
+        r#"
+variable "value" {{
+  type    = string
+  default = "v"
+}}
+resource "terraform_data" "r" {{
+  input = var.value
+  provisioner "local-exec" {{
+    command = <<-EOT
+{script}
+EOT
+  }}
+}}
+output "value" {{
+  value = terraform_data.r.output
+}}
+"#
+    )
+}
+
+/// A script that records start and end times (ns) in `<markers>/<name>.start|.end`
+/// around `body`.
+pub fn timed(markers: &Path, name: &str, body: &str) -> String {
+    let m = markers.display();
+    format!("date +%s%N > {m}/{name}.start.tmp && mv {m}/{name}.start.tmp {m}/{name}.start\n{body}\ndate +%s%N > {m}/{name}.end")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        stdout(out),
+        stderr(out)
+    )
+}
+
+/// The instance entry of a report.
+pub fn entry<'r>(report: &'r Value, name: &str) -> &'r Value {
+    report["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .find(|i| i["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in report {report:#}"))
+}
+
+/// The largest number of intervals open at one instant (half-open [start, end)).
+pub fn max_overlap(intervals: &[(f64, f64)]) -> usize {
+    let mut points: Vec<(f64, i32)> = intervals
+        .iter()
+        .flat_map(|&(s, e)| [(s, 1), (e, -1)])
+        .collect();
+    points.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+    let (mut open, mut most) = (0i32, 0i32);
+    for (_, d) in points {
+        open += d;
+        most = most.max(open);
+    }
+    most as usize
+}
