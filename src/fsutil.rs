@@ -35,18 +35,58 @@ pub fn sibling_temp(path: &Path) -> PathBuf {
 
 /// Replaces `path` atomically with `bytes`: write a sibling temp file,
 /// optionally fsync it, rename it over `path`, then fsync the directory.
+/// Temp files that killed writers left beside `path` are swept first.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    sweep_dead_temps(path);
     write_replace(path, bytes, true)
+}
+
+/// Removes `.<name>.tmp.<pid>.*` siblings of `path` whose writer process no
+/// longer exists (a live pid, even a reused one, is left alone). Best effort.
+pub fn sweep_dead_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!(".{}.tmp.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(rest) = file_name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        let pid = rest.split('.').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !process_alive(pid)) {
+            let _ = remove_tree(&entry.path());
+        }
+    }
+}
+
+/// Whether a process with this pid exists (on this machine's /proc).
+pub fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Like [`write_atomic`]; `durable = false` skips the fsyncs (diagnostic files).
 pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
-    let temp = sibling_temp(path);
+    write_through(&sibling_temp(path), path, bytes, durable)
+}
+
+/// Writes `bytes` to `temp`, then renames it over `path` (same filesystem).
+/// Callers that own a staging area put `temp` there, so a writer killed
+/// mid-way leaves its temp file where their sweep finds it.
+pub fn write_through(temp: &Path, path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&temp)
+            .open(temp)
             .with_context(|| format!("creating {}", temp.display()))?;
         file.write_all(bytes)
             .with_context(|| format!("writing {}", temp.display()))?;
@@ -54,7 +94,7 @@ pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
             file.sync_all()
                 .with_context(|| format!("syncing {}", temp.display()))?;
         }
-        fs::rename(&temp, path)
+        fs::rename(temp, path)
             .with_context(|| format!("renaming {} to {}", temp.display(), path.display()))?;
         if durable {
             sync_parent(path)?;
@@ -62,7 +102,7 @@ pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
         Ok(())
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&temp);
+        let _ = fs::remove_file(temp);
     }
     result
 }
@@ -97,39 +137,34 @@ pub fn sync_filesystem(path: &Path) -> Result<()> {
 
 /// Removes write permission from every file and directory below `root`
 /// (directories last, so the walk itself is not blocked).
-pub fn make_read_only(root: &Path) -> Result<()> {
-    set_tree_write(root, false)
-}
-
-/// Restores owner write permission on a tree so it can be deleted.
-pub fn make_writable(root: &Path) -> Result<()> {
-    set_tree_write(root, true)
-}
-
-fn set_tree_write(path: &Path, writable: bool) -> Result<()> {
+pub fn make_read_only(path: &Path) -> Result<()> {
     let meta = fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
     if meta.file_type().is_symlink() {
         return Ok(());
     }
-    let mode = meta.permissions().mode();
-    let new_mode = if writable {
-        mode | 0o200
-    } else {
-        mode & !0o222
-    };
     if meta.is_dir() {
-        if writable {
-            set_mode(path, new_mode | 0o700)?;
-        }
         for entry in fs::read_dir(path).with_context(|| format!("listing {}", path.display()))? {
             let entry = entry.with_context(|| format!("listing {}", path.display()))?;
-            set_tree_write(&entry.path(), writable)?;
+            make_read_only(&entry.path())?;
         }
-        if !writable {
-            set_mode(path, new_mode)?;
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o222 != 0 {
+        set_mode(path, mode & !0o222)?;
+    }
+    Ok(())
+}
+
+fn make_dirs_writable(dir: &Path) -> Result<()> {
+    let meta = fs::metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
+    if meta.permissions().mode() & 0o700 != 0o700 {
+        set_mode(dir, meta.permissions().mode() | 0o700)?;
+    }
+    for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            make_dirs_writable(&entry.path())?;
         }
-    } else if new_mode != mode {
-        set_mode(path, new_mode)?;
     }
     Ok(())
 }
@@ -139,7 +174,8 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
         .with_context(|| format!("setting mode {mode:o} on {}", path.display()))
 }
 
-/// Deletes a tree even when it was published read-only.
+/// Deletes a tree even when it was published read-only (only directories
+/// need write permission for their entries to be unlinked).
 pub fn remove_tree(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -149,7 +185,7 @@ pub fn remove_tree(path: &Path) -> Result<()> {
         }
         Ok(_) => {}
     }
-    make_writable(path)?;
+    make_dirs_writable(path)?;
     fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))
 }
 
@@ -172,6 +208,22 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temps_of_dead_writers_are_swept_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        // pid_max is at most 2^22, so this pid cannot exist.
+        let dead = dir.path().join(".f.tmp.999999999.1.0");
+        let live = dir
+            .path()
+            .join(format!(".f.tmp.{}.1.0", std::process::id()));
+        fs::write(&dead, b"half").unwrap();
+        fs::write(&live, b"busy").unwrap();
+        write_atomic(&path, b"x").unwrap();
+        assert!(!dead.exists());
+        assert!(live.exists());
     }
 
     #[test]

@@ -103,8 +103,9 @@ fn collect_files(dir: &Path, prefix: &str, out: &mut Vec<(String, Sha256Digest)>
     Ok(())
 }
 
-/// Hash1 of a zip's entries, like Go's dirhash.HashZip (every entry name,
-/// directories included, hashed by its uncompressed content).
+/// Hash1 of a zip's files, as Terraform's PackageHashV1 computes it for a
+/// provider archive: the hash of the tree unpacking would produce, so
+/// directory entries do not count (unlike Go's dirhash.HashZip).
 pub fn h1_zip(path: &Path) -> Result<String> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut zip = zip::ZipArchive::new(file)
@@ -114,6 +115,9 @@ pub fn h1_zip(path: &Path) -> Result<String> {
         let entry = zip
             .by_index(i)
             .map_err(|e| unsafe_input(format!("zip {} entry {i}: {e}", path.display())))?;
+        if entry.is_dir() {
+            continue;
+        }
         let name = String::from_utf8(entry.name_raw().to_vec()).map_err(|_| {
             unsafe_input(format!(
                 "zip {} entry {i} has a non-UTF-8 name",

@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::error::Failure;
-use crate::fsutil;
 
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
 
@@ -147,8 +146,9 @@ fn holder_path(lock: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Records who holds the lock. Diagnostic only, so failures are ignored and
-/// the record is not fsynced.
+/// Records who holds the lock. Diagnostic only: written in place (a waiter
+/// may read it half-written, which costs nothing) so that no temp file can
+/// be left behind by a holder killed mid-write; failures are ignored.
 fn record_holder(lock: &Path, purpose: &str) {
     let command: Vec<String> = std::env::args().collect();
     let record = format!(
@@ -157,7 +157,7 @@ fn record_holder(lock: &Path, purpose: &str) {
         command.join(" "),
         purpose.replace('\n', " ")
     );
-    let _ = fsutil::write_replace(&holder_path(lock), record.as_bytes(), false);
+    let _ = std::fs::write(holder_path(lock), record.as_bytes());
 }
 
 /// "pid 123 (fleet extract ...)" from the holder record, for messages.

@@ -11,7 +11,7 @@
 //! .locks/<sha256>.use       in-use lock: shared while a fleet process uses
 //!                           the version, exclusive while gc removes it
 //! .locks/gc.lock            one gc at a time
-//! .staging/<sha256>.<pid>.<nanos>.<n>/   trees being unpacked
+//! .staging/<sha256>.<tree|manifest>.<pid>.<nanos>.<n>   being unpacked or written
 //! .trash/                   versions being deleted by gc
 //! .links/<sha256 of path>   link paths made by --link (gc keeps their targets)
 //! ```
@@ -89,6 +89,13 @@ impl Store {
         self.root.join(format!("{digest}.json"))
     }
 
+    /// A fresh name in `.staging/` that the sweep of `digest` recognises.
+    fn staging_path(&self, digest: &str, what: &str) -> PathBuf {
+        self.root
+            .join(".staging")
+            .join(format!("{digest}.{what}.{}", fsutil::unique_suffix()))
+    }
+
     fn lock_path(&self, digest: &str, kind: &str) -> PathBuf {
         self.root.join(".locks").join(format!("{digest}.{kind}"))
     }
@@ -164,7 +171,10 @@ impl Store {
             archive: archive.display().to_string(),
         };
         let json = serde_json::to_vec_pretty(&manifest).context("encoding version manifest")?;
-        fsutil::write_atomic(&self.manifest_path(&digest), &json)?;
+        // Staged under the digest's name so the sweep of a later extraction
+        // removes it if this process dies before the rename.
+        let temp = self.staging_path(&digest, "manifest");
+        fsutil::write_through(&temp, &self.manifest_path(&digest), &json, true)?;
         drop(lock);
         Ok((self.result(manifest, true, waited), pin))
     }
@@ -220,10 +230,7 @@ impl Store {
     }
 
     fn unpack_and_publish(&self, archive: &Path, digest: &str) -> Result<Unpacked> {
-        let staging = self
-            .root
-            .join(".staging")
-            .join(format!("{digest}.{}", fsutil::unique_suffix()));
+        let staging = self.staging_path(digest, "tree");
         fs::create_dir(&staging).with_context(|| format!("creating {}", staging.display()))?;
         let published = (|| {
             let expected = hash::parse_sha256(digest)?;
@@ -261,6 +268,7 @@ impl Store {
                     ));
                 }
             }
+            fsutil::sweep_dead_temps(link);
             let temp = fsutil::sibling_temp(link);
             std::os::unix::fs::symlink(version, &temp)
                 .with_context(|| format!("creating symlink {}", temp.display()))?;
