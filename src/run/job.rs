@@ -203,13 +203,10 @@ impl<'a> Job<'a> {
         let env = self.env;
         let plan = self.run.plan_file();
         match env.action {
-            Action::Plan => {
-                // A failed plan must not leave an older plan for `--from-plan`.
-                if plan.exists() {
-                    std::fs::remove_file(&plan).map_err(|e| {
-                        anyhow::anyhow!("removing old plan {}: {e}", plan.display())
-                    })?;
-                }
+            // A failed plan must not leave an older plan for `--from-plan`.
+            Action::Plan if plan.exists() => {
+                std::fs::remove_file(&plan)
+                    .map_err(|e| anyhow::anyhow!("removing old plan {}: {e}", plan.display()))?;
             }
             Action::Apply if env.from_plan && !plan.exists() => {
                 anyhow::bail!(
@@ -231,13 +228,14 @@ impl<'a> Job<'a> {
         let display = self.display;
         let mut log = self.log.take();
         let mut resources = None;
+        let planned = self.env.action == Action::Plan;
         let status = run_merged(&self.env.children, tf.command(step), |line| {
             if let Some(log) = log.as_mut() {
                 let _ = log.write_all(line);
                 let _ = log.write_all(b"\n");
             }
             if main {
-                if let Some(found) = summary::parse_line(&String::from_utf8_lossy(line)) {
+                if let Some(found) = summary::parse_line(&String::from_utf8_lossy(line), planned) {
                     resources = Some(found);
                 }
                 if stream {

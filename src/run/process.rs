@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
@@ -75,7 +76,11 @@ impl Children {
             }
         }
         self.lock().pids.remove(&pid);
-        child.wait().context("waiting for terraform")
+        let status = child.wait().context("waiting for terraform");
+        if self.own_groups && self.is_stopping() {
+            drain_group(pid);
+        }
+        status
     }
 
     pub fn is_stopping(&self) -> bool {
@@ -100,6 +105,46 @@ impl Children {
         }
         state.pids.len()
     }
+}
+
+/// After an interrupted terraform exits, waits for the rest of its process
+/// group (provisioner shells and what they started, which got the same
+/// SIGINT) to be gone, so nothing of the run outlives the runner. What is
+/// still running after a grace period is killed.
+fn drain_group(pgid: i32) {
+    const GRACE: Duration = Duration::from_secs(5);
+    let start = Instant::now();
+    while group_running(pgid) {
+        if start.elapsed() > GRACE {
+            // SAFETY: the group was led by our child; what remains belongs to this run.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Whether a process of group `pgid` is still running. Zombies do not
+/// count: orphans are reaped by init, which may take its time.
+fn group_running(pgid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let name = entry.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            return false;
+        };
+        // "pid (comm) state ppid pgrp ..."; comm may contain spaces and parens.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            return false;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        fields.len() > 2 && fields[0] != "Z" && fields[2].parse::<i32>() == Ok(pgid)
+    })
 }
 
 /// Runs `cmd` with stdin from /dev/null and stdout + stderr merged, calling

@@ -15,15 +15,20 @@ pub struct Resources {
 /// `Apply complete! Resources: 1 added, 0 changed, 0 destroyed.`,
 /// `Destroy complete! Resources: 2 destroyed.`,
 /// `Plan: 1 to add, 0 to change, 0 to destroy.` or `No changes. ...`.
-pub fn parse_line(line: &str) -> Option<Resources> {
+/// A plan's counts come from `Plan:` / `No changes.`; an apply's or
+/// destroy's only from its completion line (an interrupted apply has a plan
+/// but added nothing).
+pub fn parse_line(line: &str, planned: bool) -> Option<Resources> {
     let line = line.trim();
-    if line.starts_with("No changes.") {
-        return Some(Resources::default());
-    }
-    let counts = line
-        .strip_prefix("Apply complete! Resources:")
-        .or_else(|| line.strip_prefix("Destroy complete! Resources:"))
-        .or_else(|| line.strip_prefix("Plan:"))?;
+    let counts = if planned {
+        if line.starts_with("No changes.") {
+            return Some(Resources::default());
+        }
+        line.strip_prefix("Plan:")?
+    } else {
+        line.strip_prefix("Apply complete! Resources:")
+            .or_else(|| line.strip_prefix("Destroy complete! Resources:"))?
+    };
     let mut found = Resources::default();
     for part in counts.trim_end_matches('.').split(',') {
         let mut words = part.split_whitespace();
@@ -128,26 +133,29 @@ mod tests {
                 destroyed: d,
             })
         };
+        let apply = |l: &str| parse_line(l, false);
+        let plan = |l: &str| parse_line(l, true);
         assert_eq!(
-            parse_line("Apply complete! Resources: 1 added, 2 changed, 3 destroyed."),
+            apply("Apply complete! Resources: 1 added, 2 changed, 3 destroyed."),
             r(1, 2, 3)
         );
         assert_eq!(
-            parse_line("Apply complete! Resources: 4 imported, 1 added, 0 changed, 0 destroyed."),
+            apply("Apply complete! Resources: 4 imported, 1 added, 0 changed, 0 destroyed."),
             r(1, 0, 0)
         );
         assert_eq!(
-            parse_line("Destroy complete! Resources: 5 destroyed."),
+            apply("Destroy complete! Resources: 5 destroyed."),
             r(0, 0, 5)
         );
         assert_eq!(
-            parse_line("Plan: 1 to add, 0 to change, 7 to destroy."),
+            plan("Plan: 1 to add, 0 to change, 7 to destroy."),
             r(1, 0, 7)
         );
+        assert_eq!(apply("Plan: 1 to add, 0 to change, 7 to destroy."), None);
         assert_eq!(
-            parse_line("No changes. Your infrastructure matches the configuration."),
+            plan("No changes. Your infrastructure matches the configuration."),
             r(0, 0, 0)
         );
-        assert_eq!(parse_line("terraform_data.r: Creating..."), None);
+        assert_eq!(plan("terraform_data.r: Creating..."), None);
     }
 }

@@ -2,6 +2,7 @@
 //! runfiles directory, the workspace root, the fleet root, terraform itself.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -17,6 +18,10 @@ pub struct Located {
     pub runfiles: PathBuf,
     pub fleet_root: PathBuf,
     pub terraform: PathBuf,
+    /// `--store`, when given; otherwise providers use `providers::default_store_dir()`.
+    pub store: Option<PathBuf>,
+    /// How long to wait for a store lock (the run-directory lock's deadline).
+    pub lock_timeout: Duration,
 }
 
 impl Located {
@@ -61,12 +66,16 @@ impl Located {
         let terraform = resolve_runfile(&runfiles, &manifest.terraform).with_context(|| {
             format!("finding terraform of manifest {}", manifest_path.display())
         })?;
+        let store = loc.store.as_ref().map(|dir| cwd.join(dir));
+        let lock_timeout = loc.lock_timeout()?;
         Ok(Located {
             manifest_path,
             manifest,
             runfiles,
             fleet_root,
             terraform,
+            store,
+            lock_timeout,
         })
     }
 

@@ -63,6 +63,10 @@ pub struct Locations {
     /// Seconds to wait for an instance's run-directory lock before giving up (exit 3).
     #[arg(long, env = "FLEET_LOCK_TIMEOUT", default_value_t = DEFAULT_LOCK_TIMEOUT_SECS)]
     pub lock_timeout: f64,
+    /// The machine-wide store provider packages are unpacked into, once
+    /// (default: $FLEET_STORE, else ~/.cache/rules_fleet/store).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
 }
 
 impl Locations {

@@ -27,6 +27,7 @@ pub const RESERVED: &[&str] = &[
     OUTPUTS_FILE,
     PLAN_FILE,
     LOGS_DIR,
+    PLUGINS_DIR,
     ".terraform",
     "terraform.tfstate",
     "terraform.tfstate.backup",
@@ -43,6 +44,8 @@ pub const INPUTS_FILE: &str = "fleet.inputs.auto.tfvars.json";
 pub const OUTPUTS_FILE: &str = "outputs.json";
 pub const PLAN_FILE: &str = "plan.tfplan";
 pub const LOGS_DIR: &str = "logs";
+/// The read-only plugin directory: symlinks into the provider store (src/providers.rs).
+pub const PLUGINS_DIR: &str = ".plugins";
 
 /// Environment variable naming the run directory in every terraform the
 /// runner starts (lets tools find a run's processes).

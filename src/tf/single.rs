@@ -3,9 +3,9 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::inputs::{self, Missing};
 use super::locate::{pick_instance, Located};
@@ -14,6 +14,7 @@ use super::terraform::{self, Mode, Terraform};
 use super::{Action, TfArgs};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
+use crate::providers::{self, PluginDir};
 use crate::run::process::{run_merged, run_stdout, Children};
 use crate::run::signals;
 
@@ -81,11 +82,44 @@ pub fn tf_command(args: &TfArgs) -> Result<i32> {
 pub fn prepare(located: &Located, inst: &Instance, run: &RunDir, action: Action) -> Result<()> {
     run.sync_rendered(&located.rendered(inst)?)?;
     run.write_cli_config()?;
+    prepare_providers(located, inst, run)?;
     match action {
         Action::Plan | Action::Apply => inputs::write_inputs(located, inst, run, Missing::Fail),
         Action::Destroy => inputs::write_inputs(located, inst, run, Missing::KeepPrevious),
         Action::Output => Ok(()),
     }
+}
+
+/// Plugin directories in use: their store versions stay pinned (safe from
+/// `fleet gc`) until the process ends.
+static PLUGIN_DIRS: Mutex<Vec<PluginDir>> = Mutex::new(Vec::new());
+
+/// Links the instance's provider packages from the machine-wide store into
+/// `<run dir>/.plugins` (each unpacked once per machine, checked against the
+/// lock file's h1: hashes), the read-only `-plugin-dir` of its `init`.
+fn prepare_providers(located: &Located, inst: &Instance, run: &RunDir) -> Result<()> {
+    if inst.providers.is_empty() {
+        return Ok(());
+    }
+    let store = match &located.store {
+        Some(dir) => dir.clone(),
+        None => providers::default_store_dir()?,
+    };
+    let plugins = providers::prepare(
+        &inst.providers,
+        &located.runfiles,
+        &run.path,
+        &store,
+        located.lock_timeout,
+    )
+    .with_context(|| format!("{}: provider packages", inst.label))?;
+    if let Some(plugins) = plugins {
+        PLUGIN_DIRS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(plugins);
+    }
+    Ok(())
 }
 
 /// After a successful apply, saves the outputs; after a destroy, forgets them.

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::rundir::{RunDir, PLAN_FILE};
+use super::rundir::{RunDir, PLAN_FILE, PLUGINS_DIR};
 use super::Action;
 use crate::manifest::Instance;
 
@@ -51,15 +51,19 @@ impl Terraform {
         cmd.args(&step.args)
             .current_dir(&self.run.path)
             .env_remove("TF_WORKSPACE")
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            // Terraform copies even -plugin-dir packages into a plugin cache,
+            // which is not safe for concurrent use: none, from anywhere.
+            .env_remove("TF_PLUGIN_CACHE_DIR");
         cmd
     }
 }
 
-/// The read-only provider directory of an instance, once the provider store
-/// provides one; until then terraform installs providers as configured.
-pub fn plugin_dir(_inst: &Instance) -> Option<PathBuf> {
-    None
+/// The read-only provider directory of an instance with provider packages,
+/// relative to the run directory (terraform's cwd), filled from the store by
+/// `single::prepare`; without packages terraform installs providers as configured.
+pub fn plugin_dir(inst: &Instance) -> Option<PathBuf> {
+    (!inst.providers.is_empty()).then(|| PathBuf::from(PLUGINS_DIR))
 }
 
 /// `init` and, for a non-default workspace, `workspace select -or-create`.
@@ -70,6 +74,7 @@ pub fn prepare_steps(inst: &Instance, mode: Mode) -> Vec<Step> {
     }
     if let Some(dir) = plugin_dir(inst) {
         init.push(format!("-plugin-dir={}", dir.display()));
+        init.push("-lockfile=readonly".into());
     }
     let mut steps = vec![Step {
         name: "init",
