@@ -4,20 +4,31 @@ load("//rules/private:fleet_tools.bzl", _fleet_tools = "fleet_tools")
 load("//rules/private:fleet_verify.bzl", _fleet_verify = "fleet_verify")
 load("//rules/private:providers.bzl", _FleetHelperInfo = "FleetHelperInfo", _TerraformInfo = "TerraformInfo", _TfComponentInfo = "TfComponentInfo", _TfInstanceGroupInfo = "TfInstanceGroupInfo", _TfInstanceInfo = "TfInstanceInfo")
 load("//rules/private:tf_component.bzl", _tf_component = "tf_component")
+load("//rules/private:tf_fleet.bzl", _TfFleetInfo = "TfFleetInfo", _tf_fleet = "tf_fleet")
 load("//rules/private:tf_instance.bzl", _tf_instance = "tf_instance")
 load("//rules/private:tf_instances.bzl", _tf_instance_group = "tf_instance_group", _tf_instances = "tf_instances")
+load("//rules/private:tf_provider.bzl", _TfProviderInfo = "TfProviderInfo", _tf_provider = "tf_provider", _tf_provider_package = "tf_provider_package")
 load("//rules/private:toolchains.bzl", _current_fleet_helper = "current_fleet_helper", _fleet_helper_toolchain = "fleet_helper_toolchain", _terraform_toolchain = "terraform_toolchain")
 load("//rules/private:variant_build.bzl", _variant_build = "variant_build")
 load("//rules/private:variant_providers.bzl", _FleetToolsInfo = "FleetToolsInfo", _FleetVerifyInfo = "FleetVerifyInfo")
 
-# One Terraform root module.
+# One Terraform root module (and `<name>.lock`, `<name>.lock_test` when it uses providers).
 tf_component = _tf_component
+
+# A provider built in the workspace, packaged as mirrors serve it (`terraform-provider-<type>_<version>_<os>_<arch>.zip`).
+tf_provider = _tf_provider
+
+# An existing provider package (zip); `tf_provider_mirror` generates these from a lock file.
+tf_provider_package = _tf_provider_package
 
 # One instance of a component: `<name>` (render + validate) and `<name>.plan|.apply|.destroy|.output`.
 tf_instance = _tf_instance
 
-# Many instances of one component, for_each style, and `<name>` building them all.
+# Many instances of one component, for_each style, and a `tf_fleet` `<name>` of them all.
 tf_instances = _tf_instances
+
+# Instances (and their dependencies) run as one: `<name>` builds them, `<name>.plan|.apply|.destroy` run `fleet run`.
+tf_fleet = _tf_fleet
 
 # Builds a set of instances and checks they share no state (what `tf_instances` creates as `<name>`).
 tf_instance_group = _tf_instance_group
@@ -43,7 +54,9 @@ fleet_verify = _fleet_verify
 TfComponentInfo = _TfComponentInfo
 TfInstanceInfo = _TfInstanceInfo
 TfInstanceGroupInfo = _TfInstanceGroupInfo
+TfFleetInfo = _TfFleetInfo
 TerraformInfo = _TerraformInfo
 FleetHelperInfo = _FleetHelperInfo
 FleetToolsInfo = _FleetToolsInfo
 FleetVerifyInfo = _FleetVerifyInfo
+TfProviderInfo = _TfProviderInfo

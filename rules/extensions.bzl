@@ -12,6 +12,7 @@ Never loaded from WORKSPACE files (module_extension does not exist in Bazel 4.2)
 """
 
 load("//rules/private:fleet_helper_repository.bzl", "fleet_helper_repository")
+load("//rules/private:provider_mirror.bzl", "tf_provider_mirror")
 load("//rules/private:terraform_repositories.bzl", "terraform_download_repository", "terraform_local_repository")
 
 _helper = tag_class(
@@ -41,9 +42,22 @@ _terraform_local = tag_class(
     },
 )
 
+_provider_mirror = tag_class(
+    doc = "The provider packages a lock file names, fetched for the host and verified against it, as repository `name` (`@name//:all`).",
+    attrs = {
+        "name": attr.string(mandatory = True, doc = "Repository name."),
+        "lock_file": attr.label(mandatory = True, doc = "The component's `.terraform.lock.hcl`."),
+        "urls": attr.string_list(mandatory = True, doc = "Mirror base URLs (packed layout), tried in order."),
+        "providers": attr.string_list(doc = "Only these source addresses (default: all in the lock file)."),
+        "platform": attr.string(doc = "`<os>_<arch>` to fetch (default: the host's)."),
+        "lock_target": attr.string(doc = "The component's `.lock` target, named in messages."),
+    },
+)
+
 def _fleet_impl(module_ctx):
     helper = None
     terraforms = {}
+    mirrors = {}
 
     # module_ctx.modules lists the root module first: its choices win.
     for mod in module_ctx.modules:
@@ -56,6 +70,9 @@ def _fleet_impl(module_ctx):
         for tag in mod.tags.terraform_local:
             if tag.name not in terraforms:
                 terraforms[tag.name] = struct(kind = "local", tag = tag)
+        for tag in mod.tags.provider_mirror:
+            if tag.name not in mirrors:
+                mirrors[tag.name] = tag
 
     if helper:
         fleet_helper_repository(
@@ -79,12 +96,23 @@ def _fleet_impl(module_ctx):
         else:
             terraform_local_repository(name = name)
 
+    for name, tag in mirrors.items():
+        tf_provider_mirror(
+            name = name,
+            lock_file = tag.lock_file,
+            urls = tag.urls,
+            providers = tag.providers,
+            platform = tag.platform,
+            lock_target = tag.lock_target,
+        )
+
 fleet = module_extension(
     implementation = _fleet_impl,
-    doc = "Declares the fleet helper (`@fleet_helper`) and Terraform toolchain repositories.",
+    doc = "Declares the fleet helper (`@fleet_helper`), Terraform toolchain repositories and provider mirrors.",
     tag_classes = {
         "helper": _helper,
         "terraform": _terraform,
         "terraform_local": _terraform_local,
+        "provider_mirror": _provider_mirror,
     },
 )

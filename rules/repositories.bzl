@@ -6,11 +6,17 @@
 """
 
 load("//rules/private:fleet_helper_repository.bzl", _fleet_helper_repository = "fleet_helper_repository")
+load("//rules/private:provider_mirror.bzl", _tf_provider_mirror = "tf_provider_mirror")
 load("//rules/private:terraform_repositories.bzl", _terraform_download_repository = "terraform_download_repository", _terraform_local_repository = "terraform_local_repository")
 
 fleet_helper_repository = _fleet_helper_repository
 terraform_download_repository = _terraform_download_repository
 terraform_local_repository = _terraform_local_repository
+
+# The provider packages a component's lock file names, fetched for the host from a mirror and
+# verified against the lock: tf_provider_mirror(name, lock_file, urls) → @name//:all.
+# Call rules_fleet_dependencies() first: it declares the helper this rule hashes with.
+tf_provider_mirror = _tf_provider_mirror
 
 # buildifier: disable=unnamed-macro
 def rules_fleet_dependencies(helper_urls = [], helper_sha256 = "", helper_strip_prefix = "", register = True):

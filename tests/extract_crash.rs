@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-const KILLS: usize = 24;
+/// Rounds of kill-then-recover; every third round kills twice (27 kills).
+const ROUNDS: usize = 20;
 
 #[test]
 fn sigkilled_extractions_leave_only_whole_versions_and_get_swept() {
     let s = Scratch::new("crash");
-    let fx = write_fixture(&s.join("tools.tar.gz"), 0xC4A5, 240, 12 << 20, 80);
+    let fx = write_fixture(&s.join("tools.tar.gz"), 0xC4A5, 200, 8 << 20, 80);
     let expected: BTreeMap<String, String> = [(fx.sha256.clone(), fx.h1.clone())].into();
 
     // How long one full extraction takes here (the quickest of three): kills
@@ -35,7 +36,7 @@ fn sigkilled_extractions_leave_only_whole_versions_and_get_swept() {
 
     let mut rng = Rng::from_env_or_clock("crash");
     let mut interrupted = 0;
-    for i in 0..KILLS {
+    for i in 0..ROUNDS {
         let store = s.join(format!("store-{i}"));
         // Every third round kills twice before recovering, piling up leftovers.
         let kills = if i % 3 == 0 { 2 } else { 1 };
@@ -72,10 +73,75 @@ fn sigkilled_extractions_leave_only_whole_versions_and_get_swept() {
         assert_store_clean(&store, &[&fx.sha256]);
         remove_tree(&store);
     }
+    eprintln!("{interrupted} kills interrupted an extraction");
     // Kills are uniform over one extraction, so most must hit it mid-way;
     // otherwise this test proved nothing about crashes.
     assert!(
-        interrupted >= KILLS / 4,
+        interrupted >= ROUNDS / 4,
         "only {interrupted} kills left an interrupted extraction behind"
     );
+}
+
+/// A top-level store entry that is neither a version, a manifest nor one of
+/// fleet's directories: a file being written beside the versions.
+fn stray_top_level_entry(store: &std::path::Path) -> bool {
+    store_problems(store)
+        .iter()
+        .any(|p| p.starts_with("unexpected top-level entry"))
+}
+
+#[test]
+fn a_kill_while_the_manifest_is_written_leaves_nothing_behind() {
+    let s = Scratch::new("crash-manifest");
+    let fx = write_fixture(&s.join("small.tar.gz"), 0xC4A6, 20, 2 << 20, 90);
+    for attempt in 0..200 {
+        let store = s.join(format!("store-{attempt}"));
+        let mut child = fleet_cmd(["extract", "--archive"])
+            .arg(&fx.path)
+            .arg("--store")
+            .arg(&store)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn extractor");
+        // Kill the moment a file being written shows up beside the versions.
+        let caught = loop {
+            if stray_top_level_entry(&store) {
+                child.kill().expect("SIGKILL");
+                break true;
+            }
+            if child.try_wait().expect("try_wait").is_some() {
+                break false;
+            }
+            std::thread::yield_now();
+        };
+        child.wait().expect("reap");
+        if !caught || !stray_top_level_entry(&store) {
+            remove_tree(&store);
+            continue;
+        }
+        eprintln!(
+            "attempt {attempt}: killed with {:?}",
+            store_problems(&store)
+        );
+        let v = extract_json(&fx.path, &store, &[]);
+        assert_eq!(v["h1"], fx.h1.as_str());
+        let after_extract = store_problems(&store);
+        fleet([
+            "gc".as_ref(),
+            "--store".as_ref(),
+            store.as_os_str(),
+            "--keep".as_ref(),
+            "5".as_ref(),
+        ])
+        .ok();
+        let after_gc = store_problems(&store);
+        assert!(
+            after_extract.is_empty() && after_gc.is_empty(),
+            "leftovers of the killed write survive\n  the next extraction: {after_extract:?}\n  and gc: {after_gc:?}"
+        );
+        assert_store_clean(&store, &[&fx.sha256]);
+        return;
+    }
+    panic!("never caught an extraction while it wrote beside the versions");
 }

@@ -549,11 +549,43 @@ fn a_published_version_is_read_only_all_the_way_down() {
 }
 
 #[test]
-fn zz_dump_corpus_tmp() {
-    let Ok(dir) = std::env::var("DUMP_CORPUS") else { return };
-    let outer = Path::new(&dir);
-    fs::create_dir_all(outer.join("archives")).unwrap();
-    for c in corpus(outer) {
-        fs::write(outer.join("archives").join(c.name), &c.bytes).unwrap();
-    }
+fn out_dir_must_be_empty_or_missing() {
+    let s = Scratch::new("out-nonempty");
+    let archive = s.write("t.tar", valid_tar().finish());
+    let out = s.mkdir("out");
+    s.write("out/precious", b"keep me\n");
+    let before = snapshot(&out, &[]);
+    let r = fleet([
+        "extract".as_ref(),
+        "--archive".as_ref(),
+        archive.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_ne!(r.code(), 0, "{}", r.transcript());
+    assert_mentions(&r.stderr, &out.display().to_string(), "names the directory");
+    assert_same_snapshot(&before, &snapshot(&out, &[]), "a non-empty --out DIR");
+
+    // Empty and missing directories are both fine.
+    let empty = s.mkdir("empty");
+    fleet([
+        "extract".as_ref(),
+        "--archive".as_ref(),
+        archive.as_os_str(),
+        "--out".as_ref(),
+        empty.as_os_str(),
+    ])
+    .ok();
+    let missing = s.join("deeper/missing");
+    let r = fleet([
+        "extract".as_ref(),
+        "--archive".as_ref(),
+        archive.as_os_str(),
+        "--out".as_ref(),
+        missing.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    let v = r.ok().json();
+    assert_eq!(h1_of_dir(&missing), h1_of_dir(&empty));
+    assert_eq!(v["h1"].as_str(), Some(h1_of_dir(&missing).as_str()));
 }

@@ -117,7 +117,7 @@ fn gc_never_removes_a_version_in_use() {
 fn gc_sweeps_what_killed_extractions_left() {
     let s = Scratch::new("gc-sweep");
     let keep = small(&s, 20);
-    let big = write_fixture(&s.join("big.tar.gz"), 0xB16, 300, 24 << 20, 90);
+    let big = write_fixture(&s.join("big.tar.gz"), 0xB16, 300, 12 << 20, 90);
     for attempt in 0..5 {
         let store = s.join(format!("store-{attempt}"));
         extract_json(&keep.path, &store, &[]);
@@ -172,7 +172,7 @@ const GC_KILLS: usize = 6;
 fn an_interrupted_gc_leaves_whole_versions_and_the_next_gc_finishes() {
     let s = Scratch::new("gc-kill");
     let keep = small(&s, 30);
-    let big = write_fixture(&s.join("big.tar.gz"), 0xB17, 1000, 6 << 20, 50);
+    let big = write_fixture(&s.join("big.tar.gz"), 0xB17, 700, 4 << 20, 50);
     let expected = whole(&[&keep, &big]);
     let store = s.join("store");
 

@@ -178,9 +178,8 @@ fn h1_of_an_unpacked_provider_matches_terraform() {
     assert_eq!(&hash(&pkg, Some("h1")), h1[0]);
 }
 
-#[test]
-fn h1_and_zh_of_a_packed_provider_zip_match_terraform() {
-    let tf = Tf::new("tf-zip");
+/// A provider packed as a zip in the plugin dir's packed layout.
+fn packed_provider(tf: &Tf) -> (PathBuf, PathBuf) {
     let plugins = tf.s.join("plugins");
     let dir = plugins.join("example.com/test/dummy");
     fs::create_dir_all(&dir).expect("mkdir");
@@ -214,16 +213,65 @@ fn h1_and_zh_of_a_packed_provider_zip_match_terraform() {
     ];
     fs::write(&zip_path, zip(&entries)).expect("write zip");
 
+    (plugins, zip_path)
+}
+
+#[test]
+fn h1_of_a_packed_provider_zip_matches_terraform() {
+    let tf = Tf::new("tf-zip-h1");
+    let (plugins, zip_path) = packed_provider(&tf);
     let root = tf.root("root");
     tf.init(&root, &plugins).ok();
     let recorded = Tf::recorded(&root);
     let h1: Vec<&String> = recorded.iter().filter(|h| h.starts_with("h1:")).collect();
     assert_eq!(h1.len(), 1, "terraform recorded {recorded:?}");
-    assert_eq!(&hash(&zip_path, Some("h1")), h1[0], "h1 of the zip");
     for zh in recorded.iter().filter(|h| h.starts_with("zh:")) {
         assert_eq!(&hash(&zip_path, Some("zh")), zh);
     }
+    assert_eq!(
+        &hash(&zip_path, Some("h1")),
+        h1[0],
+        "fleet hash --format h1 of the zip"
+    );
+}
 
+#[test]
+fn a_zip_unpacked_by_fleet_hashes_to_what_terraform_records() {
+    let tf = Tf::new("tf-zip-unpacked");
+    let (plugins, zip_path) = packed_provider(&tf);
+    let root = tf.root("root");
+    tf.init(&root, &plugins).ok();
+    let recorded = Tf::recorded(&root);
+    let h1 = recorded
+        .iter()
+        .find(|h| h.starts_with("h1:"))
+        .expect("an h1 recorded");
+    for (mode, dir) in [
+        ("--out", tf.s.join("unpacked")),
+        ("--store", tf.s.join("store")),
+    ] {
+        let r = fleet([
+            "extract".as_ref(),
+            "--archive".as_ref(),
+            zip_path.as_os_str(),
+            mode.as_ref(),
+            dir.as_os_str(),
+            "--json".as_ref(),
+        ]);
+        let v = r.ok().json();
+        assert_eq!(&h1_of_dir(&json_path(&v)), h1, "{mode}: the unpacked tree");
+        assert_eq!(
+            v["h1"].as_str(),
+            Some(h1.as_str()),
+            "{mode}: the h1 `extract --json` reports"
+        );
+    }
+}
+
+#[test]
+fn zh_of_a_packed_provider_zip_is_what_terraform_verifies() {
+    let tf = Tf::new("tf-zip-zh");
+    let (plugins, zip_path) = packed_provider(&tf);
     // Terraform records no zh: for a local directory, but it verifies one
     // when the lock file has it. Ours must pass, a wrong one must not.
     let zh = hash(&zip_path, Some("zh"));

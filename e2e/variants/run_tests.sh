@@ -120,20 +120,34 @@ bin="$(bz info bazel-bin 2>"$logs/info.err")" || {
   finish
 }
 project_bin="$bin/project"
+# 8 actions at once, as on an 8-core machine (Bazel would otherwise run one per core).
 concurrency=(--jobs=8 --local_cpu_resources=8)
+
+# bump_versions ROUND: a change every variant's action sees (all 8 rerun), nothing else does.
+bump_versions() {
+  sed -i -E "s/\"1\.31\.[0-9]+\"/\"1.31.$((100 + $1))\"/" "$ws/project/BUILD.bazel"
+}
+
+# same_image A B: identical but for the version line.
+same_image() { cmp -s <(grep -v '^version=' "$1") <(grep -v '^version=' "$2"); }
 
 # ---------------------------------------------------------------------------
 # 1. tree mode
 # ---------------------------------------------------------------------------
-if build tree-cold //project:variants "${concurrency[@]}"; then
+if build tree-cold //project:variants //project:tools-listing "${concurrency[@]}"; then
   built=0
   for v in "${variants[@]}"; do
-    grep -qx "variant=$v" "$project_bin/$v.img" 2>/dev/null && grep -qx "tasks=72" "$project_bin/$v.img" && built=$((built + 1))
+    # arch comes from the variant_build's env attribute.
+    grep -qx "variant=$v" "$project_bin/$v.img" 2>/dev/null && grep -qx "tasks=72" "$project_bin/$v.img" &&
+      grep -qx "arch=x86_64" "$project_bin/$v.img" && built=$((built + 1))
   done
   extracts="$(spawns "$logs/tree-cold.json" FleetToolsExtract)"
-  runs="$(spawns "$logs/tree-cold.json" VariantBuild)"
+  runs="$(spawns "$logs/tree-cold.json" VariantBuild .img)"
   check "tree: 8 variants build" "$built/8 images, $runs variant actions" [ "$built" -eq 8 -a "$runs" -eq 8 ]
   check "tree: bundle extracted by one action" "$extracts FleetToolsExtract spawn(s)" [ "$extracts" -eq 1 ]
+  listed="$(grep -c '^[0-9a-f]\{64\}  \./' "$project_bin/tools-listing.txt")"
+  check "tree: a tool reading \$FLEET_TOOLS_DIR sees the bundle" "$listed files listed" [ "$listed" -eq "$(tar -tf "$bin/bundle/tools.tar" | grep -vc '/$')" ]
+  check "tree: nothing written to the source tree" "project/build $([ -e "$ws/project/build" ] && echo exists || echo absent)" [ ! -e "$ws/project/build" ]
 else
   fail "tree: 8 variants build" "$(grep -E 'ERROR|buildsys' "$logs/tree-cold.out" | head -5)"
 fi
@@ -181,7 +195,7 @@ echo "variant-kit 0.3.0" >>"$ws/project/sdk/kits.txt"
 if build verify-mismatch //project:variants "${concurrency[@]}"; then
   fail "verify: changed SDK without a lock update fails" "the build succeeded"
 else
-  check "verify: changed SDK without a lock update fails" "$(grep -m1 -o 'input sdk/kits.txt: tag has sha256:[0-9a-f]\{8\}' "$logs/verify-mismatch.out")…" \
+  check "verify: changed SDK without a lock update fails" "$(grep -m1 -o 'input sdk/kits.txt: tag has sha256:[0-9a-f]\{8\}' "$logs/verify-mismatch.out")..." \
     grep -q 'the inputs do not match sdk.lock.json' "$logs/verify-mismatch.out"
 fi
 
@@ -200,8 +214,8 @@ fi
 rm -rf "$ws/project/build"
 failed_rounds=0 failed_builds=0 tag_rewrites=0 last_tag=""
 for round in $(seq 1 "$rounds"); do
-  if ! bz build //project:variants.naive "${concurrency[@]}" --keep_going "--action_env=E2E_ROUND=naive-$round" \
-    >"$logs/naive-$round.out" 2>&1; then
+  bump_versions "$round"
+  if ! bz build //project:variants.naive "${concurrency[@]}" --keep_going >"$logs/naive-$round.out" 2>&1; then
     failed_rounds=$((failed_rounds + 1))
     failed_builds=$((failed_builds + $(grep -c 'ERROR: .*naive failed' "$logs/naive-$round.out")))
   fi
@@ -225,8 +239,8 @@ ok_rounds=0 extracted=0 calls=0 wrong_images=0 tag_changes=0 link_changes=0 tag_
 for round in $(seq 1 "$rounds"); do
   name="shared-$round"
   # HOME only: the store must default to $HOME/.cache/rules_fleet/store.
-  if build "$name" //project:variants.shared "${concurrency[@]}" --keep_going \
-    "--action_env=HOME=$home" "--action_env=E2E_ROUND=$name"; then
+  bump_versions "$round"
+  if build "$name" //project:variants.shared "${concurrency[@]}" --keep_going "--action_env=HOME=$home"; then
     runs="$(spawns "$logs/$name.json" VariantBuild)"
     [[ "$runs" -eq 8 ]] && ok_rounds=$((ok_rounds + 1)) || problems+=" round $round ran $runs variant actions;"
   else
@@ -237,7 +251,7 @@ for round in $(seq 1 "$rounds"); do
     [[ -f "$record" ]] || continue
     calls=$((calls + 1))
     grep -q '"extracted":true' "$record" && extracted=$((extracted + 1))
-    cmp -s "$project_bin/shared/$v.img" "$project_bin/$v.img" || wrong_images=$((wrong_images + 1))
+    same_image "$project_bin/shared/$v.img" "$project_bin/$v.img" || wrong_images=$((wrong_images + 1))
   done
   tag_now="$(stat -c %i.%y "$shared_tag" 2>/dev/null)"
   link_now="$(stat -c %i.%y "$tools_link" 2>/dev/null)"
@@ -252,11 +266,22 @@ versions="$(find "$store" -mindepth 1 -maxdepth 1 -type d -name '[0-9a-f]*' 2>/d
 check "shared: 8/8 variants build in every round" "$ok_rounds/$rounds rounds;${problems:- no failures}" [ "$ok_rounds" -eq "$rounds" ]
 check "shared: bundle extracted once" "$extracted extraction(s) in $calls fleet extract calls; $versions version(s) in \$HOME/.cache/rules_fleet/store" \
   [ "$extracted" -eq 1 -a "$versions" -eq 1 ]
-check "shared: tag keeps inode and mtime" "$shared_tag: changed in $tag_changes of $((rounds - 1)) later rounds ($tag_first)" \
+check "shared: tag keeps inode and mtime" "project/build/external-kits/.sdk-verified: changed in $tag_changes of $((rounds - 1)) later rounds ($tag_first)" \
   [ -n "$tag_first" -a "$tag_changes" -eq 0 ]
 check "shared: tools link keeps inode and mtime" "$(readlink "$tools_link" | sed "s|$home|\$HOME|"): changed in $link_changes rounds" \
   [ -n "$link_first" -a "$link_changes" -eq 0 -a -L "$tools_link" ]
-check "shared: images match tree mode" "$wrong_images of $calls differ" [ "$calls" -gt 0 -a "$wrong_images" -eq 0 ]
+check "shared: images match tree mode" "$wrong_images of $calls differ beyond the version line" [ "$calls" -gt 0 -a "$wrong_images" -eq 0 ]
+
+# A tool without a fixed tools path gets a private link into the store.
+if build shared-listing //project:tools-listing.shared "--action_env=HOME=$home"; then
+  private_link="$project_bin/tools-listing.shared.fleet_tools"
+  listing="differs from"
+  cmp -s "$project_bin/tools-listing.shared.txt" "$project_bin/tools-listing.txt" && listing="matches"
+  check "shared: FLEET_TOOLS_DIR without tools_link" "private link -> $(readlink "$private_link" | sed "s|$home|\$HOME|"), listing $listing tree mode" \
+    [ "$(readlink "$private_link")" = "$(readlink "$tools_link")" -a "$listing" = matches ]
+else
+  fail "shared: FLEET_TOOLS_DIR without tools_link" "$(grep -m3 -E 'ERROR|list_tools' "$logs/shared-listing.out")"
+fi
 
 # Another output base (another checkout, CI job, user) shares the extraction through FLEET_STORE.
 other="${output_bases[1]}"

@@ -6,6 +6,8 @@ TfComponentInfo = provider(
         "label": "Canonical label string of the component (`//infra/elasticache:elasticache`).",
         "files": "List of `struct(file, path)`: every module file (srcs and data) and its path inside the module directory.",
         "lock_file": "The `.terraform.lock.hcl` File, or None when the module has none.",
+        "providers": "List of provider package structs (see TfProviderInfo) for the host: a read-only plugin directory for validation, the store for runs.",
+        "lock_target": "Label string of the component's `.lock` target (regenerates the lock file), or None when it has none.",
     },
 )
 

@@ -2,6 +2,8 @@
 
 load(":labels.bzl", "label_string", "repo_of")
 load(":providers.bzl", "TfComponentInfo")
+load(":tf_lock.bzl", "tf_lock_targets")
+load(":tf_provider.bzl", "TfProviderInfo", "collect_packages")
 
 # Files every instance generates; a module shipping its own would be ambiguous.
 GENERATED_NAMES = ["backend.tf.json", "terraform.tfvars.json", ".terraform.lock.hcl"]
@@ -29,16 +31,19 @@ def _tf_component_impl(ctx):
             continue
         seen[path] = True
         files.append(struct(file = file, path = path))
+    label = label_string(ctx.label)
     return [
         DefaultInfo(files = depset(ctx.files.srcs + ctx.files.data + ctx.files.lock_file)),
         TfComponentInfo(
-            label = label_string(ctx.label),
+            label = label,
             files = files,
             lock_file = ctx.file.lock_file,
+            providers = collect_packages(ctx.attr.providers, label),
+            lock_target = label + ".lock" if ctx.attr.providers or ctx.file.lock_file else None,
         ),
     ]
 
-tf_component = rule(
+tf_component_rule = rule(
     implementation = _tf_component_impl,
     doc = """One Terraform root module. Instances (`tf_instance`) render it with their own
 variables and backend into their own directory; the module itself is never written to.""",
@@ -56,6 +61,78 @@ variables and backend into their own directory; the module itself is never writt
             allow_single_file = True,
             doc = "The module's `.terraform.lock.hcl`. Instances init with `-lockfile=readonly`, so every provider the module needs must be locked here.",
         ),
+        "providers": attr.label_list(
+            providers = [TfProviderInfo],
+            doc = "Provider packages for the host (`@<tf_provider_mirror>//:all`, `tf_provider`): validation initialises from them read-only, run targets from the machine's store.",
+        ),
     },
     provides = [TfComponentInfo],
 )
+
+def tf_component(
+        name,
+        srcs,
+        data = [],
+        lock_file = None,
+        providers = [],
+        lock_platforms = [],
+        lock_providers = [],
+        lock_mirrors = [],
+        tags = [],
+        visibility = None,
+        **kwargs):
+    """One Terraform root module, and its lock-file targets when it uses providers.
+
+    Creates `<name>` (the component) and, when `providers` or `lock_file` is given,
+    `<name>.lock` (`bazel run`: regenerates the lock file for `lock_platforms` from
+    `lock_providers` and `lock_mirrors`, written back atomically) and
+    `<name>.lock_test` (fails when a provider or platform lacks hashes).
+
+    Args:
+      name: the component's name.
+      srcs: the module's files.
+      data: other files the module reads.
+      lock_file: the module's `.terraform.lock.hcl` (leave unset until `<name>.lock` created it).
+      providers: provider packages for the host: `["@<tf_provider_mirror repo>//:all"]` or `tf_provider` targets.
+      lock_platforms: platforms (`<os>_<arch>`) the lock file covers (default: the target platform).
+      lock_providers: packages `<name>.lock` hashes (e.g. `tf_provider` targets, one per platform).
+        Never the packages of a `tf_provider_mirror` reading this lock file: they exist only once it is complete.
+      lock_mirrors: packed filesystem mirror directories `<name>.lock` reads (absolute, `file://`, or workspace-relative).
+      tags: tags for every generated target.
+      visibility: visibility of every generated target.
+      **kwargs: passed to every generated target (e.g. `testonly`).
+    """
+    tf_component_rule(
+        name = name,
+        srcs = srcs,
+        data = data,
+        lock_file = lock_file,
+        providers = providers,
+        tags = tags,
+        visibility = visibility,
+        **kwargs
+    )
+    if providers or lock_file:
+        tf_lock_targets(
+            name = name,
+            srcs = srcs + data,
+            lock_file = lock_file,
+            providers = lock_providers,
+            checked_providers = providers,
+            platforms = lock_platforms,
+            mirrors = lock_mirrors,
+            lock_target = "%s.lock" % _component_label(name),
+            tags = tags,
+            visibility = visibility,
+            **kwargs
+        )
+
+def _component_label(name):
+    """The component's label string at loading time (same form as labels.label_string)."""
+    if hasattr(native, "repo_name"):
+        repo = native.repo_name()
+    else:
+        repo = native.repository_name().lstrip("@")
+    if repo in ("", "__main__", "_main"):
+        return "//%s:%s" % (native.package_name(), name)
+    return "@%s//%s:%s" % (repo, native.package_name(), name)

@@ -1,5 +1,6 @@
 """tf_instance: one instance of a tf_component, as a set of targets."""
 
+load(":labels.bzl", "resolve_label_string")
 load(":state_identity.bzl", "claim_state_in_package", "effective_backend_config", "refuse_secrets", "state_identity")
 load(":tf_instance_rule.bzl", "tf_instance_rule")
 load(":tf_run.bzl", "RUN_ACTIONS", "tf_run")
@@ -15,6 +16,20 @@ def _label_string(package, name):
     if repo in ("", "__main__", "_main"):
         return "//%s:%s" % (package, name)
     return "@%s//%s:%s" % (repo, package, name)
+
+def _with_inputs_from_deps(deps, inputs_from, package):
+    """deps plus every instance inputs_from reads (`LABEL#OUTPUT`) that deps lacks."""
+    deps = list(deps)
+    known = [resolve_label_string(str(dep), package) for dep in deps]
+    for ref in inputs_from.values():
+        if "#" not in ref:
+            continue  # the rule reports the malformed reference, naming the instance
+        target = ref.rsplit("#", 1)[0]
+        canonical = resolve_label_string(target, package)
+        if canonical not in known:
+            known.append(canonical)
+            deps.append(target)
+    return deps
 
 def tf_instance(
         name,
@@ -51,10 +66,12 @@ def tf_instance(
         `<package>/<name>/terraform.tfstate`; gcs → prefix `<package>/<name>`;
         consul → path `<package>/<name>/terraform.tfstate`.
       workspace: Terraform workspace (None: `default`).
-      deps: instances that must be applied before this one.
+      deps: instances that must be applied before this one (`inputs_from`
+        upstreams are added; a cycle fails analysis, naming it).
       env: extra environment for terraform at run time (no secrets).
       tags: tags for every generated target.
-      inputs_from: variable → `"LABEL#OUTPUT"` of an instance in `deps`, read at run time.
+      inputs_from: variable → `"LABEL#OUTPUT"`: the output of another instance,
+        read at run time after it is applied; implies a dependency on it.
       fleet_root: directory under the workspace root holding run directories.
       visibility: visibility of every generated target.
       **kwargs: passed to every generated target (e.g. `testonly`).
@@ -78,7 +95,7 @@ def tf_instance(
         backend = backend,
         backend_config_json = json.encode(config),
         workspace = workspace or "",
-        deps = deps,
+        deps = _with_inputs_from_deps(deps, inputs_from, package),
         inputs_from = inputs_from,
         env = env,
         fleet_root = fleet_root,

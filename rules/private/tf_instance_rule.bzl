@@ -4,6 +4,7 @@ load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
 load(":state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
+load(":tf_provider.bzl", "manifest_providers", "plugin_slot")
 load(":toolchain_types.bzl", "TERRAFORM_TOOLCHAIN_TYPE")
 
 def _var_file_name(index, file):
@@ -66,12 +67,17 @@ def _render(ctx, component, backend_config):
     )
     return tree
 
-def _validate(ctx, terraform, tree, label):
+def _validate(ctx, terraform, tree, label, component):
     report = ctx.actions.declare_file(ctx.label.name + ".validation.json")
+
+    # Providers come from a read-only plugin directory of the unpacked packages.
+    plugins = []
+    for package in component.providers:
+        plugins += [plugin_slot(package), package.unpacked.path]
     ctx.actions.run(
         executable = ctx.executable._validate,
-        arguments = [terraform.binary.path, tree.path, report.path, label],
-        inputs = depset([tree], transitive = [terraform.files]),
+        arguments = [terraform.binary.path, tree.path, report.path, label, component.lock_target or ""] + plugins,
+        inputs = depset([tree] + [p.unpacked for p in component.providers], transitive = [terraform.files]),
         outputs = [report],
         mnemonic = "TerraformValidate",
         progress_message = "Validating Terraform instance %s" % ctx.label,
@@ -97,7 +103,7 @@ def _tf_instance_impl(ctx):
     inputs_from = _inputs_from(ctx, label, dep_labels)
 
     tree = _render(ctx, component, backend_config)
-    report = _validate(ctx, terraform, tree, label)
+    report = _validate(ctx, terraform, tree, label, component)
 
     identity = state_identity(ctx.attr.backend, backend_config, workspace, ctx.attr.fleet_root, run_dir)
     transitive_states = depset(
@@ -116,6 +122,7 @@ def _tf_instance_impl(ctx):
         deps = dep_labels,
         inputs_from = inputs_from,
     )
+    entry["providers"] = manifest_providers(component.providers)
     transitive_entries = depset([json.encode(entry)], transitive = [dep.transitive_entries for dep in deps])
     manifest = ctx.actions.declare_file(ctx.label.name + ".manifest.json")
     ctx.actions.write(manifest, manifest_json(
@@ -125,7 +132,7 @@ def _tf_instance_impl(ctx):
         entries = transitive_entries.to_list(),
     ))
     run_files = depset(
-        [tree, report, manifest],
+        [tree, report, manifest] + [p.archive for p in component.providers],
         transitive = [terraform.files] + [dep.run_files for dep in deps],
     )
     return [

@@ -1,8 +1,9 @@
-"""tf_instances: many instances of one component (for_each style), and a target building them all."""
+"""tf_instances: many instances of one component (for_each style), and a fleet of them all."""
 
 load(":labels.bzl", "label_string")
 load(":providers.bzl", "TfInstanceGroupInfo", "TfInstanceInfo")
 load(":state_identity.bzl", "check_unique_states")
+load(":tf_fleet.bzl", "tf_fleet")
 load(":tf_instance.bzl", "tf_instance")
 
 # Keys of an instances entry (or common) and whether they merge one level deep.
@@ -53,8 +54,11 @@ def _merge(common, entry, instance):
             args[key] = merged
     return args
 
-def tf_instances(name, component, instances, common = {}, tags = [], visibility = None, **kwargs):
-    """Declares one `tf_instance` per entry of `instances`, and `<name>` building them all.
+def tf_instances(name, component, instances, common = {}, parallelism = 10, tags = [], visibility = None, **kwargs):
+    """Declares one `tf_instance` per entry of `instances`, and a `tf_fleet` `<name>` of them all.
+
+    `<name>` builds every instance; `<name>.plan`, `<name>.apply`, `<name>.destroy`
+    run them all through `fleet run`.
 
     Each entry's keys override `common`'s; the dict-valued keys (`vars`, `env`,
     `backend_config`, `inputs_from`) are merged one level deep, the entry winning.
@@ -71,12 +75,13 @@ def tf_instances(name, component, instances, common = {}, tags = [], visibility 
         )
 
     Args:
-      name: name of the target building every instance.
+      name: name of the fleet (`<name>` builds every instance; `<name>.apply` applies them).
       component: label of the `tf_component`.
       instances: dict instance name → dict of `tf_instance` arguments
         (`vars`, `var_files`, `backend`, `backend_config`, `workspace`, `deps`,
         `env`, `inputs_from`, `tags`, `fleet_root`).
       common: arguments shared by every instance.
+      parallelism: the fleet's default concurrency limit (see `tf_fleet`).
       tags: tags added to every generated target.
       visibility: visibility of every generated target.
       **kwargs: passed to every generated target.
@@ -92,9 +97,10 @@ def tf_instances(name, component, instances, common = {}, tags = [], visibility 
             visibility = visibility,
             **dict(args, **kwargs)
         )
-    tf_instance_group(
+    tf_fleet(
         name = name,
         instances = [":" + instance for instance in instances],
+        parallelism = parallelism,
         tags = tags,
         visibility = visibility,
         **kwargs

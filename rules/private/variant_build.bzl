@@ -104,8 +104,12 @@ def _package_path(ctx, path):
     return "/".join(parts)
 
 def _expand(ctx, text, targets):
+    """Expands `$(location)`/`$(execpath)` of outs (by name), then of targets."""
+    package = "/".join([part for part in [ctx.label.workspace_root, ctx.label.package] if part])
     for out in ctx.outputs.outs:
-        name = out.short_path[len(ctx.label.package) + 1:] if ctx.label.package else out.short_path
+        name = out.path[len(ctx.bin_dir.path) + 1:]
+        if package:
+            name = name[len(package) + 1:]
         for form in ["location", "execpath"]:
             text = text.replace("$(%s %s)" % (form, name), out.path)
             text = text.replace("$(%s :%s)" % (form, name), out.path)
@@ -138,6 +142,8 @@ def _variant_build_impl(ctx):
         args.add("--link", link)
         args.add("--record", record)
         if ctx.attr.store:
+            if not ctx.attr.store.startswith("/"):
+                fail("%s: store = \"%s\" must be an absolute path" % (label, ctx.attr.store))
             args.add("--store", ctx.attr.store)
 
         # The store lives outside the execroot and is shared by every build on
@@ -188,7 +194,8 @@ variant_build = rule(
     implementation = _variant_build_impl,
     doc = """Runs `tool` for one variant of a project as its own action, with the tools bundle at
 `$FLEET_TOOLS_DIR` and the variant's name in `$FLEET_VARIANT`. Declare one per variant: Bazel
-runs them in parallel (`--jobs`), and they never touch each other's state.
+runs them in parallel (`--jobs`); what they share (the tools, a tools link, verification tags)
+is only ever published whole, by `fleet`, and rewritten only when its content changes.
 
 `tools_mode = "tree"` (default, hermetic): the variant reads the tree `fleet_tools` extracted
 once per build; sandboxed, cacheable, remote-executable.

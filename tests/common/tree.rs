@@ -103,7 +103,7 @@ fn snap(
     contents: bool,
     out: &mut BTreeMap<PathBuf, Node>,
 ) {
-    if skip.iter().any(|s| *s == path) {
+    if skip.contains(&path) {
         return;
     }
     let m = fs::symlink_metadata(path).unwrap_or_else(|e| panic!("lstat {}: {e}", path.display()));

@@ -34,11 +34,11 @@ for i in "${!tasks[@]}"; do
 done
 echo "# ${#tasks[@]} tasks" >>"$stage/share/steps"
 
-# Data files of 256 KiB each, deterministic (a sha256 chain).
-files=$((filler_mib * 4))
+# Data files of 64 KiB each, deterministic.
+files=$((filler_mib * 16))
 for n in $(seq 1 "$files"); do
-  seed="$(printf 'data-%04d' "$n" | sha256sum | cut -c1-64)"
-  head -c 262144 <(yes "$seed") >"$stage/share/data/blob-$(printf "%04d" "$n").bin"
+  printf -v seed 'blob %04d of the fleet-os SDK helpers' "$n"
+  head -c 65536 <(yes "$seed") >"$stage/share/data/blob-$(printf '%04d' "$n").bin"
 done
 find "$stage/share" -type f -exec chmod 0644 {} +
 
