@@ -30,7 +30,7 @@ tf_instances = _tf_instances
 # Instances (and their dependencies) run as one: `<name>` builds them, `<name>.plan|.apply|.destroy` run `fleet run`.
 tf_fleet = _tf_fleet
 
-# Builds a set of instances and checks they share no state (what `tf_instances` creates as `<name>`).
+# Builds a set of instances and checks they share no state (a `tf_fleet` without the runner).
 tf_instance_group = _tf_instance_group
 
 # A Terraform binary as a toolchain (for custom toolchain repositories).

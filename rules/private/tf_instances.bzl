@@ -24,7 +24,7 @@ def _tf_instance_group_impl(ctx):
 tf_instance_group = rule(
     implementation = _tf_instance_group_impl,
     doc = """Builds (renders and validates) a set of instances and checks at analysis time that
-no two of them, nor any of their dependencies, share state. The `<name>` target of `tf_instances`.""",
+no two of them, nor any of their dependencies, share state (a `tf_fleet` without the runner).""",
     attrs = {
         "instances": attr.label_list(
             providers = [TfInstanceInfo],
