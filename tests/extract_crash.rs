@@ -82,19 +82,23 @@ fn sigkilled_extractions_leave_only_whole_versions_and_get_swept() {
     );
 }
 
-/// A top-level store entry that is neither a version, a manifest nor one of
-/// fleet's directories: a file being written beside the versions.
-fn stray_top_level_entry(store: &std::path::Path) -> bool {
-    store_problems(store)
-        .iter()
-        .any(|p| p.starts_with("unexpected top-level entry"))
+/// The version is in place but its manifest is not: the extraction is
+/// between publishing the tree and recording it.
+fn published_without_manifest(store: &std::path::Path, digest: &str) -> bool {
+    store.join(digest).is_dir() && !store.join(format!("{digest}.json")).exists()
 }
 
 #[test]
-fn a_kill_while_the_manifest_is_written_leaves_nothing_behind() {
+fn a_kill_between_publishing_and_the_manifest_leaves_nothing_behind() {
     let s = Scratch::new("crash-manifest");
-    let fx = write_fixture(&s.join("small.tar.gz"), 0xC4A6, 20, 2 << 20, 90);
-    for attempt in 0..200 {
+    let fx = write_fixture(&s.join("small.tar.gz"), 0xC4A6, 20, 1 << 20, 90);
+    // Several catches: the window holds more than one step (syncs, the
+    // manifest's temp file, its rename), and each should be hit.
+    let mut caught_times = 0;
+    for attempt in 0..100 {
+        if caught_times == 5 {
+            break;
+        }
         let store = s.join(format!("store-{attempt}"));
         let mut child = fleet_cmd(["extract", "--archive"])
             .arg(&fx.path)
@@ -104,9 +108,9 @@ fn a_kill_while_the_manifest_is_written_leaves_nothing_behind() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn extractor");
-        // Kill the moment a file being written shows up beside the versions.
+        // Kill the moment the tree is published while its manifest is not.
         let caught = loop {
-            if stray_top_level_entry(&store) {
+            if published_without_manifest(&store, &fx.sha256) {
                 child.kill().expect("SIGKILL");
                 break true;
             }
@@ -116,7 +120,7 @@ fn a_kill_while_the_manifest_is_written_leaves_nothing_behind() {
             std::thread::yield_now();
         };
         child.wait().expect("reap");
-        if !caught || !stray_top_level_entry(&store) {
+        if !caught || !published_without_manifest(&store, &fx.sha256) {
             remove_tree(&store);
             continue;
         }
@@ -124,6 +128,7 @@ fn a_kill_while_the_manifest_is_written_leaves_nothing_behind() {
             "attempt {attempt}: killed with {:?}",
             store_problems(&store)
         );
+        assert_versions_whole(&store, &[(fx.sha256.clone(), fx.h1.clone())].into());
         let v = extract_json(&fx.path, &store, &[]);
         assert_eq!(v["h1"], fx.h1.as_str());
         let after_extract = store_problems(&store);
@@ -141,7 +146,10 @@ fn a_kill_while_the_manifest_is_written_leaves_nothing_behind() {
             "leftovers of the killed write survive\n  the next extraction: {after_extract:?}\n  and gc: {after_gc:?}"
         );
         assert_store_clean(&store, &[&fx.sha256]);
-        return;
+        caught_times += 1;
     }
-    panic!("never caught an extraction while it wrote beside the versions");
+    assert!(
+        caught_times > 0,
+        "never caught an extraction between publishing a tree and writing its manifest"
+    );
 }

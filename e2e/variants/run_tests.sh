@@ -129,7 +129,7 @@ bump_versions() {
 }
 
 # same_image A B: identical but for the version line.
-same_image() { cmp -s <(grep -v '^version=' "$1") <(grep -v '^version=' "$2"); }
+same_image() { [[ -f "$1" && -f "$2" ]] && cmp -s <(grep -v '^version=' "$1") <(grep -v '^version=' "$2"); }
 
 # ---------------------------------------------------------------------------
 # 1. tree mode

@@ -75,7 +75,8 @@ fi
 trap 'rm -rf "$scratch"' EXIT
 index=0
 for spec in ${tags[@]+"${tags[@]}"}; do
-  mapfile -t parts <<<"$spec"
+  parts=()
+  while IFS= read -r line; do parts+=("$line"); done <<<"$spec"
   dest="$(absolute "${parts[0]}")"
   dir="$scratch/$index"
   index=$((index + 1))
