@@ -381,10 +381,8 @@ fn read_tar_entries(feed: &mut Feed, dest: &Path) -> Result<Tree> {
     let mut tree = Tree::default();
     let mut tar = tar::Archive::new(&mut *feed);
     let entries = tar.entries().map_err(|e| stream_error(e, "reading tar"))?;
-    let mut count = 0usize;
-    for entry in entries {
-        count += 1;
-        let mut entry = entry.map_err(|e| stream_error(e, &format!("tar entry {count}")))?;
+    for (index, entry) in entries.enumerate() {
+        let mut entry = entry.map_err(|e| stream_error(e, &format!("tar entry {}", index + 1)))?;
         let kind = entry.header().entry_type();
         if matches!(kind, tar::EntryType::XGlobalHeader) {
             continue;
@@ -628,11 +626,6 @@ fn clear_dir(dir: &Path) {
             let _ = crate::fsutil::remove_tree(&entry.path());
         }
     }
-}
-
-/// Paths an archive entry would write, for callers that only need the check.
-pub fn is_clean_relative(path: &str) -> bool {
-    matches!(clean_path(path.as_bytes()), Ok(Some(ref p)) if p == path)
 }
 
 #[cfg(test)]

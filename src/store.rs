@@ -355,7 +355,7 @@ impl Store {
                 }
             }
         }
-        complete.sort_by(|a, b| b.0.cmp(&a.0));
+        complete.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
         for (rank, (_, digest)) in complete.iter().enumerate() {
             if rank < keep || linked.contains(digest) {
                 report.kept += 1;
