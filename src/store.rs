@@ -14,6 +14,8 @@
 //! .staging/<sha256>.<tree|manifest>.<pid>.<nanos>.<n>   being unpacked or written
 //! .trash/                   versions being deleted by gc
 //! .links/<sha256 of path>   link paths made by --link (gc keeps their targets)
+//! .index/<key>              sha256 of an archive file, keyed by its path and
+//!                           stat identity (device, inode, size, mtime, ctime)
 //! ```
 
 use std::fs;
@@ -71,7 +73,7 @@ impl Store {
     /// Opens (creating if needed) a store. The root is made absolute so
     /// printed paths and links do not depend on the working directory.
     pub fn open(root: &Path) -> Result<Store> {
-        for sub in [".locks", ".staging", ".trash", ".links"] {
+        for sub in [".locks", ".staging", ".trash", ".links", ".index"] {
             let dir = root.join(sub);
             fs::create_dir_all(&dir)
                 .with_context(|| format!("creating store directory {}", dir.display()))?;
@@ -142,7 +144,7 @@ impl Store {
     ) -> Result<(Extraction, Pin)> {
         let digest = match known {
             Some(hex_text) => hex::encode(hash::parse_sha256(hex_text)?),
-            None => hex::encode(hash::sha256_file(archive)?),
+            None => self.digest_of(archive, timeout)?,
         };
         let pin = self.pin(&digest, timeout)?;
         if let Some(manifest) = self.complete(&digest)? {
@@ -177,6 +179,33 @@ impl Store {
         fsutil::write_through(&temp, &self.manifest_path(&digest), &json, true)?;
         drop(lock);
         Ok((self.result(manifest, true, waited), pin))
+    }
+
+    /// The sha256 of an archive file, computed once per file however many
+    /// processes ask: the first hashes under a lock keyed by the file's
+    /// identity and records the digest; the others wait and read it. The
+    /// identity includes ctime, which any write to the file changes, and an
+    /// extraction still verifies the bytes it reads against the digest.
+    fn digest_of(&self, archive: &Path, timeout: Duration) -> Result<String> {
+        let key = archive_identity(archive)?;
+        let record = self.root.join(".index").join(&key);
+        if let Some(digest) = read_digest(&record) {
+            return Ok(digest);
+        }
+        let purpose = format!("hashing {}", archive.display());
+        let _lock = Lock::acquire(&self.lock_path(&key, "hash"), timeout, &purpose)?;
+        if let Some(digest) = read_digest(&record) {
+            return Ok(digest);
+        }
+        let digest = hex::encode(hash::sha256_file(archive)?);
+        // Record it only if the file did not change while it was read. The
+        // path is kept so gc can tell a record whose file changed.
+        if archive_identity(archive)? == key {
+            let absolute = std::path::absolute(archive).context("resolving archive path")?;
+            let text = format!("{digest}\n{}\n", absolute.display());
+            fsutil::write_replace(&record, text.as_bytes(), false)?;
+        }
+        Ok(digest)
     }
 
     fn result(&self, manifest: VersionManifest, extracted: bool, waited: Duration) -> Extraction {
@@ -336,6 +365,16 @@ impl Store {
         for entry in fs::read_dir(self.root.join(".trash")).context("listing the trash")? {
             fsutil::remove_tree(&entry.context("listing the trash")?.path())?;
         }
+        // Digest records of archives that changed or went away.
+        let index = self.root.join(".index");
+        for entry in fs::read_dir(&index).with_context(|| format!("listing {}", index.display()))? {
+            let record = entry
+                .with_context(|| format!("listing {}", index.display()))?
+                .path();
+            if !index_record_current(&record) {
+                fsutil::remove_tree(&record)?;
+            }
+        }
         report.staging_swept = self.sweep_all_staging()?;
         let linked = self.linked_digests()?;
         let mut complete = Vec::new();
@@ -440,6 +479,50 @@ impl Store {
         }
         Ok(swept)
     }
+}
+
+/// A key naming one state of one file: its absolute path and stat identity.
+fn archive_identity(archive: &Path) -> Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta =
+        fs::metadata(archive).with_context(|| format!("reading archive {}", archive.display()))?;
+    let absolute =
+        std::path::absolute(archive).with_context(|| format!("resolving {}", archive.display()))?;
+    let identity = format!(
+        "{}\0{}:{}:{}:{}.{}:{}.{}",
+        absolute.display(),
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ctime(),
+        meta.ctime_nsec()
+    );
+    Ok(hex::encode(
+        hash::sha256_reader(identity.as_bytes()).context("hashing identity")?,
+    ))
+}
+
+/// A recorded digest, if the record exists and is well formed.
+fn read_digest(record: &Path) -> Option<String> {
+    let text = fs::read_to_string(record).ok()?;
+    let digest = text.lines().next()?;
+    (digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| digest.to_string())
+}
+
+/// Whether an index record still describes its file as it is now.
+fn index_record_current(record: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(record) else {
+        return false;
+    };
+    let mut lines = text.lines();
+    let (Some(_), Some(path)) = (lines.next(), lines.next()) else {
+        return false;
+    };
+    let name = record.file_name().map(|n| n.to_string_lossy().into_owned());
+    read_digest(record).is_some() && archive_identity(Path::new(path)).ok() == name
 }
 
 /// What `fleet gc` did.

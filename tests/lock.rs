@@ -179,7 +179,7 @@ fn stop_mid_extraction(
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn extractor");
-    let lock = await_exclusive_flock(&mut child, store, Duration::from_secs(60))?;
+    await_exclusive_flock(&mut child, store, Duration::from_secs(60))?;
     // Wait for the staging tree, so the holder is well inside its critical section.
     while fs::read_dir(store.join(".staging"))
         .map(|mut d| d.next().is_none())
@@ -191,7 +191,11 @@ fn stop_mid_extraction(
         std::thread::yield_now();
     }
     signal(child.id(), libc::SIGSTOP);
-    if exclusive_flocks_below(child.id(), store).contains(&lock) {
+    // The extraction lock (`.locks/<sha256>.lock`), not the brief hashing lock.
+    let extraction_lock = exclusive_flocks_below(child.id(), store)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "lock"));
+    if let Some(lock) = extraction_lock {
         Some((child, lock))
     } else {
         let _ = child.kill();

@@ -8,6 +8,8 @@
 //! .staging/<sha256>.<pid>.<nanos>.<n>/           trees being unpacked
 //! .trash/                   trees being deleted
 //! .links/<sha256 of path>   records of --link paths
+//! .index/<key>              sha256 of an archive file keyed by its stat identity
+//! .locks/<key>.hash         lock under which one process hashes an archive
 //! ```
 //!
 //! "Clean" means: only versions with their manifests, the four dot
@@ -20,7 +22,7 @@ use std::path::Path;
 
 use super::h1_of_dir;
 
-pub const STORE_DOT_DIRS: [&str; 4] = [".locks", ".staging", ".trash", ".links"];
+pub const STORE_DOT_DIRS: [&str; 5] = [".locks", ".staging", ".trash", ".links", ".index"];
 
 pub fn is_digest(name: &str) -> bool {
     name.len() == 64
@@ -59,7 +61,7 @@ pub fn version_dirs(store: &Path) -> BTreeSet<String> {
 pub fn store_contents(store: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for n in names(store) {
-        if n == ".locks" || n == ".links" {
+        if n == ".locks" || n == ".links" || n == ".index" {
             continue;
         }
         out.insert(n.clone());
@@ -72,6 +74,13 @@ pub fn store_contents(store: &Path) -> BTreeSet<String> {
     for n in names(&store.join(".locks")) {
         if !is_lock_file_name(&n) {
             out.insert(format!(".locks/{n}"));
+        }
+    }
+    // The digest index: one 64-hex record per archive identity, no temp files.
+    for n in names(&store.join(".index")) {
+        let record = fs::read_to_string(store.join(".index").join(&n)).unwrap_or_default();
+        if !is_digest(&n) || !is_digest(record.lines().next().unwrap_or_default()) {
+            out.insert(format!(".index/{n}"));
         }
     }
     for n in names(&store.join(".links")) {
@@ -88,6 +97,7 @@ fn is_lock_file_name(n: &str) -> bool {
         || base
             .strip_suffix(".lock")
             .or_else(|| base.strip_suffix(".use"))
+            .or_else(|| base.strip_suffix(".hash"))
             .is_some_and(is_digest)
 }
 
@@ -120,6 +130,13 @@ pub fn store_problems(store: &Path) -> Vec<String> {
     for n in names(&store.join(".locks")) {
         if !is_lock_file_name(&n) {
             problems.push(format!("unexpected .locks/{n}"));
+        }
+    }
+    // The digest index: one 64-hex record per archive identity, no temp files.
+    for n in names(&store.join(".index")) {
+        let record = fs::read_to_string(store.join(".index").join(&n)).unwrap_or_default();
+        if !is_digest(&n) || !is_digest(record.lines().next().unwrap_or_default()) {
+            problems.push(format!("unexpected .index/{n} ({record:?})"));
         }
     }
     for n in names(&store.join(".links")) {
