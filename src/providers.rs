@@ -64,10 +64,20 @@ pub fn prepare(
     let mut pins = Vec::with_capacity(providers.len());
     for provider in providers {
         let archive = runfiles.join(&provider.archive);
+        let started = std::time::Instant::now();
         let (extraction, pin) = store
-            .extract(&archive, None, timeout)
+            .extract(&archive, provider.sha256.as_deref(), timeout)
             .with_context(|| format!("provider {} {}", provider.source, provider.version))?;
-        verify_h1(provider, &extraction.h1)?;
+        if extraction.extracted {
+            eprintln!(
+                "fleet: extracted {} into {} in {:.2}s",
+                archive.display(),
+                extraction.path.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        let locked = locked_hashes(provider, runfiles)?;
+        verify_h1(provider, &locked, &extraction.h1)?;
         let slot = plugin_slot(&plugins, provider)?;
         if let Some(parent) = slot.parent() {
             fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
@@ -87,23 +97,77 @@ pub fn prepare(
     }))
 }
 
+/// The `h1:` hashes the lock file records for this provider: from the
+/// manifest, or read from the component's lock file.
+fn locked_hashes(provider: &ProviderPackage, runfiles: &Path) -> Result<Vec<String>> {
+    if !provider.h1.is_empty() {
+        return Ok(provider.h1.clone());
+    }
+    let Some(lock) = &provider.lock else {
+        return Ok(Vec::new());
+    };
+    let path = runfiles.join(lock);
+    let text = fs::read_to_string(&path)
+        .with_context(|| format!("reading lock file {}", path.display()))?;
+    Ok(lock_file_hashes(&text, &provider.source)
+        .into_iter()
+        .filter(|h| h.starts_with("h1:"))
+        .collect())
+}
+
+/// The `hashes` of one provider block of a `.terraform.lock.hcl`. The file
+/// is machine-written by terraform in one fixed shape, so a line scanner is
+/// enough: `provider "<source>" {`, then `hashes = [`, quoted strings, `]`.
+pub fn lock_file_hashes(text: &str, source: &str) -> Vec<String> {
+    let header = format!("provider \"{source}\"");
+    let mut hashes = Vec::new();
+    let (mut in_block, mut in_hashes) = (false, false);
+    for line in text.lines().map(str::trim) {
+        if !in_block {
+            in_block = line.starts_with(&header) && line.ends_with('{');
+            continue;
+        }
+        if in_hashes {
+            if line.starts_with(']') {
+                break;
+            }
+            if let Some(hash) = line
+                .trim_end_matches(',')
+                .strip_prefix('"')
+                .and_then(|l| l.strip_suffix('"'))
+            {
+                hashes.push(hash.to_string());
+            }
+        } else if line.starts_with("hashes") {
+            in_hashes = true;
+        } else if line == "}" {
+            break;
+        }
+    }
+    hashes
+}
+
 /// The unpacked package must match one of the lock file's `h1:` hashes.
-fn verify_h1(provider: &ProviderPackage, h1: &str) -> Result<()> {
-    if provider.h1.is_empty() {
+fn verify_h1(provider: &ProviderPackage, locked: &[String], h1: &str) -> Result<()> {
+    let regenerate = match &provider.lock_target {
+        Some(target) => format!("bazel run {target}"),
+        None => "bazel run //<package>:<component>.lock".to_string(),
+    };
+    if locked.is_empty() {
         return Err(mismatch(format!(
-            "the lock file has no h1: hash for {} {} on {}; regenerate it with the component's .lock target (bazel run //<package>:<component>.lock)",
+            "the lock file has no h1: hash for {} {} on {}; regenerate it: {regenerate}",
             provider.source, provider.version, provider.platform
         )));
     }
-    if provider.h1.iter().any(|want| want == h1) {
+    if locked.iter().any(|want| want == h1) {
         return Ok(());
     }
     Err(mismatch(format!(
-        "provider {} {} ({}) unpacks to {h1}, which is not among the lock file's hashes [{}]",
+        "provider {} {} ({}) unpacks to {h1}, which is not among the lock file's hashes [{}]; if the lock file is out of date: {regenerate}",
         provider.source,
         provider.version,
         provider.archive,
-        provider.h1.join(", ")
+        locked.join(", ")
     )))
 }
 
@@ -144,6 +208,9 @@ mod tests {
             platform: "linux_amd64".into(),
             archive: "x.zip".into(),
             h1: vec!["h1:abc".into()],
+            sha256: None,
+            lock: None,
+            lock_target: Some("//infra:cache.lock".into()),
         }
     }
 
@@ -157,11 +224,50 @@ mod tests {
 
     #[test]
     fn h1_must_be_listed() {
-        assert!(verify_h1(&provider("a/b/c"), "h1:abc").is_ok());
-        let err = verify_h1(&provider("a/b/c"), "h1:zzz").unwrap_err();
+        let p = provider("a/b/c");
+        assert!(verify_h1(&p, &p.h1, "h1:abc").is_ok());
+        let err = verify_h1(&p, &p.h1, "h1:zzz").unwrap_err();
         assert_eq!(
             crate::error::exit_code_of(&err),
             crate::error::ExitCode::Mismatch
         );
+        let err = verify_h1(&p, &[], "h1:abc").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("bazel run //infra:cache.lock"),
+            "{err:#}"
+        );
+    }
+
+    /// The shape `terraform providers lock` writes.
+    const LOCK: &str = r#"# This file is maintained automatically by "terraform init".
+# Manual edits may be lost in future updates.
+
+provider "fleet.test/rules-fleet/other" {
+  version = "1.0.0"
+  hashes = [
+    "h1:other=",
+  ]
+}
+
+provider "fleet.test/rules-fleet/fleettest" {
+  version     = "0.1.0"
+  constraints = "0.1.0"
+  hashes = [
+    "h1:8wPxA7FX82JUwuMERzcyX2/pcloFa+3YEDFFAojcgFc=",
+    "zh:047a94ffa1aa50597b79e6954f41d547c7f1ea072d2459236a7061b2abd96dd7",
+  ]
+}
+"#;
+
+    #[test]
+    fn lock_file_hashes_of_one_provider() {
+        assert_eq!(
+            lock_file_hashes(LOCK, "fleet.test/rules-fleet/fleettest"),
+            vec![
+                "h1:8wPxA7FX82JUwuMERzcyX2/pcloFa+3YEDFFAojcgFc=".to_string(),
+                "zh:047a94ffa1aa50597b79e6954f41d547c7f1ea072d2459236a7061b2abd96dd7".to_string()
+            ]
+        );
+        assert!(lock_file_hashes(LOCK, "fleet.test/rules-fleet/absent").is_empty());
     }
 }
