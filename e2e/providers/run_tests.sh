@@ -284,17 +284,32 @@ else
     grep -q "regenerate it: bazel run //checks:zh_only.lock" "$logs/zh_only.log"
 fi
 
-# Runs check the store's unpacked package against the lock file's h1: hashes in the
-# manifest `bazel run` hands to fleet: none listed, or none matching, is exit 5.
+# Runs check the store's unpacked package against the lock file's h1: hashes: those in
+# the manifest `bazel run` hands to fleet or, when it lists none (packages built in the
+# workspace), those of the rendered lock file. None found, or none matching, is exit 5.
 runfiles="$bin_dir/infra/cache/cache-1.apply.runfiles/e2e_providers"
-for case in no wrong; do
-  python3 - "$bin_dir/infra/cache/cache-1.manifest.json" "$tmp/h1-$case.json" "$case" <<'PY'
+rewrite_manifest() { # case, output
+  python3 - "$bin_dir/infra/cache/cache-1.manifest.json" "$2" "$1" <<'PY'
 import json, sys
 manifest = json.load(open(sys.argv[1]))
 for package in manifest["instances"][0]["providers"]:
-    package["h1"] = [] if sys.argv[3] == "no" else ["h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]
+    case = sys.argv[3]
+    if case == "from-lock":
+        assert package["lock"], "the manifest names the rendered lock file"
+        package["h1"] = []
+    elif case == "no":
+        package["h1"], package["lock"] = [], None
+    else:
+        package["h1"] = ["h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]
 json.dump(manifest, open(sys.argv[2], "w"))
 PY
+}
+rewrite_manifest from-lock "$tmp/h1-from-lock.json"
+check "a run reads the h1: hashes from the rendered lock file when the manifest lists none" "" \
+  "$helper" tf --manifest "$tmp/h1-from-lock.json" --action plan --runfiles "$runfiles" --workspace-root "$ws" \
+  --store "$tmp/store-h1-from-lock" -- -no-color
+for case in no wrong; do
+  rewrite_manifest "$case" "$tmp/h1-$case.json"
   "$helper" tf --manifest "$tmp/h1-$case.json" --action plan --runfiles "$runfiles" --workspace-root "$ws" \
     --store "$tmp/store-h1-$case" -- -no-color >"$logs/h1-$case.log" 2>&1
   status=$?

@@ -106,7 +106,7 @@ def _fetch(rctx, provider, platform, hint):
     # zh: is the zip's sha256, which Bazel computed while downloading.
     if provider.zh:
         if "zh:" + result.sha256 in provider.zh:
-            return struct(path = path, name = name, provider = provider)
+            return struct(path = path, name = name, provider = provider, sha256 = result.sha256)
         if not provider.h1:
             _refuse(rctx, provider, platform, path, "zh:" + result.sha256, provider.zh, hint)
 
@@ -117,7 +117,7 @@ def _fetch(rctx, provider, platform, hint):
     h1 = done.stdout.strip()
     if h1 not in provider.h1:
         _refuse(rctx, provider, platform, path, "%s (zh:%s)" % (h1, result.sha256), provider.h1 + provider.zh, hint)
-    return struct(path = path, name = name, provider = provider)
+    return struct(path = path, name = name, provider = provider, sha256 = result.sha256)
 
 def _refuse(rctx, provider, platform, path, got, wanted, hint):
     rctx.delete(path)
@@ -183,6 +183,7 @@ def _tf_provider_mirror_impl(rctx):
             "    platform = %r," % platform,
             "    h1 = %r," % f.provider.h1,
             "    zh = %r," % f.provider.zh,
+            "    sha256 = %r," % f.sha256,
             ")",
         ]
     lines += [

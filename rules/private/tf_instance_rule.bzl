@@ -122,7 +122,11 @@ def _tf_instance_impl(ctx):
         deps = dep_labels,
         inputs_from = inputs_from,
     )
-    entry["providers"] = manifest_providers(component.providers)
+    entry["providers"] = manifest_providers(
+        component.providers,
+        lock = tree.short_path + "/.terraform.lock.hcl" if component.lock_file else None,
+        lock_target = component.lock_target,
+    )
     transitive_entries = depset([json.encode(entry)], transitive = [dep.transitive_entries for dep in deps])
     manifest = ctx.actions.declare_file(ctx.label.name + ".manifest.json")
     ctx.actions.write(manifest, manifest_json(

@@ -6,11 +6,12 @@ load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 TfProviderInfo = provider(
     doc = "Terraform provider packages, each in the mirror layout and unpacked once per build.",
     fields = {
-        "packages": """List of `struct(source, version, platform, archive, unpacked, h1, zh)`:
+        "packages": """List of `struct(source, version, platform, archive, unpacked, h1, zh, sha256)`:
 `source` is `<host>/<namespace>/<type>`, `platform` is `<os>_<arch>`, `archive` the
 `terraform-provider-<type>_<version>_<platform>.zip` File, `unpacked` a directory File
 holding its contents (what a `-plugin-dir` slot points at), `h1` and `zh` the lock
-file's hashes for the provider (empty when the package was not read from a lock).""",
+file's hashes for the provider (empty when the package was not read from a lock), `sha256`
+the zip's own digest when known (else None).""",
     },
 )
 
@@ -102,6 +103,7 @@ def _package(ctx, source, archive, platform):
         unpacked = _unpack(ctx, archive),
         h1 = list(getattr(ctx.attr, "h1", [])),
         zh = list(getattr(ctx.attr, "zh", [])),
+        sha256 = getattr(ctx.attr, "sha256", "") or None,
     )
 
 def _tf_provider_impl(ctx):
@@ -203,6 +205,7 @@ tf_provider_package = rule(
         "platform": attr.string(mandatory = True, doc = "`<os>_<arch>` of the package."),
         "h1": attr.string_list(doc = "The lock file's `h1:` hashes for this provider (run targets check the unpacked package against them)."),
         "zh": attr.string_list(doc = "The lock file's `zh:` hashes for this provider."),
+        "sha256": attr.string(doc = "The zip's own sha256 when known (the verified download's), so run targets need not hash it."),
     },
     toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
     provides = [TfProviderInfo],
@@ -260,8 +263,18 @@ def plugin_slot(package):
     """`<host>/<namespace>/<type>/<version>/<os>_<arch>`: the package's place in a `-plugin-dir`."""
     return "%s/%s/%s" % (package.source, package.version, package.platform)
 
-def manifest_providers(packages):
-    """The `providers` list of a manifest `Instance` (src/manifest.rs `ProviderPackage`)."""
+def manifest_providers(packages, lock = None, lock_target = None):
+    """The `providers` list of a manifest `Instance` (src/manifest.rs `ProviderPackage`).
+
+    Args:
+      packages: the component's provider package structs.
+      lock: runfiles path of the rendered `.terraform.lock.hcl`, read at run time when a
+        package's `h1:` hashes are not known at analysis time (packages built in the workspace).
+      lock_target: label string of the component's `.lock` target, for messages.
+
+    Returns:
+      A list of dicts for json.encode.
+    """
     return [
         {
             "source": p.source,
@@ -269,6 +282,9 @@ def manifest_providers(packages):
             "platform": p.platform,
             "archive": p.archive.short_path,
             "h1": p.h1,
+            "sha256": p.sha256,
+            "lock": lock,
+            "lock_target": lock_target,
         }
         for p in packages
     ]
