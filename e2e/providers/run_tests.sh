@@ -24,33 +24,11 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-repo_root="$(cd "$here/../.." && pwd -P)"
-bazelw="$repo_root/tools/bazelw"
-helper="${FLEET_HELPER:-$repo_root/target/release/fleet}"
+source "$here/../lib.sh"
+e2e_suite e2e-providers
 rounds="${E2E_PROVIDERS_ROUNDS:-10}"
 process_rounds="${E2E_PROVIDERS_PROCESS_ROUNDS:-3}"
 source_addr="fleet.test/rules-fleet/fleettest"
-
-passed=0
-failed=0
-pass() {
-  passed=$((passed + 1))
-  echo "PASS $1"
-}
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1${2:+: $2}"
-}
-check() { # check NAME DETAIL COMMAND...: pass NAME when the command succeeds.
-  local name="$1" detail="$2"
-  shift 2
-  if "$@"; then pass "$name${detail:+ ($detail)}"; else fail "$name" "$detail"; fi
-}
-finish() {
-  echo "e2e-providers: $passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
-  exit $?
-}
 
 if [[ ! -x "$helper" ]] || ! "$helper" tf --help 2>/dev/null | grep -q -- --store; then
   fail "helper" "$helper is missing or its 'tf' has no --store (cargo build --release)"

@@ -20,25 +20,8 @@ set -uo pipefail
 export LC_ALL=C
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-repo_root="$(cd "$here/../.." && pwd -P)"
-bazelw="$repo_root/tools/bazelw"
-helper="${FLEET_HELPER:-$repo_root/target/release/fleet}"
-
-passed=0
-failed=0
-pass() {
-  passed=$((passed + 1))
-  echo "PASS $1"
-}
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1${2:+: $2}"
-}
-finish() {
-  echo "e2e-fleet: $passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
-  exit $?
-}
+source "$here/../lib.sh"
+e2e_suite e2e-fleet
 
 if [[ ! -x "$helper" ]] || ! "$helper" run --help >/dev/null 2>&1; then
   fail "helper" "$helper is missing or has no 'run' command (cargo build --release)"

@@ -9,26 +9,9 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-repo_root="$(cd "$here/../.." && pwd -P)"
-bazelw="$repo_root/tools/bazelw"
-helper="${FLEET_HELPER:-$repo_root/target/release/fleet}"
+source "$here/../lib.sh"
+e2e_suite e2e-terraform
 terraform_bin="${TERRAFORM_BIN:-$(command -v terraform || true)}"
-
-passed=0
-failed=0
-pass() {
-  passed=$((passed + 1))
-  echo "PASS $1"
-}
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1${2:+: $2}"
-}
-finish() {
-  echo "e2e-terraform: $passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
-  exit $?
-}
 
 if [[ ! -x "$helper" ]] || ! "$helper" tf --help >/dev/null 2>&1; then
   fail "helper" "$helper is missing or has no 'tf' command (cargo build --release)"

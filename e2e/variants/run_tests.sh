@@ -17,32 +17,10 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
-repo_root="$(cd "$here/../.." && pwd -P)"
-bazelw="$repo_root/tools/bazelw"
-helper="${FLEET_HELPER:-$repo_root/target/release/fleet}"
+source "$here/../lib.sh"
+e2e_suite e2e-variants
 rounds="${E2E_VARIANTS_ROUNDS:-20}"
 variants=(aws-dev aws-ecs-2 aws-k8s-1.30 aws-k8s-1.31 aws-k8s-1.31-nvidia metal-dev metal-k8s-1.31 vmware-k8s-1.31)
-
-passed=0
-failed=0
-pass() {
-  passed=$((passed + 1))
-  echo "PASS $1"
-}
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1${2:+: $2}"
-}
-check() { # check NAME DETAIL CONDITION...: pass NAME when the command succeeds.
-  local name="$1" detail="$2"
-  shift 2
-  if "$@"; then pass "$name ($detail)"; else fail "$name" "$detail"; fi
-}
-finish() {
-  echo "e2e-variants: $passed passed, $failed failed"
-  [[ $failed -eq 0 ]]
-  exit $?
-}
 
 if [[ ! -x "$helper" ]] || ! "$helper" extract --help >/dev/null 2>&1; then
   fail "helper" "$helper is missing (cargo build --release)"
