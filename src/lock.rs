@@ -46,6 +46,30 @@ impl Lock {
     /// Takes a lock in `mode`, waiting up to `timeout`; prints one line to
     /// stderr when it has to wait, and fails with exit code 3 at the deadline.
     pub fn acquire_mode(path: &Path, mode: Mode, timeout: Duration, purpose: &str) -> Result<Lock> {
+        let lock = Self::wait(path, mode, timeout, purpose, || Ok(false))?;
+        lock.ok_or_else(|| anyhow::anyhow!("lock {} was not taken", path.display()))
+    }
+
+    /// Takes an exclusive lock on `path` unless `done` turns true first.
+    /// Waiters for a result someone else is producing under the lock (an
+    /// extraction, a digest) return `Ok(None)` as soon as it exists, instead
+    /// of each taking the lock in turn just to find the work done.
+    pub fn acquire_unless(
+        path: &Path,
+        timeout: Duration,
+        purpose: &str,
+        done: impl FnMut() -> Result<bool>,
+    ) -> Result<Option<Lock>> {
+        Self::wait(path, Mode::Exclusive, timeout, purpose, done)
+    }
+
+    fn wait(
+        path: &Path,
+        mode: Mode,
+        timeout: Duration,
+        purpose: &str,
+        mut done: impl FnMut() -> Result<bool>,
+    ) -> Result<Option<Lock>> {
         let file = open_lock_file(path)?;
         let start = Instant::now();
         let mut backoff = Duration::from_millis(1);
@@ -60,7 +84,10 @@ impl Lock {
                 if mode == Mode::Exclusive {
                     record_holder(path, purpose);
                 }
-                return Ok(lock);
+                return Ok(Some(lock));
+            }
+            if done()? {
+                return Ok(None);
             }
             let waited = start.elapsed();
             if waited >= timeout {

@@ -157,11 +157,19 @@ impl Store {
             archive.display(),
             self.root.display()
         );
-        let lock = Lock::acquire(&self.lock_path(&digest, "lock"), timeout, &purpose)?;
-        let waited = lock.waited();
+        let started = Instant::now();
+        let lock =
+            Lock::acquire_unless(&self.lock_path(&digest, "lock"), timeout, &purpose, || {
+                Ok(self.complete(&digest)?.is_some())
+            })?;
+        let waited = started.elapsed();
+        // Someone else published it while we waited (then we hold no lock),
+        // or it was published just before we took the lock.
         if let Some(manifest) = self.complete(&digest)? {
             return Ok((self.result(manifest, false, waited), pin));
         }
+        let lock =
+            lock.ok_or_else(|| anyhow::anyhow!("version {digest} vanished while waiting"))?;
         self.sweep(&digest)?;
         let unpacked = self.unpack_and_publish(archive, &digest)?;
         let manifest = VersionManifest {
@@ -193,7 +201,9 @@ impl Store {
             return Ok(digest);
         }
         let purpose = format!("hashing {}", archive.display());
-        let _lock = Lock::acquire(&self.lock_path(&key, "hash"), timeout, &purpose)?;
+        let _lock = Lock::acquire_unless(&self.lock_path(&key, "hash"), timeout, &purpose, || {
+            Ok(read_digest(&record).is_some())
+        })?;
         if let Some(digest) = read_digest(&record) {
             return Ok(digest);
         }
