@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::error::Failure;
+use crate::fsutil;
 
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
 
@@ -204,9 +205,7 @@ pub fn describe_holder(lock: &Path) -> String {
     if !purpose.is_empty() {
         text.push_str(&format!(" {purpose}"));
     }
-    let alive = pid
-        .parse::<u32>()
-        .map(|p| Path::new(&format!("/proc/{p}")).exists());
+    let alive = pid.parse::<u32>().map(fsutil::process_alive);
     if alive == Ok(false) {
         text.push_str(" [that process has exited; the lock is held by whoever inherited it]");
     }

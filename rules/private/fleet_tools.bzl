@@ -1,10 +1,8 @@
 """fleet_tools: a tools bundle shared by variant builds, extracted once."""
 
+load(":extract_tree.bzl", "extract_tree")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 load(":variant_providers.bzl", "FleetToolsInfo")
-
-# `fleet extract --out` prints the tree's path; the action output is the tree itself.
-_EXTRACT = '"$1" extract --archive "$2" --out "$3" >/dev/null'
 
 _DIGEST = '"$1" hash "$2" --format sha256 >"$3"'
 
@@ -12,13 +10,11 @@ def _fleet_tools_impl(ctx):
     fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
     archive = ctx.file.archive
 
-    tree = ctx.actions.declare_directory(ctx.label.name + ".tree")
-    ctx.actions.run_shell(
-        command = _EXTRACT,
-        arguments = [fleet.path, archive.path, tree.path],
-        inputs = [archive],
-        tools = [fleet],
-        outputs = [tree],
+    tree = extract_tree(
+        ctx,
+        fleet,
+        archive,
+        name = ctx.label.name + ".tree",
         mnemonic = "FleetToolsExtract",
         progress_message = "Extracting tools bundle %s" % ctx.label,
     )

@@ -1,5 +1,6 @@
 """Provider packages: built in the workspace (`tf_provider`) or taken as they are (`tf_provider_package`)."""
 
+load(":extract_tree.bzl", "extract_tree")
 load(":labels.bzl", "label_string")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
@@ -76,23 +77,17 @@ def target_platform(ctx, what):
         fail("%s: cannot tell the Terraform platform of --cpu=%s; set platform (e.g. \"linux_amd64\")" % (what, cpu))
     return _CPU_PLATFORMS[cpu]
 
-_UNPACK = '"$1" extract --archive "$2" --out "$3" >/dev/null'
-
 def _unpack(ctx, archive):
     """The package unpacked by `fleet extract --out`: one action per package, shared by every instance."""
-    fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
-    tree = ctx.actions.declare_directory(ctx.label.name + ".unpacked")
-    ctx.actions.run_shell(
-        command = _UNPACK,
-        arguments = [fleet.path, archive.path, tree.path],
-        inputs = [archive],
-        tools = [fleet],
-        outputs = [tree],
+    return extract_tree(
+        ctx,
+        ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary,
+        archive,
+        name = ctx.label.name + ".unpacked",
         mnemonic = "TerraformProviderUnpack",
         progress_message = "Unpacking provider package %s" % archive.basename,
         execution_requirements = {"block-network": ""},
     )
-    return tree
 
 def _package(ctx, source, archive, platform):
     return struct(
