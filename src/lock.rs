@@ -32,9 +32,17 @@ pub enum Mode {
 /// A held flock; released when dropped or when the process dies.
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    file: File,
     path: PathBuf,
     waited: Duration,
+}
+
+/// The locked descriptor, for handing it to a child that must hold the lock
+/// for as long as it lives (see `process`).
+impl std::os::fd::AsRawFd for Lock {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.file.as_raw_fd()
+    }
 }
 
 impl Lock {
@@ -78,7 +86,7 @@ impl Lock {
         loop {
             if try_lock(&file, mode, path)? {
                 let lock = Lock {
-                    _file: file,
+                    file,
                     path: path.to_path_buf(),
                     waited: start.elapsed(),
                 };
@@ -124,7 +132,7 @@ impl Lock {
             record_holder(path, purpose);
         }
         Ok(Some(Lock {
-            _file: file,
+            file,
             path: path.to_path_buf(),
             waited: Duration::ZERO,
         }))
