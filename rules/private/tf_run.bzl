@@ -1,6 +1,7 @@
 """The `<name>.plan|.apply|.destroy|.output` targets of tf_instance: `bazel run` launchers for `fleet tf`."""
 
 load(":providers.bzl", "TfInstanceInfo")
+load(":shell.bzl", "shell_quote")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
 RUN_ACTIONS = ["plan", "apply", "destroy", "output"]
@@ -13,11 +14,14 @@ def _tf_run_impl(ctx):
         template = ctx.file._launcher,
         output = launcher,
         substitutions = {
-            "{{ACTION}}": ctx.attr.action,
-            "{{FLEET}}": fleet.binary.short_path,
-            "{{LABEL}}": instance.label,
-            "{{MANIFEST}}": instance.manifest.short_path,
-            "{{WORKSPACE}}": ctx.workspace_name,
+            # Labels hold no newline: the comment line can show them as they are.
+            "{{ACTION_TEXT}}": ctx.attr.action,
+            "{{LABEL_TEXT}}": instance.label,
+            "{{ACTION}}": shell_quote(ctx.attr.action),
+            "{{FLEET}}": shell_quote(fleet.binary.short_path),
+            "{{LABEL}}": shell_quote(instance.label),
+            "{{MANIFEST}}": shell_quote(instance.manifest.short_path),
+            "{{WORKSPACE}}": shell_quote(ctx.workspace_name),
         },
         is_executable = True,
     )
