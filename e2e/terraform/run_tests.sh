@@ -3,6 +3,7 @@
 # on a private copy of this workspace (the source tree is never written to).
 #
 #   e2e/terraform/run_tests.sh            # FLEET_HELPER defaults to <repo>/target/release/fleet
+#   e2e/terraform/run_tests.sh --rules-only   # only the rule checks (secrets, nesting, fleet_root, quoting)
 #
 # Prints one line per check and, last, `e2e-terraform: N passed, N failed`;
 # exits non-zero when a check failed.
@@ -49,6 +50,117 @@ bz() {
 }
 
 bin_dir="$(bz "$ws" info bazel-bin 2>/dev/null)"
+
+expect_failure() { # NAME LOG PATTERN... (every pattern must appear)
+  local name="$1" log="$2"
+  shift 2
+  for pattern in "$@"; do
+    if ! grep -qF -- "$pattern" "$log"; then
+      fail "$name" "missing '$pattern': $(grep -m2 -E 'ERROR|Error' "$log")"
+      return
+    fi
+  done
+  pass "$name"
+}
+
+# refused NAME "TARGET..." PATTERN...: building the targets (failing packages
+# re-enabled, --keep_going) fails, and the output holds every pattern.
+refused() {
+  local name="$1" targets="$2" log
+  log="$logs/refused-$(echo "$name" | tr -c 'A-Za-z0-9\n' '-').log"
+  shift 2
+  # shellcheck disable=SC2086 # targets is a list of labels without spaces
+  if bz "$ws" build --deleted_packages= --keep_going $targets >"$log" 2>&1; then
+    fail "$name" "the build succeeded"
+  else
+    expect_failure "$name" "$log" "$@"
+  fi
+}
+
+# Rule-level refusals (secrets, nested run directories, fleet_root) and
+# quoting of hostile target names in launchers.
+rule_checks() {
+  refused "a secret in backend_config is refused, pointing at the environment" \
+    //negative/secret_in_backend_config:all \
+    '//negative/secret_in_backend_config:cluster: backend_config["secret_key"] looks like a secret' "environment"
+  refused "a secret nested in backend_config is refused, naming its key path" \
+    //negative/secret_in_nested_backend_config:all \
+    '//negative/secret_in_nested_backend_config:cluster: backend_config["assume_role_with_web_identity"]["web_identity_token"] looks like a secret'
+  refused "a secret deep in vars (list of objects) is refused, naming its key path and secret_env" \
+    //negative/secret_in_vars:all \
+    '//negative/secret_in_vars:cluster: vars["database"]["users"][1]["Password"] looks like a secret' \
+    'secret_env = {"database": "'
+  refused "an env name like *PASS* is refused" \
+    //negative/secret_in_env:all \
+    '//negative/secret_in_env:cluster: env["DB_PASS"] looks like a secret'
+  refused "a variable in both vars and secret_env is refused" \
+    //negative/secret_env_conflict:all \
+    '//negative/secret_env_conflict:cluster: variable "node_type" is in both vars and secret_env'
+
+  local manifest="$bin_dir/negative/secret_env_manifest/db.manifest.json" marker="fleet-e2e-secret-$RANDOM$RANDOM"
+  if FLEET_E2E_DB_PASSWORD="$marker" bz "$ws" build --action_env=FLEET_E2E_DB_PASSWORD --output_groups=+manifest //negative/secret_env_manifest:db >"$logs/secret-env.log" 2>&1 &&
+    python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["instances"][0]; sys.exit(e.get("secret_env") != {"db_password": "FLEET_E2E_DB_PASSWORD"} or "db_password" in e["env"])' "$manifest" &&
+    ! grep -rqF "$marker" "$bin_dir/negative/secret_env_manifest"; then
+    pass "an instance with secret_env builds; its manifest names the env var, no output holds the value"
+  else
+    fail "secret_env instance builds, manifest holds the name only" "$(grep -m2 ERROR "$logs/secret-env.log"; cat "$manifest" 2>/dev/null)"
+  fi
+
+  # END-TO-END LEAK CHECK (needs the runner's `secret_env` support in fleet tf): the
+  # secret comes from the environment of `bazel run`, reaches terraform, and is
+  # found nowhere in the run directory or Bazel's outputs afterwards.
+  if FLEET_E2E_DB_PASSWORD="$marker" bz "$ws" run //negative/secret_env_manifest:db.apply -- -auto-approve -no-color >"$logs/secret-env-apply.log" 2>&1; then
+    local want leaks
+    want="$(printf '%s' "$marker" | sha256sum | cut -d' ' -f1)"
+    leaks="$(grep -rlF "$marker" "$ws/.fleet" "$bin_dir/negative/secret_env_manifest" "$logs/secret-env-apply.log" 2>/dev/null | head -3)"
+    if grep -qF "$want" "$ws/.fleet/negative/secret_env_manifest/db/terraform.tfstate" && [[ -z "$leaks" ]]; then
+      pass "secret_env: apply reads the secret from the environment; no file under .fleet or bazel-bin holds it"
+    else
+      fail "secret_env apply without leaks" "hash in state: $(grep -c "$want" "$ws/.fleet/negative/secret_env_manifest/db/terraform.tfstate" 2>/dev/null), leaked into: $leaks"
+    fi
+  elif grep -q 'unknown field `secret_env`' "$logs/secret-env-apply.log"; then
+    echo "SKIP secret_env apply leak check: this fleet helper does not read secret_env yet"
+  else
+    fail "secret_env apply" "$(tail -5 "$logs/secret-env-apply.log")"
+  fi
+
+  refused "nested run directories in one package are refused while loading, naming both" \
+    //negative/nested_run_dirs:all \
+    "instances //negative/nested_run_dirs:c and //negative/nested_run_dirs:c/b have nested run directories"
+  refused "nested run directories in one tf_instances are refused while loading, naming both" \
+    //negative/nested_run_dirs_instances:all \
+    "instances //negative/nested_run_dirs_instances:c and //negative/nested_run_dirs_instances:c/b have nested run directories"
+  refused "nested run directories across packages fail the fleet's analysis, naming both" \
+    //negative/nested_run_dirs_fleet:fleet \
+    "instances //negative/nested_run_dirs_fleet:sub and //negative/nested_run_dirs_fleet/sub:inner have nested run directories"
+  refused "a fleet_root that is absolute, climbs out or is empty fails analysis, naming the instance" \
+    "//negative/fleet_root:absolute //negative/fleet_root:parent //negative/fleet_root:empty" \
+    '//negative/fleet_root:absolute: fleet_root "/tmp/fleet"' \
+    '//negative/fleet_root:parent: fleet_root "runs/../../fleet"' \
+    '//negative/fleet_root:empty: fleet_root ""'
+
+  # Names holding ' $ ( ) ; reach fleet literally through both launchers.
+  local instance='//negative/quoting:it'\''s-$HOME-(1);x' fleet='//negative/quoting:fleet'\''s-$HOME-(1)'
+  local state="$ws/.fleet/negative/quoting/it's-\$HOME-(1);x/terraform.tfstate"
+  bz "$ws" run "$instance.apply" -- -auto-approve -no-color >"$logs/quoting-apply.log" 2>&1
+  if grep -q '"cluster_id": "quoted"' "$state" 2>/dev/null; then
+    pass "an instance named with ' \$ ( ) ; builds and its .apply runs, in its own run directory"
+  else
+    fail "hostile instance name: .apply" "$(grep -m3 -E 'ERROR|Error|error|rules_fleet' "$logs/quoting-apply.log")"
+  fi
+  if bz "$ws" run "$fleet.plan" -- --parallelism 1 >"$logs/quoting-fleet.log" 2>&1 &&
+    grep -qF "it's-\$HOME-(1);x" "$logs/quoting-fleet.log"; then
+    pass "a fleet named with ' \$ ( runs its .plan on that instance"
+  else
+    fail "hostile fleet name: .plan" "$(grep -m3 -E 'ERROR|Error|error|rules_fleet' "$logs/quoting-fleet.log")"
+  fi
+}
+
+# `run_tests.sh --rules-only` runs just the rule checks above (refusals, quoting).
+if [[ "${1:-}" == --rules-only ]]; then
+  rule_checks
+  finish
+fi
 run_dirs="$ws/.fleet/infra/elasticache"
 instances=()
 for n in $(seq 1 12); do instances+=("redis-cluster-$n"); done
@@ -256,17 +368,6 @@ else
 fi
 
 # --- 7. shared state fails analysis, naming both instances ---------------------------
-expect_failure() { # NAME LOG PATTERN... (every pattern must appear)
-  local name="$1" log="$2"
-  shift 2
-  for pattern in "$@"; do
-    if ! grep -qF -- "$pattern" "$log"; then
-      fail "$name" "missing '$pattern': $(grep -m2 -E 'ERROR|Error' "$log")"
-      return
-    fi
-  done
-  pass "$name"
-}
 if bz "$ws" build //negative/shared_state >"$logs/shared.log" 2>&1; then
   fail "shared state across packages fails analysis" "the build succeeded"
 else
@@ -280,12 +381,9 @@ else
   expect_failure "shared state within a package fails naming both" "$logs/shared-pkg.log" \
     "instances //negative/shared_state_in_package:cluster-1 and //negative/shared_state_in_package:cluster-2 share state"
 fi
-if bz "$ws" build --deleted_packages= //negative/secret_in_backend_config:all >"$logs/secret.log" 2>&1; then
-  fail "a secret in backend_config is refused" "the build succeeded"
-else
-  expect_failure "a secret in backend_config is refused, pointing at the environment" "$logs/secret.log" \
-    'backend_config["secret_key"] carries a secret' "pass it through the environment"
-fi
+
+# --- 7b. secrets, nested run directories, fleet_root, hostile names -------------------
+rule_checks
 
 # --- 8. --repo_env=TERRAFORM picks the local toolchain's binary -----------------------
 cp "$terraform_bin" "$tmp/terraform-copy"

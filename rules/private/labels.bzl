@@ -20,6 +20,26 @@ def label_string(label):
         return "//%s:%s" % (label.package, label.name)
     return "@%s//%s:%s" % (repo, label.package, label.name)
 
+def loading_label_string(package, name):
+    """Same form as label_string, at loading time (in a macro), for `name` in `package`.
+
+    Args:
+      package: the package (native.package_name()).
+      name: the target name.
+
+    Returns:
+      The canonical label string.
+    """
+
+    # native.repo_name (Bazel 7.1+) has no "@"; repository_name (4.2+) has one.
+    if hasattr(native, "repo_name"):
+        repo = native.repo_name()
+    else:
+        repo = native.repository_name().lstrip("@")
+    if repo in ("", "__main__", "_main"):
+        return "//%s:%s" % (package, name)
+    return "@%s//%s:%s" % (repo, package, name)
+
 def absolute_label(label):
     """Returns a label string usable from inside another repository's BUILD file.
 

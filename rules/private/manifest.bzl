@@ -2,7 +2,7 @@
 
 MANIFEST_SCHEMA = 1
 
-def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_from):
+def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_from, secret_env = {}):
     """Returns one `Instance` of the manifest as a dict.
 
     Args:
@@ -14,11 +14,14 @@ def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_
       env: dict of extra environment variables.
       deps: list of label strings applied first.
       inputs_from: dict variable -> {"instance": label, "output": name}.
+      secret_env: dict variable -> environment variable NAME read at run time
+        (never a value). Written only when non-empty, so helpers that predate
+        the field still read manifests of instances without it.
 
     Returns:
       A dict json.encode turns into a valid `Instance`.
     """
-    return {
+    entry = {
         "label": label,
         "name": name,
         "rendered": rendered,
@@ -29,6 +32,9 @@ def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_
         "inputs_from": inputs_from,
         "providers": [],
     }
+    if secret_env:
+        entry["secret_env"] = dict(secret_env)
+    return entry
 
 def manifest_json(target, terraform, fleet_root, entries, parallelism = 0):
     """Returns the manifest text.

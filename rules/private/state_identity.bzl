@@ -1,4 +1,4 @@
-"""Backend defaults, secret refusal and state identities: where an instance's state lives.
+"""Backend defaults and state identities: where an instance's state lives.
 
 Two instances must never share state. The identity of an instance's state is its
 backend type, the settings that locate the state (bucket + key, prefix, path...)
@@ -11,30 +11,6 @@ two instances share one. Checks happen:
   every instance of a `tf_fleet`.
 """
 
-# backend_config keys that carry credentials: they would end up in action
-# inputs, outputs and cache keys.
-SECRET_KEYS = [
-    "access_key",
-    "access_token",
-    "api_key",
-    "client_certificate_password",
-    "client_secret",
-    "conn_str",
-    "credentials",
-    "encryption_key",
-    "kms_encryption_key",
-    "password",
-    "private_key",
-    "sas_token",
-    "secret_key",
-    "session_token",
-    "sse_customer_key",
-    "token",
-]
-
-# Environment variable name fragments that mark a secret (env is written to the manifest).
-_SECRET_ENV_FRAGMENTS = ["SECRET", "PASSWORD", "TOKEN", "PRIVATE_KEY", "ACCESS_KEY", "CREDENTIALS"]
-
 # For each backend: the setting naming the state within its store, and the
 # settings that name the store. Unknown backends use their whole configuration.
 _LOCATION = {
@@ -46,27 +22,6 @@ _LOCATION = {
     "oss": ("key", ["bucket", "prefix"]),
     "s3": ("key", ["bucket", "workspace_key_prefix"]),
 }
-
-def refuse_secrets(label, backend_config, env):
-    """Fails when backend_config or env would carry a credential.
-
-    Args:
-      label: the instance label string (for the message).
-      backend_config: dict of backend settings.
-      env: dict of environment variables.
-    """
-    for key in backend_config:
-        if key in SECRET_KEYS:
-            fail(("%s: backend_config[\"%s\"] carries a secret. Secrets must not enter Bazel " +
-                  "inputs, outputs or caches: pass it through the environment when running " +
-                  "(e.g. the backend's own variables such as AWS_SECRET_ACCESS_KEY, ARM_ACCESS_KEY, " +
-                  "GOOGLE_CREDENTIALS, or TF_CLI_ARGS_init=-backend-config=%s=...).") % (label, key, key))
-    for key in env:
-        upper = key.upper()
-        for fragment in _SECRET_ENV_FRAGMENTS:
-            if fragment in upper:
-                fail(("%s: env[\"%s\"] looks like a secret. The env attribute is written into " +
-                      "Bazel outputs: export it in the environment of `bazel run` instead.") % (label, key))
 
 def effective_backend_config(backend, backend_config, package, name):
     """Returns backend_config with rules_fleet's defaults applied.

@@ -3,6 +3,8 @@
 load(":labels.bzl", "label_string")
 load(":manifest.bzl", "manifest_json")
 load(":providers.bzl", "TfInstanceGroupInfo", "TfInstanceInfo")
+load(":run_dirs.bzl", "check_run_dirs")
+load(":shell.bzl", "shell_quote")
 load(":state_identity.bzl", "check_unique_states")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
@@ -35,6 +37,7 @@ def _tf_fleet_impl(ctx):
 
     # Instances reached through several paths appear once: equal entries are equal strings.
     check_unique_states(depset(transitive = [i.transitive_states for i in instances]).to_list(), label)
+    check_run_dirs(depset(transitive = [i.transitive_run_dirs for i in instances]).to_list(), label)
     entries = depset(transitive = [i.transitive_entries for i in instances]).to_list()
 
     manifest = ctx.actions.declare_file(ctx.label.name + ".manifest.json")
@@ -70,7 +73,7 @@ def _tf_fleet_impl(ctx):
 tf_fleet_rule = rule(
     implementation = _tf_fleet_impl,
     doc = """Builds (renders and validates) a set of instances and their dependencies, checks that
-none of them share state, and writes their manifest for `fleet run`. The `<name>` target of `tf_fleet`.""",
+none of them share state or have nested run directories, and writes their manifest for `fleet run`. The `<name>` target of `tf_fleet`.""",
     attrs = {
         "instances": attr.label_list(
             mandatory = True,
@@ -85,9 +88,6 @@ none of them share state, and writes their manifest for `fleet run`. The `<name>
     },
     provides = [TfFleetInfo, TfInstanceGroupInfo],
 )
-
-def _shell_quote(text):
-    return "'" + text.replace("'", "'\\''") + "'"
 
 # {{...}} are replaced by shell-quoted values ({{..._TEXT}}, in the comment, as they are).
 _LAUNCHER = """#!/usr/bin/env bash
@@ -124,7 +124,7 @@ def _tf_fleet_run_impl(ctx):
         ("HELPER", helper.binary.short_path),
         ("MANIFEST", fleet.manifest.short_path),
     ]:
-        text = text.replace("{{%s}}" % key, _shell_quote(value))
+        text = text.replace("{{%s}}" % key, shell_quote(value))
     ctx.actions.write(launcher, text, is_executable = True)
     runfiles = ctx.runfiles(files = [helper.binary], transitive_files = fleet.run_files)
     return [DefaultInfo(executable = launcher, runfiles = runfiles)]

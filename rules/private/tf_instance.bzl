@@ -1,21 +1,11 @@
 """tf_instance: one instance of a tf_component, as a set of targets."""
 
-load(":labels.bzl", "resolve_label_string")
-load(":state_identity.bzl", "claim_state_in_package", "effective_backend_config", "refuse_secrets", "state_identity")
+load(":labels.bzl", "loading_label_string", "resolve_label_string")
+load(":run_dirs.bzl", "claim_run_dir_in_package")
+load(":secrets.bzl", "check_secret_env", "refuse_secrets")
+load(":state_identity.bzl", "claim_state_in_package", "effective_backend_config", "state_identity")
 load(":tf_instance_rule.bzl", "tf_instance_rule")
 load(":tf_run.bzl", "RUN_ACTIONS", "tf_run")
-
-def _label_string(package, name):
-    """Same form as labels.label_string, at loading time."""
-
-    # native.repo_name (Bazel 7.1+) has no "@"; repository_name (4.2+) has one.
-    if hasattr(native, "repo_name"):
-        repo = native.repo_name()
-    else:
-        repo = native.repository_name().lstrip("@")
-    if repo in ("", "__main__", "_main"):
-        return "//%s:%s" % (package, name)
-    return "@%s//%s:%s" % (repo, package, name)
 
 def _with_inputs_from_deps(deps, inputs_from, package):
     """deps plus every instance inputs_from reads (`LABEL#OUTPUT`) that deps lacks."""
@@ -41,6 +31,8 @@ def tf_instance(
         workspace = None,
         deps = [],
         env = {},
+        secret_env = {},
+        allow_secret_like_keys = [],
         tags = [],
         inputs_from = {},
         fleet_root = ".fleet",
@@ -68,17 +60,27 @@ def tf_instance(
       workspace: Terraform workspace (None: `default`).
       deps: instances that must be applied before this one (`inputs_from`
         upstreams are added; a cycle fails analysis, naming it).
-      env: extra environment for terraform at run time (no secrets).
+      env: extra environment for terraform at run time (no secrets: names
+        that look like secrets are refused).
+      secret_env: variable -> environment variable name: the variable's value
+        is read from that environment variable by `fleet tf` / `fleet run` at
+        run time and never enters Bazel (only the names reach the manifest).
+        The way to pass secrets; a variable cannot be in both `vars` and here.
+      allow_secret_like_keys: exact key names in `vars`, `backend_config` or
+        `env` that look like secrets by name but are not (e.g. `token_ttl`).
       tags: tags for every generated target.
       inputs_from: variable → `"LABEL#OUTPUT"`: the output of another instance,
         read at run time after it is applied; implies a dependency on it.
-      fleet_root: directory under the workspace root holding run directories.
+      fleet_root: directory under the workspace root holding run directories
+        (relative, without `..`).
       visibility: visibility of every generated target.
       **kwargs: passed to every generated target (e.g. `testonly`).
     """
     package = native.package_name()
-    label = _label_string(package, name)
-    refuse_secrets(label, backend_config, env)
+    label = loading_label_string(package, name)
+    refuse_secrets(label, vars, backend_config, env, allow_secret_like_keys)
+    check_secret_env(label, secret_env, vars, inputs_from)
+    claim_run_dir_in_package(package, name, label)
     config = effective_backend_config(backend, backend_config, package, name)
     run_dir = (package + "/" + name) if package else name
     claim_state_in_package(
@@ -98,6 +100,7 @@ def tf_instance(
         deps = _with_inputs_from_deps(deps, inputs_from, package),
         inputs_from = inputs_from,
         env = env,
+        secret_env = secret_env,
         fleet_root = fleet_root,
         tags = tags,
         visibility = visibility,

@@ -3,6 +3,7 @@
 load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
+load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim")
 load(":state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
 load(":tf_provider.bzl", "manifest_providers", "plugin_slot")
 load(":toolchain_types.bzl", "TERRAFORM_TOOLCHAIN_TYPE")
@@ -94,6 +95,7 @@ def _tf_instance_impl(ctx):
     component = ctx.attr.component[TfComponentInfo]
     backend_config = json.decode(ctx.attr.backend_config_json)
     workspace = ctx.attr.workspace or None
+    check_fleet_root(label, ctx.attr.fleet_root)
 
     deps = [dep[TfInstanceInfo] for dep in ctx.attr.deps]
     dep_labels = [dep.label for dep in deps]
@@ -111,6 +113,11 @@ def _tf_instance_impl(ctx):
         transitive = [dep.transitive_states for dep in deps],
     )
     check_unique_states(transitive_states.to_list(), label)
+    transitive_run_dirs = depset(
+        [run_dir_claim(ctx.attr.fleet_root, run_dir, label)],
+        transitive = [dep.transitive_run_dirs for dep in deps],
+    )
+    check_run_dirs(transitive_run_dirs.to_list(), label)
 
     entry = instance_entry(
         label = label,
@@ -121,6 +128,7 @@ def _tf_instance_impl(ctx):
         env = dict(ctx.attr.env),
         deps = dep_labels,
         inputs_from = inputs_from,
+        secret_env = dict(ctx.attr.secret_env),
     )
     entry["providers"] = manifest_providers(
         component.providers,
@@ -157,6 +165,7 @@ def _tf_instance_impl(ctx):
             manifest = manifest,
             workspace = workspace,
             env = dict(ctx.attr.env),
+            secret_env = dict(ctx.attr.secret_env),
             deps = dep_labels,
             inputs_from = inputs_from,
             backend = ctx.attr.backend,
@@ -165,6 +174,7 @@ def _tf_instance_impl(ctx):
             manifest_entry = entry,
             transitive_entries = transitive_entries,
             transitive_states = transitive_states,
+            transitive_run_dirs = transitive_run_dirs,
             run_files = run_files,
             terraform = terraform,
         ),
@@ -209,9 +219,14 @@ Use the `tf_instance` macro, which fills `vars_json` and `backend_config_json`."
         "env": attr.string_dict(
             doc = "Extra environment for terraform at run time (never secrets).",
         ),
+        "secret_env": attr.string_dict(
+            doc = """Variable name -> environment variable name. `fleet tf` / `fleet run` read the
+variable's value from that environment variable at run time; it is never rendered, so it never
+enters action inputs, outputs or caches. Only the names are written, to the manifest.""",
+        ),
         "fleet_root": attr.string(
             default = ".fleet",
-            doc = "Run directories live under `<workspace root>/<fleet_root>/<package>/<name>/`.",
+            doc = "Run directories live under `<workspace root>/<fleet_root>/<package>/<name>/`; relative, without `..`.",
         ),
         "_render": attr.label(
             default = Label("//rules/private:render.sh"),

@@ -2,18 +2,23 @@
 
 load(":labels.bzl", "label_string")
 load(":providers.bzl", "TfInstanceGroupInfo", "TfInstanceInfo")
+load(":run_dirs.bzl", "check_run_dirs")
 load(":state_identity.bzl", "check_unique_states")
 load(":tf_fleet.bzl", "tf_fleet")
 load(":tf_instance.bzl", "tf_instance")
 
 # Keys of an instances entry (or common) and whether they merge one level deep.
-_MERGED_KEYS = ["vars", "env", "backend_config", "inputs_from"]
-_PLAIN_KEYS = ["var_files", "backend", "workspace", "deps", "tags", "fleet_root"]
+_MERGED_KEYS = ["vars", "env", "secret_env", "backend_config", "inputs_from"]
+_PLAIN_KEYS = ["var_files", "backend", "workspace", "deps", "tags", "fleet_root", "allow_secret_like_keys"]
 
 def _tf_instance_group_impl(ctx):
     instances = [target[TfInstanceInfo] for target in ctx.attr.instances]
     check_unique_states(
         depset(transitive = [i.transitive_states for i in instances]).to_list(),
+        label_string(ctx.label),
+    )
+    check_run_dirs(
+        depset(transitive = [i.transitive_run_dirs for i in instances]).to_list(),
         label_string(ctx.label),
     )
     return [
@@ -24,7 +29,8 @@ def _tf_instance_group_impl(ctx):
 tf_instance_group = rule(
     implementation = _tf_instance_group_impl,
     doc = """Builds (renders and validates) a set of instances and checks at analysis time that
-no two of them, nor any of their dependencies, share state (a `tf_fleet` without the runner).""",
+no two of them, nor any of their dependencies, share state or have nested run directories
+(a `tf_fleet` without the runner).""",
     attrs = {
         "instances": attr.label_list(
             providers = [TfInstanceInfo],
@@ -61,7 +67,7 @@ def tf_instances(name, component, instances, common = {}, parallelism = 10, tags
     run them all through `fleet run`.
 
     Each entry's keys override `common`'s; the dict-valued keys (`vars`, `env`,
-    `backend_config`, `inputs_from`) are merged one level deep, the entry winning.
+    `secret_env`, `backend_config`, `inputs_from`) are merged one level deep, the entry winning.
 
     Example:
         tf_instances(
@@ -79,7 +85,7 @@ def tf_instances(name, component, instances, common = {}, parallelism = 10, tags
       component: label of the `tf_component`.
       instances: dict instance name → dict of `tf_instance` arguments
         (`vars`, `var_files`, `backend`, `backend_config`, `workspace`, `deps`,
-        `env`, `inputs_from`, `tags`, `fleet_root`).
+        `env`, `secret_env`, `allow_secret_like_keys`, `inputs_from`, `tags`, `fleet_root`).
       common: arguments shared by every instance.
       parallelism: the fleet's default concurrency limit (see `tf_fleet`).
       tags: tags added to every generated target.

@@ -1,0 +1,21 @@
+# A database whose password comes from the environment at run time (secret_env),
+# never from Bazel.
+variable "name" {
+  type = string
+}
+
+variable "db_password" {
+  type      = string
+  sensitive = true
+}
+
+resource "terraform_data" "database" {
+  input = {
+    name          = var.name
+    password_hash = sha256(var.db_password)
+  }
+}
+
+output "password_hash" {
+  value = terraform_data.database.output.password_hash
+}
