@@ -168,6 +168,9 @@ def regenerate(args, user):
         os.makedirs(mirror)
         assemble_mirror(mirror, args.package, mirror_dirs)
 
+        # The one deliberate exception to `-lockfile=readonly` (every init a build
+        # action runs uses it): this `bazel run` target exists to write the lock
+        # file, in a scratch copy of the module, published only after it succeeds.
         command = [os.path.abspath(args.terraform), "providers", "lock", "-fs-mirror=" + mirror]
         command += ["-platform=" + p for p in platforms]
         if not sys.stderr.isatty():
@@ -205,7 +208,11 @@ def regenerate(args, user):
 
 
 def required_providers(terraform, modules):
-    """Source addresses the module's configuration requires (`terraform providers`, no init)."""
+    """Source addresses the module's configuration requires (`terraform providers`, no init).
+
+    No `terraform init` here: `providers` reads the configuration only and never
+    writes a lock file, so the `.lock_test` action cannot change what it checks.
+    """
     scratch = tempfile.mkdtemp(prefix="fleet-lock-check.")
     try:
         module = os.path.join(scratch, "module")
