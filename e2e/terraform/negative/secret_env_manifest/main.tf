@@ -4,6 +4,11 @@ variable "name" {
   type = string
 }
 
+variable "token_ttl" {
+  type    = number
+  default = 3600
+}
+
 variable "db_password" {
   type      = string
   sensitive = true
@@ -13,6 +18,7 @@ resource "terraform_data" "database" {
   input = {
     name          = var.name
     password_hash = sha256(var.db_password)
+    token_ttl     = var.token_ttl
   }
 }
 
