@@ -6,8 +6,10 @@
     use_repo(fleet, "terraform")
     register_toolchains("@terraform//:toolchain")
 
-rules_fleet's own MODULE.bazel declares `@fleet_helper` and registers its toolchain;
-`fleet.helper(urls = [...], sha256 = "...")` in the root module points it at a release.
+rules_fleet's own MODULE.bazel declares `@fleet_helper` and registers its toolchain. From a
+release, that is the release's prebuilt `fleet` for the host (digest baked in by tools/release);
+`fleet.helper(urls = [...], sha256 = "...")` in the root module points it at other binaries,
+`fleet.helper(from_source = True)` builds it with cargo.
 Never loaded from WORKSPACE files (module_extension does not exist in Bazel 4.2).
 """
 
@@ -16,12 +18,13 @@ load("//rules/private:provider_mirror.bzl", "tf_provider_mirror")
 load("//rules/private:terraform_repositories.bzl", "terraform_download_repository", "terraform_local_repository")
 
 _helper = tag_class(
-    doc = "Where the fleet helper comes from (root module only): a prebuilt release.",
+    doc = "Where the fleet helper comes from (root module only): other prebuilt binaries, or a cargo build.",
     attrs = {
         "urls": attr.string_list(doc = "Mirrors of a prebuilt release (binary or archive)."),
         "sha256": attr.string(doc = "Its sha256."),
         "strip_prefix": attr.string(doc = "Directory prefix to strip from an archive."),
         "binary_path": attr.string(default = "fleet", doc = "Path of the binary inside an archive."),
+        "from_source": attr.bool(doc = "Build the helper with cargo even when this rules_fleet release has a prebuilt one for the host."),
     },
 )
 
@@ -81,6 +84,7 @@ def _fleet_impl(module_ctx):
             sha256 = helper.sha256,
             strip_prefix = helper.strip_prefix,
             binary_path = helper.binary_path,
+            from_source = helper.from_source,
         )
     else:
         fleet_helper_repository(name = "fleet_helper")

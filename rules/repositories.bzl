@@ -19,16 +19,20 @@ terraform_local_repository = _terraform_local_repository
 tf_provider_mirror = _tf_provider_mirror
 
 # buildifier: disable=unnamed-macro
-def rules_fleet_dependencies(helper_urls = [], helper_sha256 = "", helper_strip_prefix = "", register = True):
+def rules_fleet_dependencies(helper_urls = [], helper_sha256 = "", helper_strip_prefix = "", helper_from_source = False, register = True):
     """Declares `@fleet_helper` (the `fleet` binary) and registers its toolchain.
 
     The helper comes from, in this order: `helper_urls` + `helper_sha256`;
-    `--repo_env=FLEET_HELPER=/abs/path`; `cargo build --release --locked` of rules_fleet.
+    `--repo_env=FLEET_HELPER=/abs/path`; when rules_fleet is a release archive, that
+    release's prebuilt binary for the host (its digest is baked into the archive);
+    `cargo build --release --locked` of rules_fleet (a plain checkout, or when asked).
 
     Args:
       helper_urls: mirrors of a prebuilt release of `fleet` (binary or archive).
       helper_sha256: its sha256 (required with helper_urls).
       helper_strip_prefix: directory to strip from an archive.
+      helper_from_source: build the helper with cargo even when the release has a
+        prebuilt one for the host (also `--repo_env=FLEET_HELPER_FROM_SOURCE=1`).
       register: register `@fleet_helper//:toolchain`.
     """
     if not native.existing_rule("fleet_helper"):
@@ -37,6 +41,7 @@ def rules_fleet_dependencies(helper_urls = [], helper_sha256 = "", helper_strip_
             urls = helper_urls,
             sha256 = helper_sha256,
             strip_prefix = helper_strip_prefix,
+            from_source = helper_from_source,
         )
     if register:
         native.register_toolchains("@fleet_helper//:toolchain")
