@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Smoke test of a release, as a user gets it: tools/release builds the release
+# (twice: both must be byte-identical), then a workspace outside the checkout
+# (a temp copy of e2e/smoke/workspace) takes rules_fleet through http_archive
+# of its file:// URL and sha256, and the helper through the release's own
+# file:// URL and digest, with no cargo, no rustc and no checkout on PATH. It
+# builds two instances and applies them with `bazel run`. Wrong digests must
+# fail with Bazel's checksum error. First, the CI / BCR files are checked.
+#
+#   e2e/smoke/run_tests.sh
+#
+# Prints one line per check and, last, `smoke: N passed, N failed`.
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+source "$here/../lib.sh"
+e2e_suite smoke
+version="0.0.0-smoke"
+terraform_bin="${TERRAFORM_BIN:-$(command -v terraform || true)}"
+if [[ -z "$terraform_bin" ]]; then
+  fail "terraform" "terraform is not on PATH"
+  finish
+fi
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/e2e-smoke.XXXXXX")"
+dist="$tmp/dist"
+logs="$tmp/logs"
+mkdir -p "$logs" "$tmp/home" "$tmp/bin"
+
+# The user's world: its own HOME (no ~/.cargo, its own Bazel output root) and
+# a PATH of system directories plus terraform, without cargo or the checkout.
+ln -s "$terraform_bin" "$tmp/bin/terraform"
+user_path="$tmp/bin:/usr/bin:/bin"
+as_user() {
+  env -u CARGO -u CARGO_HOME -u RUSTUP_HOME -u FLEET_HELPER -u RUSTC HOME="$tmp/home" PATH="$user_path" "$@"
+}
+bz() { # DIR COMMAND ARGS...: bazel in DIR as the user
+  local dir="$1"
+  shift
+  (cd "$dir" && as_user "$bazelw" "$@")
+}
+cleanup() {
+  local ws
+  for ws in "$tmp"/ws*; do
+    [[ -f "$ws/WORKSPACE" ]] && bz "$ws" shutdown >/dev/null 2>&1
+  done
+  chmod -R u+w "$tmp" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+check_ci_files() {
+  check "CI and BCR files parse; every command they run exists" "" python3 "$here/check_ci_files.py" "$repo_root"
+  # The checker must catch a broken file: a copy with a missing script, an
+  # unknown tools/release option and a BCR template that is not JSON.
+  local broken="$tmp/broken-ci"
+  mkdir -p "$broken/tools"
+  cp -r "$repo_root/.github" "$repo_root/.bcr" "$broken/"
+  cp -p "$repo_root/tools/release" "$repo_root/tools/BUILD.bazel" "$broken/tools/"
+  printf '      - run: ./tools/no-such-script && tools/release 1.0.0 --no-such-option\n' >>"$broken/.github/workflows/ci.yml"
+  echo '{"url": ' >"$broken/.bcr/source.template.json"
+  python3 "$here/check_ci_files.py" "$broken" >"$logs/broken-ci.log" 2>&1
+  if grep -q "tools/no-such-script" "$logs/broken-ci.log" && grep -q "no option --no-such-option" "$logs/broken-ci.log" &&
+    grep -q "source.template.json" "$logs/broken-ci.log"; then
+    pass "the CI file check refuses a missing script, an unknown option and bad JSON"
+  else
+    fail "the CI file check refuses broken files" "$(cat "$logs/broken-ci.log")"
+  fi
+}
+
+# release DIR: tools/release into DIR, its URLs pointing at $dist.
+release() {
+  "$repo_root/tools/release" "$version" --out "$1" --base-url "file://$dist" >"$logs/release-${1##*/}.log" 2>&1
+}
+
+check_release() {
+  if ! release "$dist"; then
+    fail "tools/release" "$(tail -5 "$logs/release-dist.log")"
+    finish
+  fi
+  pass "tools/release $version builds $(cd "$dist" && echo *)"
+  local host
+  host="$(uname -s | tr 'A-Z' 'a-z')-$(uname -m)"
+  check "fleet --version of the released helper is $version" "" \
+    grep -qx "fleet $version" <(as_user "$dist/fleet-$version-$host" --version)
+  if tar -tzf "$dist/rules_fleet-$version.tar.gz" | grep -E "^rules_fleet-$version/(tests|e2e|bench|\.github|tools/(test|demo|release))(/|$)" >"$logs/archive-extra.txt"; then
+    fail "the archive holds no tests, e2e, bench or development scripts" "$(head -3 "$logs/archive-extra.txt")"
+  else
+    pass "the archive holds no tests, e2e, bench or development scripts"
+  fi
+  if ! release "$tmp/dist-again"; then
+    fail "tools/release, second time" "$(tail -5 "$logs/release-dist-again.log")"
+    return
+  fi
+  (cd "$dist" && sha256sum -- *) >"$logs/sums-1.txt"
+  (cd "$tmp/dist-again" && sha256sum -- *) >"$logs/sums-2.txt"
+  if diff -u "$logs/sums-1.txt" "$logs/sums-2.txt" >"$logs/sums.diff"; then
+    pass "two releases of one commit are byte-identical ($(wc -l <"$logs/sums-1.txt") files)"
+  else
+    fail "two releases of one commit are byte-identical" "$(cat "$logs/sums.diff")"
+  fi
+}
+
+# new_workspace NAME: a copy of the smoke workspace with the release's
+# WORKSPACE snippet in place of the marker line.
+new_workspace() {
+  local ws="$tmp/$1"
+  cp -r "$here/workspace" "$ws"
+  awk -v snippet="$dist/WORKSPACE.snippet" '
+    /^# RULES_FLEET_RELEASE_SNIPPET$/ { while ((getline line < snippet) > 0) print line; next }
+    { print }' "$here/workspace/WORKSPACE" >"$ws/WORKSPACE"
+  echo "$ws"
+}
+
+check_user_world() {
+  if as_user bash -c 'command -v cargo || command -v rustc' >/dev/null; then
+    fail "the user's PATH has no cargo or rustc" "$(as_user bash -c 'command -v cargo rustc')"
+  elif [[ ":$user_path:" == *":$repo_root"* ]]; then
+    fail "the user's PATH has no checkout directory" "$user_path"
+  else
+    pass "the user's PATH ($user_path) has no cargo, no rustc, no checkout"
+  fi
+}
+
+check_apply() { # WS INSTANCE: .apply records the instance in its own state
+  local ws="$1" name="$2" state="$1/.fleet/infra/$2/terraform.tfstate"
+  if ! bz "$ws" run "//infra:$name.apply" -- -auto-approve -no-color >"$logs/apply-$name.log" 2>&1; then
+    fail "bazel run //infra:$name.apply" "$(grep -m3 -E 'ERROR|Error' "$logs/apply-$name.log")"
+  elif grep -q "\"smoke-$name\"" "$state" 2>/dev/null; then
+    pass "bazel run //infra:$name.apply applies; its state holds smoke-$name"
+  else
+    fail "bazel run //infra:$name.apply" "no smoke-$name in $state"
+  fi
+}
+
+check_consumer() {
+  local ws
+  ws="$(new_workspace ws)"
+  check_user_world
+  if bz "$ws" build //infra:all >"$logs/build.log" 2>&1; then
+    pass "bazel build //infra:all (two instances) from the release archive"
+  else
+    fail "bazel build //infra:all from the release archive" "$(grep -m5 -E 'ERROR|rror' "$logs/build.log")"
+    return
+  fi
+  check "@rules_fleet//tools:fleet is the release's prebuilt helper ($version)" "" \
+    grep -qx "fleet $version" <(bz "$ws" run @rules_fleet//tools:fleet -- --version 2>"$logs/version.log")
+  check_apply "$ws" alpha
+  check_apply "$ws" beta
+  bz "$ws" shutdown >/dev/null 2>&1
+}
+
+# expect_checksum_error NAME WS: building fails with Bazel's checksum error.
+expect_checksum_error() {
+  local name="$1" ws="$2" log="$logs/$1.log"
+  if bz "$ws" build "--repository_cache=$tmp/repository-cache-$1" //infra:all >"$log" 2>&1; then
+    fail "$name" "the build succeeded"
+  elif grep -q "Checksum was" "$log"; then
+    pass "$name: $(grep -m1 -o 'Checksum was [0-9a-f]* but wanted [0-9a-f]*' "$log" | cut -c1-60)..."
+  else
+    fail "$name" "no checksum error: $(grep -m3 -E 'ERROR' "$log")"
+  fi
+  bz "$ws" shutdown >/dev/null 2>&1
+}
+
+check_wrong_digests() {
+  local ws right wrong
+  ws="$(new_workspace ws-wrong-archive-digest)"
+  right="$(sha256sum "$dist/rules_fleet-$version.tar.gz" | cut -d' ' -f1)"
+  wrong="$(printf '%s' "$right" | sha256sum | cut -d' ' -f1)"
+  sed -i "s/$right/$wrong/" "$ws/WORKSPACE"
+  expect_checksum_error "a wrong archive sha256 fails" "$ws"
+  # The helper's digest is baked into the archive: a tampered binary at its URL must not run.
+  ws="$(new_workspace ws-tampered-helper)"
+  printf 'tampered' >>"$(echo "$dist"/fleet-"$version"-*)"
+  expect_checksum_error "a tampered helper binary fails" "$ws"
+}
+
+check_ci_files
+check_release
+check_consumer
+check_wrong_digests
+finish
