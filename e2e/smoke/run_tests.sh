@@ -99,6 +99,13 @@ check_release() {
   else
     fail "two releases of one commit are byte-identical" "$(cat "$logs/sums.diff")"
   fi
+  # What release.yml's publish job does: the archive from helpers built elsewhere.
+  if "$repo_root/tools/release" "$version" --out "$tmp/dist-prebuilt" --base-url "file://$dist" --prebuilt "$dist" \
+    >"$logs/release-prebuilt.log" 2>&1 && cmp -s "$dist/SHA256SUMS" "$tmp/dist-prebuilt/SHA256SUMS"; then
+    pass "tools/release --prebuilt DIR makes the same archive from those helpers"
+  else
+    fail "tools/release --prebuilt DIR makes the same archive" "$(tail -3 "$logs/release-prebuilt.log")"
+  fi
 }
 
 # new_workspace NAME: a copy of the smoke workspace with the release's
@@ -147,6 +154,13 @@ check_consumer() {
     grep -qx "fleet $version" <(bz "$ws" run @rules_fleet//tools:fleet -- --version 2>"$logs/version.log")
   check_apply "$ws" alpha
   check_apply "$ws" beta
+  # Building from source is used only when asked, and then needs cargo, which the user lacks.
+  if bz "$ws" build --repo_env=FLEET_HELPER_FROM_SOURCE=1 //infra:all >"$logs/from-source.log" 2>&1; then
+    fail "FLEET_HELPER_FROM_SOURCE=1 builds the helper with cargo" "the build succeeded without cargo"
+  else
+    check "FLEET_HELPER_FROM_SOURCE=1 asks for a cargo build (none on PATH: refused)" "" \
+      grep -q "no cargo on PATH" "$logs/from-source.log"
+  fi
   bz "$ws" shutdown >/dev/null 2>&1
 }
 
