@@ -190,8 +190,29 @@ check_wrong_digests() {
   expect_checksum_error "a tampered helper binary fails" "$ws"
 }
 
+# A release without a helper for this host (as if built for other platforms
+# only): the build fails naming the host and the ways out, and builds nothing.
+check_no_prebuilt_for_host() {
+  local ws unpacked="$tmp/other-platforms" archive="$tmp/other-platforms.tar.gz" sha
+  mkdir -p "$unpacked"
+  tar -C "$unpacked" -xzf "$dist/rules_fleet-$version.tar.gz"
+  sed -i -E 's/"(linux|macos)-[a-z0-9_]+":/"plan9-mips":/' "$unpacked/rules_fleet-$version/rules/private/release_info.bzl"
+  tar -C "$unpacked" -czf "$archive" "rules_fleet-$version"
+  sha="$(sha256sum "$archive" | cut -d' ' -f1)"
+  ws="$(new_workspace ws-no-prebuilt-for-host)"
+  sed -i -E "s|^    sha256 = \"[0-9a-f]{64}\"|    sha256 = \"$sha\"|; s|file://$dist/rules_fleet-$version.tar.gz|file://$archive|" "$ws/WORKSPACE"
+  if bz "$ws" build //infra:all >"$logs/no-prebuilt.log" 2>&1; then
+    fail "a release without a helper for this host is refused" "the build succeeded"
+  else
+    check "a release without a helper for this host is refused, naming FLEET_HELPER_FROM_SOURCE and FLEET_HELPER" "" \
+      grep -q "has no prebuilt helper for .*(it has: plan9-mips).*FLEET_HELPER_FROM_SOURCE=1.*FLEET_HELPER=" "$logs/no-prebuilt.log"
+  fi
+  bz "$ws" shutdown >/dev/null 2>&1
+}
+
 check_ci_files
 check_release
 check_consumer
+check_no_prebuilt_for_host
 check_wrong_digests
 finish
