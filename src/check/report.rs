@@ -176,7 +176,10 @@ fn changes(plan: &Value) -> (Vec<Change>, Vec<Change>) {
 }
 
 /// Reads the line stream of `terraform test -json -verbose`.
-pub fn parse_test_stream(stream: &str, origins: &Origins) -> Result<Outcome> {
+pub fn parse_test_stream(
+    (stream, stderr): &(String, String),
+    origins: &Origins,
+) -> Result<Outcome> {
     let mut outcome = Outcome::default();
     let mut summary = None;
     for line in stream.lines().filter(|l| l.starts_with('{')) {
@@ -192,17 +195,18 @@ pub fn parse_test_stream(stream: &str, origins: &Origins) -> Result<Outcome> {
             _ => {}
         }
     }
-    let summary = summary
-        .context("terraform test printed no summary (is it terraform >= 1.7 / tofu >= 1.8?)")?;
+    let summary = summary.with_context(|| {
+        format!("terraform test printed no summary (is it terraform >= 1.7 / tofu >= 1.8?); it said:\n{stderr}")
+    })?;
     outcome.passed =
         summary == "pass" && !outcome.diagnostics.iter().any(|d| d.severity == "error");
     Ok(outcome)
 }
 
 /// Reads `terraform validate -json`.
-pub fn parse_validate(stdout: &str, origins: &Origins) -> Result<Outcome> {
+pub fn parse_validate((stdout, stderr): &(String, String), origins: &Origins) -> Result<Outcome> {
     let result: Value = serde_json::from_str(stdout).with_context(|| {
-        format!("terraform validate -json printed something that is not JSON: {stdout}")
+        format!("terraform validate -json printed something that is not JSON: {stdout}{stderr}")
     })?;
     Ok(Outcome {
         passed: result["valid"].as_bool().unwrap_or(false),

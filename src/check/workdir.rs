@@ -109,17 +109,17 @@ impl Workdir {
         Ok(Err(log))
     }
 
-    /// `terraform test -json` of the generated run block; its stdout.
-    pub fn test(&self, terraform: &Path) -> Result<String> {
+    /// `terraform test -json` of the generated run block: (stdout, stderr).
+    pub fn test(&self, terraform: &Path) -> Result<(String, String)> {
         let dir = format!("-test-directory={TEST_DIR}");
         let output = self.run(terraform, &["test", "-json", "-verbose", "-no-color", &dir])?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        Ok(text_of(&output))
     }
 
-    /// `terraform validate -json`; its stdout.
-    pub fn validate(&self, terraform: &Path) -> Result<String> {
+    /// `terraform validate -json`: (stdout, stderr).
+    pub fn validate(&self, terraform: &Path) -> Result<(String, String)> {
         let output = self.run(terraform, &["validate", "-json", "-no-color"])?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        Ok(text_of(&output))
     }
 
     /// Writes the test file: one mock per provider configuration the module
@@ -187,6 +187,13 @@ impl Workdir {
         })?;
         Ok(used)
     }
+}
+
+fn text_of(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 fn absolute(path: &Path) -> Result<PathBuf> {
