@@ -12,7 +12,10 @@
 # 3. A component using fleettest, which refuses to configure without a token,
 #    builds (nothing configured), with its mock file; without it the generated
 #    data-source value fails the precondition; a real plan fails for want of a token.
-# 4. check = "validate" ignores values and runs once per component; "none" runs nothing.
+# 4. check = "validate" ignores values and runs once per component; "none" runs nothing;
+#    an instance fed by inputs_from (no values at build time) validates, with a note.
+# 5. The same instance at another workspace path: the same check.json bytes.
+# 6. A toolchain without mock providers (a terraform that says 1.6.6) validates, with a note.
 #
 #   e2e/terraform/run_check_tests.sh     # FLEET_HELPER defaults to <repo>/target/release/fleet
 #
@@ -130,6 +133,8 @@ else
 fi
 expect_misfit //check/provider:unmocked_digest //check/provider:unmocked \
   "the echo digest must be 64 hex characters." "check/provider/main.tf:4"
+check "... and with the mock file given to the instance (tf_instance mocks) it builds" "" \
+  quiet "$logs/mocked-here.log" bz "$ws" build //check/provider:mocked_here
 bz "$ws" run //check/provider:fits.plan >"$logs/provider-plan.log" 2>&1
 check "a real plan of the same instance fails: the provider wants a token" "" has "$logs/provider-plan.log" "fleettest: no token"
 
@@ -148,6 +153,11 @@ check 'validate runs once per component, not once per instance' "$validates acti
 plans="$(spawned "$tmp/validate.json" TerraformCheck)"
 check 'check = "validate" runs no plan' "$plans action(s)" test "$plans" = 0
 
+check 'an instance fed by inputs_from builds (no values at build time)' "" \
+  quiet "$logs/upstream.log" bz "$ws" build //check/shape:reads_upstream
+check '... and says at analysis that it checks with validate instead of plan' "" has "$logs/upstream.log" \
+  "rules_fleet: //check/shape:reads_upstream: admin_password come from other instances at run time (inputs_from); checking with validate instead of plan"
+
 # --- 5. the same instance at another path: the same bytes -----------------------------------
 other="$tmp/elsewhere/ws"
 copy_workspace "$other"
@@ -157,4 +167,13 @@ if bz "$other" build //check/shape:fits --output_groups=+check >"$logs/elsewhere
 else
   fail "fits builds at another workspace path" "$(tail -5 "$logs/elsewhere.log")"
 fi
+# --- 6. a toolchain without mock providers: validate, with a note ---------------------------
+# terraform 1.11 that says it is 1.6.6: the rules must not plan with it.
+printf '#!/bin/sh\n[ "$1" = version ] && { echo %s; exit 0; }\nexec %s "$@"\n' \
+  "'{\"terraform_version\": \"1.6.6\"}'" "$(command -v terraform)" >"$tmp/terraform-1.6"
+chmod +x "$tmp/terraform-1.6"
+check 'on terraform 1.6 an instance that does not fit builds (validate)' "" \
+  quiet "$logs/old-terraform.log" bz "$ws" build //check/shape:too_many_nodes "--repo_env=TERRAFORM=$tmp/terraform-1.6"
+check '... and analysis says so' "" has "$logs/old-terraform.log" \
+  "rules_fleet: //check/shape:too_many_nodes: terraform 1.6.6 has no mock providers (needs 1.7); checking with validate instead of plan"
 finish

@@ -23,19 +23,31 @@ def _version_tuple(version):
             break
     return parts
 
-def effective_check(requested, terraform, label):
-    """The check an instance gets: `plan` falls back to `validate` on toolchains without mock providers, with a note.
+def effective_check(requested, terraform, label, run_time_vars = []):
+    """The check an instance gets: `plan` falls back to `validate`, with a note, where a plan cannot work.
+
+    A plan needs mock providers (terraform >= 1.7, tofu >= 1.8) and every value:
+    variables read from other instances at run time (`inputs_from`) have none at
+    build time, and terraform test cannot pass unknown values.
 
     Args:
       requested: the instance's `check` attribute.
       terraform: the TerraformInfo.
       label: the instance's label string, for the note.
+      run_time_vars: names of the variables set from other instances' outputs at run time.
 
     Returns:
       `plan`, `validate` or `none`.
     """
     if requested != "plan":
         return requested
+    if run_time_vars:
+        # buildifier: disable=print
+        print("rules_fleet: %s: %s come from other instances at run time (inputs_from); checking with validate instead of plan" % (
+            label,
+            ", ".join(sorted(run_time_vars)),
+        ))
+        return "validate"
     flavor = getattr(terraform, "flavor", "terraform")
     since = _MOCK_PROVIDER_SINCE.get(flavor, _MOCK_PROVIDER_SINCE["terraform"])
     if _version_tuple(terraform.version) >= since:

@@ -70,7 +70,7 @@ def _render(ctx, component, backend_config):
 
 def _check(ctx, terraform, tree, label, component):
     """The instance's build check: its result File, or None for `check = "none"`."""
-    mode = effective_check(ctx.attr.check, terraform, label)
+    mode = effective_check(ctx.attr.check, terraform, label, ctx.attr.inputs_from.keys())
     if mode == "none":
         return None
     if mode == "validate":
