@@ -17,7 +17,7 @@ variable "replica_names" {
   default = []
 }
 
-variable "admin_password" {
+variable "admin_pin" {
   type      = string
   default   = ""
   sensitive = true
@@ -30,9 +30,9 @@ module "zones" {
 
 resource "terraform_data" "cluster" {
   input = {
-    nodes    = var.shape.nodes
-    zones    = module.zones.names
-    password = var.admin_password
+    nodes = var.shape.nodes
+    zones = module.zones.names
+    pin   = var.admin_pin
   }
 
   lifecycle {
@@ -48,7 +48,7 @@ resource "terraform_data" "replica" {
   input    = each.key
 }
 
-output "admin_password" {
-  value     = var.admin_password
+output "admin_pin" {
+  value     = var.admin_pin
   sensitive = true
 }
