@@ -312,4 +312,39 @@ mod tests {
             "infra/x/modules/a/main.tf"
         );
     }
+
+    #[test]
+    fn reads_a_failed_run_naming_generated_values_by_label() {
+        let origins = Origins::new(&[
+            ("main.tf".into(), "infra/x/main.tf".into()),
+            ("terraform.tfvars.json".into(), "//infra/x:big vars".into()),
+        ]);
+        let stream = [
+            r#"{"type":"version","terraform":"1.11.4"}"#,
+            r#"{"type":"diagnostic","diagnostic":{"severity":"error","summary":"Invalid value for variable","detail":"too big\n\nThis was checked by the validation rule at main.tf:7,3-13.","range":{"filename":"terraform.tfvars.json","start":{"line":1,"column":11}},"snippet":{"code":"{\"secret\": \"hunter2\"}","values":[{"traversal":"var.n","statement":"is 9"}]}}}"#,
+            r#"{"type":"test_summary","test_summary":{"status":"error"}}"#,
+        ]
+        .join("\n");
+        let outcome = parse_test_stream(&(stream, String::new()), &origins).unwrap();
+        assert!(!outcome.passed);
+        assert_eq!(outcome.terraform, "1.11.4");
+        let d = &outcome.diagnostics[0];
+        assert_eq!(d.at, "//infra/x:big vars");
+        assert!(d
+            .detail
+            .ends_with("validation rule at infra/x/main.tf:7,3-13."));
+        assert_eq!(d.values, ["var.n is 9"]);
+        // Snippet source text (it may hold other values) is never kept.
+        assert!(!format!("{d:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_stream_without_summary_is_an_error_with_terraforms_words() {
+        let err = parse_test_stream(
+            &(String::new(), "Unsupported block type".into()),
+            &Origins::new(&[]),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("Unsupported block type"));
+    }
 }
