@@ -156,7 +156,7 @@ check 'check = "validate" runs no plan' "$plans action(s)" test "$plans" = 0
 check 'an instance fed by inputs_from builds (no values at build time)' "" \
   quiet "$logs/upstream.log" bz "$ws" build //check/shape:reads_upstream
 check '... and says at analysis that it checks with validate instead of plan' "" has "$logs/upstream.log" \
-  "rules_fleet: //check/shape:reads_upstream: admin_pin come from other instances at run time (inputs_from); checking with validate instead of plan"
+  "rules_fleet: //check/shape:reads_upstream: admin_pin get their values only at run time (inputs_from, secret_env); checking with validate instead of plan"
 
 # --- 5. the same instance at another path: the same bytes -----------------------------------
 other="$tmp/elsewhere/ws"

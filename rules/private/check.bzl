@@ -27,14 +27,15 @@ def effective_check(requested, terraform, label, run_time_vars = []):
     """The check an instance gets: `plan` falls back to `validate`, with a note, where a plan cannot work.
 
     A plan needs mock providers (terraform >= 1.7, tofu >= 1.8) and every value:
-    variables read from other instances at run time (`inputs_from`) have none at
-    build time, and terraform test cannot pass unknown values.
+    variables set only at run time (`inputs_from`: other instances' outputs;
+    `secret_env`: the environment) have none at build time, and terraform test
+    cannot pass unknown values.
 
     Args:
       requested: the instance's `check` attribute.
       terraform: the TerraformInfo.
       label: the instance's label string, for the note.
-      run_time_vars: names of the variables set from other instances' outputs at run time.
+      run_time_vars: names of the variables set only at run time.
 
     Returns:
       `plan`, `validate` or `none`.
@@ -43,7 +44,7 @@ def effective_check(requested, terraform, label, run_time_vars = []):
         return requested
     if run_time_vars:
         # buildifier: disable=print
-        print("rules_fleet: %s: %s come from other instances at run time (inputs_from); checking with validate instead of plan" % (
+        print("rules_fleet: %s: %s get their values only at run time (inputs_from, secret_env); checking with validate instead of plan" % (
             label,
             ", ".join(sorted(run_time_vars)),
         ))

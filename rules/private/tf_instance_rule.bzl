@@ -70,7 +70,10 @@ def _render(ctx, component, backend_config):
 
 def _check(ctx, terraform, tree, label, component):
     """The instance's build check: its result File, or None for `check = "none"`."""
-    mode = effective_check(ctx.attr.check, terraform, label, ctx.attr.inputs_from.keys())
+
+    # secret_env (where the rules have it) is read from the environment at run time.
+    run_time_vars = list(ctx.attr.inputs_from.keys()) + list(getattr(ctx.attr, "secret_env", {}).keys())
+    mode = effective_check(ctx.attr.check, terraform, label, run_time_vars)
     if mode == "none":
         return None
     if mode == "validate":

@@ -107,6 +107,8 @@ pub fn check_command(args: &CheckArgs) -> Result<i32> {
     if outcome.passed {
         return Ok(0);
     }
-    eprint!("{}", outcome.failure_text(args));
+    let text = outcome.failure_text(args);
+    eprint!("{text}");
+    report::print_lock_hint(args, &text);
     Ok(ExitCode::Mismatch as i32)
 }

@@ -278,7 +278,13 @@ impl Outcome {
 /// complaint is about the lock file.
 pub fn print_init_failure(args: &CheckArgs, log: &str) {
     eprintln!("rules_fleet: {}: terraform init failed:\n{log}", args.label);
-    let lower = log.to_lowercase();
+    print_lock_hint(args, log);
+}
+
+/// Names the `.lock` target when terraform's complaint is about the lock file
+/// (init, or the provider checksums checked when the plan starts a provider).
+pub fn print_lock_hint(args: &CheckArgs, text: &str) {
+    let lower = text.to_lowercase();
     let about_lock = ["lock file", "checksums", "dependency changes"]
         .iter()
         .any(|k| lower.contains(k));
