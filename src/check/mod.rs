@@ -87,10 +87,11 @@ fn parse_pair(s: &str) -> std::result::Result<(String, PathBuf), String> {
 /// Runs the check; exit 0 when it passed, 5 when terraform found errors.
 pub fn check_command(args: &CheckArgs) -> Result<i32> {
     let work = workdir::Workdir::create(args)?;
-    let origins = report::Origins::new(&args.sources);
+    let origins = report::Origins::new(&args.sources).hiding(work.root());
     let outcome = match work.init(&args.terraform)? {
         Err(log) => {
-            report::print_init_failure(args, &log);
+            let root = work.root().to_string_lossy();
+            report::print_init_failure(args, &log.replace(root.as_ref(), "<check dir>"));
             return Ok(ExitCode::Mismatch as i32);
         }
         Ok(()) => match args.mode {

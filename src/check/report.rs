@@ -16,6 +16,8 @@ use super::CheckArgs;
 pub struct Origins {
     /// Longest path first, so `main.tf` never matches inside `modules/a/main.tf`.
     pairs: Vec<(String, String)>,
+    /// The check's private directory: never named in messages (it differs per run).
+    private_root: String,
 }
 
 impl Origins {
@@ -25,7 +27,16 @@ impl Origins {
             .map(|(path, origin)| (path.clone(), origin.to_string_lossy().into_owned()))
             .collect();
         pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        Origins { pairs }
+        Origins {
+            pairs,
+            private_root: String::new(),
+        }
+    }
+
+    /// Names paths under `root` (the check's private directory) `<check dir>`.
+    pub fn hiding(mut self, root: &std::path::Path) -> Origins {
+        self.private_root = root.to_string_lossy().into_owned();
+        self
     }
 
     /// The origin of a file name terraform reported.
@@ -42,6 +53,13 @@ impl Origins {
 
     /// Rewrites `PATH:LINE` references inside free text.
     fn text(&self, text: &str) -> String {
+        let hidden;
+        let text = if self.private_root.is_empty() {
+            text
+        } else {
+            hidden = text.replace(&self.private_root, "<check dir>");
+            &hidden
+        };
         let mut out = String::with_capacity(text.len());
         let mut rest = text;
         'scan: while !rest.is_empty() {
@@ -129,7 +147,7 @@ fn diagnostic(raw: &Value, origins: &Origins) -> Diagnostic {
         .unwrap_or_default();
     Diagnostic {
         severity: str_of(raw, "severity"),
-        summary: str_of(raw, "summary"),
+        summary: origins.text(&str_of(raw, "summary")),
         detail: origins.text(&str_of(raw, "detail")),
         at,
         values,
@@ -195,11 +213,14 @@ pub fn parse_test_stream(
             _ => {}
         }
     }
-    let summary = summary.with_context(|| {
-        format!("terraform test printed no summary (is it terraform >= 1.7 / tofu >= 1.8?); it said:\n{stderr}")
-    })?;
-    outcome.passed =
-        summary == "pass" && !outcome.diagnostics.iter().any(|d| d.severity == "error");
+    let has_errors = outcome.diagnostics.iter().any(|d| d.severity == "error");
+    // Errors before any run (a lock file that does not match the providers) come without a summary.
+    if summary.is_none() && !has_errors {
+        anyhow::bail!(
+            "terraform test printed no summary and no error (is it terraform >= 1.7 / tofu >= 1.8?); it said:\n{stderr}"
+        );
+    }
+    outcome.passed = summary.as_deref() == Some("pass") && !has_errors;
     Ok(outcome)
 }
 
@@ -342,6 +363,17 @@ mod tests {
         assert_eq!(d.values, ["var.n is 9"]);
         // Snippet source text (it may hold other values) is never kept.
         assert!(!format!("{d:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn errors_before_any_run_are_a_failed_check() {
+        let stream = r#"{"type":"diagnostic","diagnostic":{"severity":"error","summary":"Failed to load plugin schemas","detail":"the cached package does not match any of the checksums recorded in the dependency lock file"}}"#;
+        let outcome =
+            parse_test_stream(&(stream.into(), String::new()), &Origins::new(&[])).unwrap();
+        assert!(!outcome.passed);
+        assert!(outcome.diagnostics[0]
+            .detail
+            .contains("dependency lock file"));
     }
 
     #[test]

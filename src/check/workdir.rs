@@ -31,6 +31,11 @@ impl Drop for Workdir {
 }
 
 impl Workdir {
+    /// The private directory (removed when the Workdir is dropped).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// Creates the private directory and links the module's files into it.
     pub fn create(args: &CheckArgs) -> Result<Workdir> {
         let tmp = std::env::var_os("TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
