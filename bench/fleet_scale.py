@@ -38,9 +38,18 @@ Then 12 applies are started at once two ways:
 and for each: how many failed, how many state files are left, and how many
 of them hold their own instance's values.
 
-Usage: bench/fleet_scale.py [--sizes 12,100,1000] [--fleet PATH]
+With `--baseline REV` (a git revision of this repository, e.g. `main`) every
+size is built twice in the same run, interleaved so both see the same load:
+with the rules of REV (exported with `git archive`) and with the rules of this
+checkout; the per-instance cost of each and their ratio are printed (issue 10:
+the mock-provider plan per instance against the old per-instance validate).
+REV's rules run with the same helper unless `--baseline-fleet` names another.
+
+Usage: bench/fleet_scale.py [--sizes 12,100] [--fleet PATH]
+                            [--baseline REV] [--baseline-fleet PATH]
                             [--terraform PATH] [--timeout SECS] [--jobs N]
                             [--skip-applies] [--keep]
+  (--sizes 12,100,1000 adds the 1,000-instance fleet: about 10 minutes per build.)
 """
 
 import argparse
@@ -288,19 +297,20 @@ def spawns(log):
     return sum(int(n) for n, kind in re.findall(r"(\d+) ([\w-]+)", line) if kind != "internal")
 
 
-def measure(tmp, count, bazel_args):
+def measure(tmp, count, bazel_args, tag=""):
     """Builds a fresh fleet of `count` instances cold, then again (no-op)."""
-    workspace = os.path.join(tmp, "ws-%d" % count)
+    name = "%s%d" % (tag, count)
+    workspace = os.path.join(tmp, "ws-%s" % name)
     make_workspace(workspace, count, bazel_args["rules"])
-    bazel = Bazel(workspace, os.path.join(tmp, "ob-%d" % count), **bazel_args)
-    profile = os.path.join(tmp, "profile-%d.json" % count)
-    cold_log = os.path.join(tmp, "build-cold-%d.log" % count)
+    bazel = Bazel(workspace, os.path.join(tmp, "ob-%s" % name), **bazel_args)
+    profile = os.path.join(tmp, "profile-%s.json" % name)
+    cold_log = os.path.join(tmp, "build-cold-%s.log" % name)
     status, cold, load = bazel.timed(cold_log, "build", "--profile=" + profile, "//infra/...")
     cpu = bazel.server_cpu()
     if status != 0:
         bazel.shutdown()
         sys.exit("fleet_scale: cold build of %d instances failed (exit %d), see %s" % (count, status, cold_log))
-    noop_log = os.path.join(tmp, "build-noop-%d.log" % count)
+    noop_log = os.path.join(tmp, "build-noop-%s.log" % name)
     status, noop, _ = bazel.timed(noop_log, "build", "//infra/...")
     if status != 0:
         bazel.shutdown()
@@ -346,8 +356,8 @@ def marginal(results, count, key):
     return (results[count][key] - results[1][key]) / (count - 1)
 
 
-def print_builds(results, sizes):
-    print("\n== bazel build //infra/... (fresh output base; the JVM start is part of cold) ==")
+def print_builds(results, sizes, title="this checkout"):
+    print("\n== %s: bazel build //infra/... (fresh output base; the JVM start is part of cold) ==" % title)
     print("%9s %8s %7s %8s %7s %9s %8s %8s %12s %10s %8s %12s %6s" % (
         "instances", "targets", "spawns", "cold s", "start s", "load+an s", "exec s", "no-op s",
         "per-inst ms", "cold/N ms", "cpu s", "cpu/inst ms", "load"))
@@ -362,7 +372,7 @@ def print_builds(results, sizes):
             count, r["targets"], r["spawns"], r["cold"], phase["start"], phase["analysis"],
             phase["execution"], r["noop"], wall, 1000 * r["cold"] / count, r["cpu"], cpu, r["load"]))
     print("per-inst = (cold(N) - cold(1)) / (N - 1), cold(1) = %.1fs being the fixed overhead;" % results[1]["cold"])
-    print("spawns = sandboxed actions run (render + validate per instance); start = JVM launch + command init;")
+    print("spawns = sandboxed actions run (render + check per instance); start = JVM launch + command init;")
     print("load+an = target patterns + loading + analysis; exec = execution (profile phase markers);")
     print("cpu = CPU seconds of the server and its actions in the cold build, cpu/inst its marginal cost;")
     print("load = mean 1-minute load average during the cold build (%d CPUs)" % os.cpu_count())
@@ -382,6 +392,31 @@ def print_builds(results, sizes):
     for count in [1] + sizes:
         phases = results[count]["phases"]
         print("  %5d: %s" % (count, ", ".join("%s %.1f" % kv for kv in phases.items()) or "no profile"))
+
+
+def print_comparison(baseline, results, sizes, rev):
+    """Per-instance cost of this checkout's rules against REV's, measured in the same run."""
+    print("\n== per-instance cold build cost: this checkout vs %s (same run, interleaved) ==" % rev)
+    print("%9s %14s %14s %8s %14s %14s %8s" % (
+        "instances", rev + " ms", "now ms", "ratio", rev + " cpu ms", "now cpu ms", "ratio"))
+    for count in sizes:
+        old_wall, new_wall = marginal(baseline, count, "cold"), marginal(results, count, "cold")
+        old_cpu, new_cpu = marginal(baseline, count, "cpu"), marginal(results, count, "cpu")
+        print("%9d %14.1f %14.1f %7.2fx %14.1f %14.1f %7.2fx" % (
+            count, 1000 * old_wall, 1000 * new_wall, new_wall / old_wall,
+            1000 * old_cpu, 1000 * new_cpu, new_cpu / old_cpu))
+    print("ratio = now / %s; below 1.00x the check costs less than what it replaced" % rev)
+
+
+def snapshot_revision(rev, dest):
+    """The rules of git revision `rev` of this repository, exported into `dest`."""
+    os.makedirs(dest)
+    archive = subprocess.run(["git", "-C", ROOT, "archive", "--format=tar", rev],
+                             stdout=subprocess.PIPE, check=False)
+    if archive.returncode != 0:
+        sys.exit("fleet_scale: git archive %s failed" % rev)
+    subprocess.run(["tar", "-x", "-C", dest, "--exclude=e2e", "--exclude=bench"],
+                   input=archive.stdout, check=True)
 
 
 def state_values(path):
@@ -533,7 +568,9 @@ def print_applies(label, r):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="12,100,1000", help="comma-separated fleet sizes")
+    parser.add_argument("--sizes", default="12,100", help="comma-separated fleet sizes (add 1000 on a quiet machine)")
+    parser.add_argument("--baseline", metavar="REV", help="also build every size with the rules of this git revision")
+    parser.add_argument("--baseline-fleet", metavar="PATH", help="helper for the baseline's rules (default: --fleet)")
     parser.add_argument("--fleet", default=os.path.join(ROOT, "target", "release", "fleet"),
                         help="helper binary, passed as --repo_env=FLEET_HELPER")
     parser.add_argument("--terraform", default="/usr/local/bin/terraform")
@@ -563,10 +600,18 @@ def main():
     helper = os.path.join(tmp, "fleet")
     shutil.copy(args.fleet, helper)
     bazel_args = dict(rules=rules, helper=helper, env=env, timeout=args.timeout, jobs=args.jobs)
+    baseline_args = None
+    if args.baseline:
+        baseline_rules = os.path.join(tmp, "rules_fleet_baseline")
+        snapshot_revision(args.baseline, baseline_rules)
+        baseline_helper = os.path.join(tmp, "fleet-baseline")
+        shutil.copy(args.baseline_fleet or args.fleet, baseline_helper)
+        baseline_args = dict(bazel_args, rules=baseline_rules, helper=baseline_helper)
     print("fleet_scale: helper %s, terraform %s, %d CPUs, work dir %s" % (
         args.fleet, args.terraform, os.cpu_count(), tmp), flush=True)
 
     results = {}
+    baseline = {}
     kept = None
     try:
         # Discarded: warms the OS file cache (Bazel's install base, terraform) so
@@ -576,6 +621,13 @@ def main():
         warm["bazel"].shutdown()
         remove_tree(os.path.join(tmp, "warm-up"))
         for count in [1] + sizes:
+            if baseline_args:
+                print("building %d instance(s) cold, then no-op, with the rules of %s ..." % (
+                    count, args.baseline), flush=True)
+                b = measure(tmp, count, baseline_args, tag="baseline-")
+                b["bazel"].shutdown()
+                remove_tree(b["bazel"].output_base)
+                baseline[count] = b
             print("building %d instance(s) cold, then no-op ..." % count, flush=True)
             r = measure(tmp, count, bazel_args)
             results[count] = r
@@ -585,7 +637,11 @@ def main():
                 r["bazel"].shutdown()
                 remove_tree(r["bazel"].output_base)
 
+        if baseline_args:
+            print_builds(baseline, sizes, title="rules of %s" % args.baseline)
         print_builds(results, sizes)
+        if baseline_args:
+            print_comparison(baseline, results, sizes, args.baseline)
 
         if not args.skip_applies:
             print("\n== %d applies started at once ==" % APPLIES, flush=True)

@@ -41,6 +41,8 @@ pub enum Command {
     Tf(crate::tf::TfArgs),
     /// Plan, apply or destroy many instances: dependency order, concurrency limit, report.
     Run(crate::run::RunArgs),
+    /// Check one instance at build time: plan its values against mock providers (or validate).
+    Check(crate::check::CheckArgs),
 }
 
 /// How long to wait for a lock.
@@ -181,5 +183,6 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Gc(args) => store::gc_command(&args).map(|_| 0),
         Command::Tf(args) => crate::tf::tf_command(&args),
         Command::Run(args) => crate::run::run_command(&args),
+        Command::Check(args) => crate::check::check_command(&args),
     }
 }

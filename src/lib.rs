@@ -9,9 +9,11 @@
 //! - [`manifest`]: the instance manifest written by the Starlark rules.
 //! - [`providers`]: provider packages from the store as a read-only plugin dir.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
+//! - [`check`]: the build-time check of an instance (mock-provider plan).
 //! - [`cli`]: argument parsing and dispatch.
 
 pub mod archive;
+pub mod check;
 pub mod cli;
 pub mod error;
 pub mod fsutil;

@@ -117,6 +117,7 @@ variable "apply_delay_ms" {
 }
 
 provider "fleettest" {
+  token          = "e2e-not-a-secret"
   apply_delay_ms = var.apply_delay_ms
 }
 

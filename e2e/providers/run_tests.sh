@@ -131,7 +131,7 @@ if bz build //infra/... --execution_log_json_file="$tmp/build.json" \
   "--action_env=TF_PLUGIN_CACHE_DIR=$TF_PLUGIN_CACHE_DIR" >"$logs/build.log" 2>&1; then
   valid=0
   for n in $(seq 1 12); do
-    grep -q '"valid": true' "$bin_dir/infra/cache/cache-$n.validation.json" 2>/dev/null && valid=$((valid + 1))
+    grep -q '"result": "pass"' "$bin_dir/infra/cache/cache-$n.check.json" 2>/dev/null && valid=$((valid + 1))
   done
   check "build //infra/... validates 12 instances from a read-only plugin dir" "$valid valid" test "$valid" -eq 12
   unpacks="$(grep -c '"mnemonic": "TerraformProviderUnpack"' "$tmp/build.json")"

@@ -199,7 +199,7 @@ while True:
         # One name per spawn (a tree output lists each of its files).
         for out in spawn.get("actualOutputs", []) or spawn.get("listedOutputs", []):
             p = out["path"] if isinstance(out, dict) else out
-            m = re.search(r"/([^/]+)\.(rendered|validation\.json)", p)
+            m = re.search(r"/([^/]+)\.(rendered|check\.json)", p)
             if m:
                 names.append(m.group(1))
                 break
@@ -226,11 +226,11 @@ apply_all() {
 if bz "$ws" build //infra/... >"$logs/build.log" 2>&1; then
   valid=0
   for name in "${instances[@]}"; do
-    grep -q '"valid": true' "$bin_dir/infra/elasticache/$name.validation.json" 2>/dev/null && valid=$((valid + 1))
+    grep -q '"result": "pass"' "$bin_dir/infra/elasticache/$name.check.json" 2>/dev/null && valid=$((valid + 1))
   done
   if [[ $valid -eq 12 ]]; then pass "build //infra/... validates 12 instances"; else fail "build //infra/... validates 12 instances" "$valid valid reports"; fi
   leaks="$(grep -rlF -e "$ws" -e "$HOME" -e "$repo_root" "$bin_dir"/infra/elasticache/*.rendered \
-    "$bin_dir"/infra/elasticache/*.validation.json "$bin_dir"/infra/elasticache/*.manifest.json 2>/dev/null | head -3)"
+    "$bin_dir"/infra/elasticache/*.check.json "$bin_dir"/infra/elasticache/*.manifest.json 2>/dev/null | head -3)"
   if [[ -z "$leaks" ]]; then pass "rendered trees, reports and manifests hold no absolute paths"; else fail "no absolute paths in outputs" "$leaks"; fi
 else
   fail "build //infra/... validates 12 instances" "see below"
@@ -275,7 +275,7 @@ fi
 
 # --- 4. changing one instance's vars re-runs only that instance's actions -----------
 bz "$ws" build //infra/... --execution_log_json_file="$tmp/noop.json" >"$logs/noop.log" 2>&1
-read -r names count < <(spawned_instances "$tmp/noop.json" TerraformRender TerraformValidate)
+read -r names count < <(spawned_instances "$tmp/noop.json" TerraformRender TerraformCheck)
 if [[ "$names" == "-" ]]; then pass "no-op rebuild runs no render/validate action"; else
   fail "no-op rebuild runs no render/validate action" "ran for: $names"
 fi
@@ -286,7 +286,7 @@ if [[ "$before" == "$(cat "$build_file")" ]]; then
   fail "change one instance" "could not edit redis-cluster-5's vars in $build_file"
 else
   bz "$ws" build //infra/... --execution_log_json_file="$tmp/changed.json" >"$logs/changed.log" 2>&1
-  read -r names count < <(spawned_instances "$tmp/changed.json" TerraformRender TerraformValidate)
+  read -r names count < <(spawned_instances "$tmp/changed.json" TerraformRender TerraformCheck)
   if [[ "$names" == "redis-cluster-5" && "$count" -eq 2 ]]; then
     pass "changing redis-cluster-5's vars re-runs only its render + validate (execution log)"
   else
@@ -360,7 +360,7 @@ fi
 # --- 6. an invalid instance fails the build with its label -------------------------
 if bz "$ws" build //negative/invalid:broken-cluster >"$logs/invalid.log" 2>&1; then
   fail "invalid instance fails the build" "the build succeeded"
-elif grep -q "rules_fleet: //negative/invalid:broken-cluster: terraform validate found errors" "$logs/invalid.log" &&
+elif grep -q "rules_fleet: //negative/invalid:broken-cluster does not fit //negative/invalid:broken:" "$logs/invalid.log" &&
   grep -q "Reference to undeclared input variable" "$logs/invalid.log"; then
   pass "an invalid instance fails the build with its label and terraform's diagnostics"
 else

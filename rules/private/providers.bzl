@@ -8,6 +8,8 @@ TfComponentInfo = provider(
         "lock_file": "The `.terraform.lock.hcl` File, or None when the module has none.",
         "providers": "List of provider package structs (see TfProviderInfo) for the host: a read-only plugin directory for validation, the store for runs.",
         "lock_target": "Label string of the component's `.lock` target (regenerates the lock file), or None when it has none.",
+        "mocks": "List of `.tfmock.hcl` Files: mock values for the build check, `<provider>[.<anything>].tfmock.hcl`.",
+        "validation": "The File holding the component's `terraform validate` result (`fleet check --mode validate`), built only when an instance asks for it.",
     },
 )
 
@@ -22,7 +24,7 @@ and, transitively, those of the instances it depends on.""",
         "run_dir": "Run directory relative to the fleet root: `<package>/<name>`.",
         "fleet_root": "Directory under the workspace root holding the run directories (`.fleet`).",
         "rendered": "The rendered instance tree (a directory File): module files, `backend.tf.json`, `terraform.tfvars.json`, lock file.",
-        "validation": "The File holding `terraform validate -json` output for the rendered tree.",
+        "validation": "The File holding the build check's result: `<name>.check.json` (plan) or the component's validation (validate); None for `check = \"none\"`.",
         "manifest": "The instance's own manifest File (src/manifest.rs): this instance and its transitive dependencies.",
         "workspace": "Terraform workspace name, or None for `default`.",
         "env": "Dict of extra environment variables for terraform at run time (never secrets).",
@@ -53,6 +55,7 @@ TerraformInfo = provider(
     fields = {
         "binary": "The executable File (`terraform` or `tofu`).",
         "version": "Version string, e.g. `1.11.4`.",
+        "flavor": "`terraform` or `tofu`.",
         "files": "Depset of every File the binary needs at run time (the binary itself).",
     },
 )

@@ -1,9 +1,11 @@
 """tf_component: one Terraform root module shared by many instances."""
 
+load(":check.bzl", "component_sources", "fleet_check", "mock_provider_name")
 load(":labels.bzl", "label_string", "repo_of")
 load(":providers.bzl", "TfComponentInfo")
 load(":tf_lock.bzl", "tf_lock_targets")
 load(":tf_provider.bzl", "TfProviderInfo", "collect_packages")
+load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
 
 # Files every instance generates; a module shipping its own would be ambiguous.
 GENERATED_NAMES = ["backend.tf.json", "terraform.tfvars.json", ".terraform.lock.hcl"]
@@ -32,16 +34,47 @@ def _tf_component_impl(ctx):
         seen[path] = True
         files.append(struct(file = file, path = path))
     label = label_string(ctx.label)
+    for mock in ctx.files.mocks:
+        mock_provider_name(mock)  # fails analysis on a misnamed file
+    component = struct(
+        label = label,
+        files = files,
+        lock_file = ctx.file.lock_file,
+        providers = collect_packages(ctx.attr.providers, label),
+        lock_target = label + ".lock" if ctx.attr.providers or ctx.file.lock_file else None,
+    )
+    validation = _validate(ctx, component)
     return [
         DefaultInfo(files = depset(ctx.files.srcs + ctx.files.data + ctx.files.lock_file)),
+        OutputGroupInfo(validation = depset([validation])),
         TfComponentInfo(
-            label = label,
-            files = files,
-            lock_file = ctx.file.lock_file,
-            providers = collect_packages(ctx.attr.providers, label),
-            lock_target = label + ".lock" if ctx.attr.providers or ctx.file.lock_file else None,
+            label = component.label,
+            files = component.files,
+            lock_file = component.lock_file,
+            providers = component.providers,
+            lock_target = component.lock_target,
+            mocks = ctx.files.mocks,
+            validation = validation,
         ),
     ]
+
+def _validate(ctx, component):
+    """`terraform validate` of the module, once for all its instances (values do not matter to it)."""
+    files = [(f.path, f.file) for f in component.files]
+    if component.lock_file:
+        files.append((".terraform.lock.hcl", component.lock_file))
+    return fleet_check(
+        ctx,
+        fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary,
+        terraform = ctx.toolchains[TERRAFORM_TOOLCHAIN_TYPE].terraform,
+        mode = "validate",
+        out = ctx.actions.declare_file(ctx.label.name + ".validation.json"),
+        label = component.label,
+        component = component,
+        files = files,
+        sources = component_sources(component),
+        mnemonic = "TerraformValidate",
+    )
 
 tf_component_rule = rule(
     implementation = _tf_component_impl,
@@ -63,9 +96,14 @@ variables and backend into their own directory; the module itself is never writt
         ),
         "providers": attr.label_list(
             providers = [TfProviderInfo],
-            doc = "Provider packages for the host (`@<tf_provider_mirror>//:all`, `tf_provider`): validation initialises from them read-only, run targets from the machine's store.",
+            doc = "Provider packages for the host (`@<tf_provider_mirror>//:all`, `tf_provider`): the build check initialises from them read-only (their schemas), run targets from the machine's store.",
+        ),
+        "mocks": attr.label_list(
+            allow_files = [".tfmock.hcl"],
+            doc = "Mock values for the build check where generated ones do not fit (e.g. a data source feeding a condition): terraform's `.tfmock.hcl` files, named `<provider>[.<anything>].tfmock.hcl`; each applies to every configuration of that provider.",
         ),
     },
+    toolchains = [str(TERRAFORM_TOOLCHAIN_TYPE), str(FLEET_TOOLCHAIN_TYPE)],
     provides = [TfComponentInfo],
 )
 
@@ -75,6 +113,7 @@ def tf_component(
         data = [],
         lock_file = None,
         providers = [],
+        mocks = [],
         lock_platforms = [],
         lock_providers = [],
         lock_mirrors = [],
@@ -94,6 +133,7 @@ def tf_component(
       data: other files the module reads.
       lock_file: the module's `.terraform.lock.hcl` (leave unset until `<name>.lock` created it).
       providers: provider packages for the host: `["@<tf_provider_mirror repo>//:all"]` or `tf_provider` targets.
+      mocks: `<provider>[.<anything>].tfmock.hcl` files: mock values for the instances' build check.
       lock_platforms: platforms (`<os>_<arch>`) the lock file covers (default: the target platform).
       lock_providers: packages `<name>.lock` hashes (e.g. `tf_provider` targets, one per platform).
         Never the packages of a `tf_provider_mirror` reading this lock file: they exist only once it is complete.
@@ -108,6 +148,7 @@ def tf_component(
         data = data,
         lock_file = lock_file,
         providers = providers,
+        mocks = mocks,
         tags = tags,
         visibility = visibility,
         **kwargs

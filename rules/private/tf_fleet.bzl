@@ -59,6 +59,7 @@ def _tf_fleet_impl(ctx):
         OutputGroupInfo(
             manifest = depset([manifest]),
             validation = depset([f for f in built if f.basename.endswith(".validation.json")]),
+            check = depset([f for f in built if f.basename.endswith((".check.json", ".validation.json"))]),
         ),
         TfFleetInfo(
             label = label,

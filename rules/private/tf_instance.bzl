@@ -36,14 +36,17 @@ def tf_instance(
         tags = [],
         inputs_from = {},
         fleet_root = ".fleet",
+        check = "plan",
+        mocks = [],
         visibility = None,
         **kwargs):
     """One instance of a component: its own rendered tree, validation, run directory and state.
 
     Creates:
     - `<name>`: renders the instance tree (module + backend.tf.json +
-      terraform.tfvars.json + lock file) and validates it (`terraform init
-      -backend=false -lockfile=readonly`, `terraform validate -json`), hermetically.
+      terraform.tfvars.json + lock file) and checks it hermetically: a plan of
+      its values against mock providers (`fleet check`; result `<name>.check.json`,
+      output group `check`). A misfit fails the build.
     - `<name>.plan`, `<name>.apply`, `<name>.destroy`, `<name>.output`: `bazel run`
       targets working in `<workspace root>/<fleet_root>/<package>/<name>/`.
 
@@ -73,6 +76,9 @@ def tf_instance(
         read at run time after it is applied; implies a dependency on it.
       fleet_root: directory under the workspace root holding run directories
         (relative, without `..`).
+      check: build-time check: `plan` (default: the values planned against mock
+        providers), `validate` (the component's `terraform validate`) or `none`.
+      mocks: more `<provider>[.<anything>].tfmock.hcl` files for this instance's check.
       visibility: visibility of every generated target.
       **kwargs: passed to every generated target (e.g. `testonly`).
     """
@@ -102,6 +108,8 @@ def tf_instance(
         env = env,
         secret_env = secret_env,
         fleet_root = fleet_root,
+        check = check,
+        mocks = mocks,
         tags = tags,
         visibility = visibility,
         **kwargs

@@ -1,12 +1,13 @@
-"""The `<name>` target of tf_instance: render the instance tree, validate it, write its manifest."""
+"""The `<name>` target of tf_instance: render the instance tree, check it, write its manifest."""
 
+load(":check.bzl", "CHECK_MODES", "component_sources", "effective_check", "fleet_check")
 load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
 load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim")
 load(":state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
-load(":tf_provider.bzl", "manifest_providers", "plugin_slot")
-load(":toolchain_types.bzl", "TERRAFORM_TOOLCHAIN_TYPE")
+load(":tf_provider.bzl", "manifest_providers")
+load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
 
 def _var_file_name(index, file):
     """Terraform loads *.auto.tfvars[.json] after terraform.tfvars.json, in name order."""
@@ -68,24 +69,32 @@ def _render(ctx, component, backend_config):
     )
     return tree
 
-def _validate(ctx, terraform, tree, label, component):
-    report = ctx.actions.declare_file(ctx.label.name + ".validation.json")
+def _check(ctx, terraform, tree, label, component):
+    """The instance's build check: its result File, or None for `check = "none"`."""
 
-    # Providers come from a read-only plugin directory of the unpacked packages.
-    plugins = []
-    for package in component.providers:
-        plugins += [plugin_slot(package), package.unpacked.path]
-    ctx.actions.run(
-        executable = ctx.executable._validate,
-        arguments = [terraform.binary.path, tree.path, report.path, label, component.lock_target or ""] + plugins,
-        inputs = depset([tree] + [p.unpacked for p in component.providers], transitive = [terraform.files]),
-        outputs = [report],
-        mnemonic = "TerraformValidate",
-        progress_message = "Validating Terraform instance %s" % ctx.label,
-        execution_requirements = {"block-network": ""},
-        use_default_shell_env = True,
+    # secret_env (where the rules have it) is read from the environment at run time.
+    run_time_vars = list(ctx.attr.inputs_from.keys()) + list(getattr(ctx.attr, "secret_env", {}).keys())
+    mode = effective_check(ctx.attr.check, terraform, label, run_time_vars)
+    if mode == "none":
+        return None
+    if mode == "validate":
+        return component.validation
+    sources = component_sources(component)
+    sources.append("terraform.tfvars.json=%s vars" % label)
+    for index, file in enumerate(ctx.files.var_files):
+        sources.append("%s=%s" % (_var_file_name(index + 1, file), file.short_path))
+    return fleet_check(
+        ctx,
+        fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary,
+        terraform = terraform,
+        mode = "plan",
+        out = ctx.actions.declare_file(ctx.label.name + ".check.json"),
+        label = label,
+        component = component,
+        tree = tree,
+        sources = sources,
+        mocks = component.mocks + ctx.files.mocks,
     )
-    return report
 
 def _tf_instance_impl(ctx):
     label = label_string(ctx.label)
@@ -105,7 +114,8 @@ def _tf_instance_impl(ctx):
     inputs_from = _inputs_from(ctx, label, dep_labels)
 
     tree = _render(ctx, component, backend_config)
-    report = _validate(ctx, terraform, tree, label, component)
+    report = _check(ctx, terraform, tree, label, component)
+    reports = [report] if report else []
 
     identity = state_identity(ctx.attr.backend, backend_config, workspace, ctx.attr.fleet_root, run_dir)
     transitive_states = depset(
@@ -144,15 +154,15 @@ def _tf_instance_impl(ctx):
         entries = transitive_entries.to_list(),
     ))
     run_files = depset(
-        [tree, report, manifest] + [p.archive for p in component.providers],
+        [tree, manifest] + reports + [p.archive for p in component.providers],
         transitive = [terraform.files] + [dep.run_files for dep in deps],
     )
     return [
-        DefaultInfo(files = depset([tree, report])),
+        DefaultInfo(files = depset([tree] + reports)),
         OutputGroupInfo(
             manifest = depset([manifest]),
             rendered = depset([tree]),
-            validation = depset([report]),
+            check = depset(reports),
         ),
         TfInstanceInfo(
             label = label,
@@ -182,7 +192,7 @@ def _tf_instance_impl(ctx):
 
 tf_instance_rule = rule(
     implementation = _tf_instance_impl,
-    doc = """Renders and validates one component instance (the `<name>` target of `tf_instance`).
+    doc = """Renders and checks one component instance (the `<name>` target of `tf_instance`).
 Use the `tf_instance` macro, which fills `vars_json` and `backend_config_json`.""",
     attrs = {
         "component": attr.label(
@@ -234,13 +244,16 @@ enters action inputs, outputs or caches. Only the names are written, to the mani
             allow_single_file = True,
             cfg = "exec",
         ),
-        "_validate": attr.label(
-            default = Label("//rules/private:validate.sh"),
-            executable = True,
-            allow_single_file = True,
-            cfg = "exec",
+        "check": attr.string(
+            default = "plan",
+            values = CHECK_MODES,
+            doc = "Build-time check: `plan` (the instance's values planned against mock providers; `validate` on toolchains without mock providers, with a note), `validate` (the component's `terraform validate`, values ignored) or `none`.",
+        ),
+        "mocks": attr.label_list(
+            allow_files = [".tfmock.hcl"],
+            doc = "More `<provider>[.<anything>].tfmock.hcl` files for this instance's check, after the component's.",
         ),
     },
-    toolchains = [str(TERRAFORM_TOOLCHAIN_TYPE)],
+    toolchains = [str(TERRAFORM_TOOLCHAIN_TYPE), str(FLEET_TOOLCHAIN_TYPE)],
     provides = [TfInstanceInfo],
 )

@@ -9,6 +9,7 @@ def _terraform_toolchain_impl(ctx):
         terraform = TerraformInfo(
             binary = binary,
             version = ctx.attr.version,
+            flavor = ctx.attr.flavor,
             files = depset([binary]),
         ),
     )]
@@ -27,6 +28,11 @@ terraform_toolchain = rule(
         "version": attr.string(
             mandatory = True,
             doc = "Its version, e.g. `1.11.4`.",
+        ),
+        "flavor": attr.string(
+            default = "terraform",
+            values = ["terraform", "tofu"],
+            doc = "`terraform` or `tofu` (OpenTofu): decides which version has `terraform test` with mock providers.",
         ),
     },
 )

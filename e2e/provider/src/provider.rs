@@ -39,6 +39,26 @@ pub struct FleetTestProvider {
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ProviderConfig {
     pub apply_delay_ms: ValueNumber,
+    pub token: Value<String>,
+}
+
+/// Environment variable giving the token when the provider block does not.
+pub const TOKEN_ENV: &str = "FLEETTEST_TOKEN";
+
+/// Like a cloud provider without credentials, refuses to configure without a
+/// token: proof, in the build check's tests, that a mock plan configures nothing.
+fn check_token(diags: &mut Diagnostics, token: &Value<String>) -> Option<()> {
+    let configured = matches!(token, Value::Value(t) if !t.is_empty());
+    let from_env = std::env::var(TOKEN_ENV).is_ok_and(|t| !t.is_empty());
+    if configured || from_env {
+        return Some(());
+    }
+    diags.error(
+        "fleettest: no token",
+        format!("set `token` in the provider block or {TOKEN_ENV}; the provider refuses to configure without one"),
+        AttributePath::new("token"),
+    );
+    None
 }
 
 fn check_delay(diags: &mut Diagnostics, delay_ms: &ValueNumber) {
@@ -93,6 +113,15 @@ impl Provider for FleetTestProvider {
                         constraint: AttributeConstraint::Optional,
                         ..Default::default()
                     },
+                    "token" => Attribute {
+                        attr_type: AttributeType::String,
+                        description: format!(
+                            "Credential stand-in: configuring fails without it (or ${TOKEN_ENV})."
+                        ).into(),
+                        constraint: AttributeConstraint::Optional,
+                        sensitive: true,
+                        ..Default::default()
+                    },
                 },
                 ..Default::default()
             },
@@ -111,6 +140,7 @@ impl Provider for FleetTestProvider {
         config: Self::Config<'a>,
     ) -> Option<()> {
         check_delay(diags, &config.apply_delay_ms);
+        check_token(diags, &config.token)?;
         let delay_ms = match config.apply_delay_ms {
             Value::Value(ms) => u64::try_from(ms).ok()?,
             Value::Null | Value::Unknown => delay_from_env(diags)?,

@@ -1,0 +1,115 @@
+//! `fleet check`: the build-time check of one instance (or one component).
+//!
+//! In a private copy of the tree, with a private `TF_DATA_DIR`, CLI config and
+//! `HOME` and nothing else from the environment, runs `terraform init
+//! -backend=false -lockfile=readonly` from a read-only plugin directory, then
+//! either `terraform test` with a generated run block (`command = plan`) and a
+//! `mock_provider` for every provider configuration the module uses (`plan`:
+//! the instance's values against the module, no provider configured), or
+//! `terraform validate` (`validate`). Writes a path-independent JSON result;
+//! on failure prints terraform's diagnostics under the label, with paths
+//! rewritten to the component's sources, and exits 5.
+
+mod providers;
+mod report;
+mod workdir;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+
+use crate::error::ExitCode;
+pub use report::Outcome;
+
+/// What the check runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// `terraform test`: plan the instance's values against mock providers.
+    Plan,
+    /// `terraform validate`: the configuration alone, values ignored.
+    Validate,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Plan => "plan",
+            Mode::Validate => "validate",
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The terraform (or tofu) executable.
+    #[arg(long)]
+    pub terraform: PathBuf,
+    /// The rendered tree to check (copied; never written to).
+    #[arg(long)]
+    pub tree: Option<PathBuf>,
+    /// PATH=FILE: put FILE at PATH in the copy (after --tree).
+    #[arg(long = "file", value_parser = parse_pair)]
+    pub files: Vec<(String, PathBuf)>,
+    /// Label of what is checked (an instance, or the component for `validate`).
+    #[arg(long)]
+    pub label: String,
+    /// Label of the component, for the failure message.
+    #[arg(long, default_value = "")]
+    pub component: String,
+    /// Where to write the JSON result.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// plan (mock providers) or validate.
+    #[arg(long, value_enum, default_value_t = Mode::Plan)]
+    pub mode: Mode,
+    /// SLOT=DIR: a provider package `<host>/<namespace>/<type>/<version>/<os>_<arch>` unpacked in DIR.
+    #[arg(long = "plugin", value_parser = parse_pair)]
+    pub plugins: Vec<(String, PathBuf)>,
+    /// NAME=FILE: a `.tfmock.hcl` file for the mock of provider NAME (every alias).
+    #[arg(long = "mocks", value_parser = parse_pair)]
+    pub mocks: Vec<(String, PathBuf)>,
+    /// PATH=ORIGIN: name the tree's PATH as ORIGIN in messages and the result.
+    #[arg(long = "source", value_parser = parse_pair)]
+    pub sources: Vec<(String, PathBuf)>,
+    /// Label of the component's `.lock` target, named when the lock file falls short.
+    #[arg(long, default_value = "")]
+    pub lock_target: String,
+}
+
+fn parse_pair(s: &str) -> std::result::Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), PathBuf::from(v))),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+/// Runs the check; exit 0 when it passed, 5 when terraform found errors.
+pub fn check_command(args: &CheckArgs) -> Result<i32> {
+    let work = workdir::Workdir::create(args)?;
+    let origins = report::Origins::new(&args.sources).hiding(work.root());
+    let outcome = match work.init(&args.terraform)? {
+        Err(log) => {
+            let root = work.root().to_string_lossy();
+            report::print_init_failure(args, &log.replace(root.as_ref(), "<check dir>"));
+            return Ok(ExitCode::Mismatch as i32);
+        }
+        Ok(()) => match args.mode {
+            Mode::Plan => {
+                work.write_test_file(&args.mocks)?;
+                report::parse_test_stream(&work.test(&args.terraform)?, &origins)?
+            }
+            Mode::Validate => report::parse_validate(&work.validate(&args.terraform)?, &origins)?,
+        },
+    };
+    let json = outcome.to_json(args);
+    crate::fsutil::write_replace(&args.out, json.as_bytes(), false)
+        .with_context(|| format!("writing the check result {}", args.out.display()))?;
+    if outcome.passed {
+        return Ok(0);
+    }
+    let text = outcome.failure_text(args);
+    eprint!("{text}");
+    report::print_lock_hint(args, &text);
+    Ok(ExitCode::Mismatch as i32)
+}
