@@ -176,7 +176,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.lock");
         let _held = Lock::acquire(&path, Duration::from_secs(1), "test").unwrap();
-        // A second open file description conflicts even within one process.
+        // A second acquisition in the same process waits like another process would.
         let err = Lock::acquire(&path, Duration::from_millis(50), "test").unwrap_err();
         assert_eq!(
             crate::error::exit_code_of(&err),

@@ -81,8 +81,9 @@ fn is_plain_file(file: &File) -> bool {
         .is_ok_and(|m| m.file_type().is_file() && m.nlink() == 1)
 }
 
-/// "pid 123 (fleet)" from the holder record, for messages: pid, program
-/// and (when not this machine) host; nothing else.
+/// "pid 123 (fleet) fleet run --action apply //x:y" from the holder record,
+/// for messages: pid, program, fleet's own purpose and (when not this
+/// machine) host; never arguments.
 pub fn describe(lock: &Path) -> String {
     let Some(record) = read_record(&holder_path(lock)) else {
         return "another process (no holder record)".to_string();
@@ -95,6 +96,12 @@ pub fn describe(lock: &Path) -> String {
     };
     let pid = field("pid=");
     let mut text = format!("pid {pid} ({})", field("program="));
+    // Purposes are built by fleet itself (an action and a label, a path),
+    // never from a command's arguments, so they are safe to show.
+    let purpose = field("purpose=");
+    if !purpose.is_empty() {
+        text.push_str(&format!(" {purpose}"));
+    }
     let host = field("host=");
     if !host.is_empty() && host != host_name() {
         text.push_str(&format!(" on {host}"));
