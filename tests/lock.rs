@@ -261,7 +261,11 @@ fn sigkill_of_fleet_lock_terminates_the_command_which_keeps_the_lock_until_it_ex
             "round {round}: the waiter got the lock while the command ran"
         );
         let gate = open_gate(&s.join("gate"));
-        let st = wait_or_kill(&mut second, Duration::from_secs(30), "waiter");
+        let st = wait_or_kill(
+            &mut second,
+            Duration::from_secs(60),
+            &format!("round {round}: the waiter, after the command was let go"),
+        );
         gate.join().expect("gate writer");
         assert_eq!(exit_code(st), 0);
         assert_eq!(
