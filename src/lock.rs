@@ -186,7 +186,8 @@ fn holder_path(lock: &Path) -> PathBuf {
 /// may read it half-written, which costs nothing) so that no temp file can
 /// be left behind by a holder killed mid-write; failures are ignored.
 fn record_holder(lock: &Path, purpose: &str) {
-    let command: Vec<String> = std::env::args().collect();
+    // Program and subcommand only: arguments may carry secrets (`-var pw=...`).
+    let command: Vec<String> = std::env::args().take(2).collect();
     let record = format!(
         "pid={}\ncommand={}\npurpose={}\n",
         std::process::id(),
