@@ -278,8 +278,20 @@ pub fn max_overlap(intervals: &[(f64, f64)]) -> usize {
 }
 
 /// Pids of live terraform processes (not their provisioner shells) whose
-/// environment names `run_dir` as their run directory.
+/// environment names `run_dir` as their run directory. A terraform forking
+/// a provisioner shows its fork as terraform until the exec: children of a
+/// terraform in the list are left out.
 pub fn terraform_pids(run_dir: &Path) -> Vec<u32> {
+    let found = terraform_processes(run_dir);
+    found
+        .iter()
+        .filter(|(_, ppid)| !found.iter().any(|(pid, _)| pid == ppid))
+        .map(|(pid, _)| *pid)
+        .collect()
+}
+
+/// (pid, parent pid) of every process that `terraform_pids` considers.
+fn terraform_processes(run_dir: &Path) -> Vec<(u32, u32)> {
     let needle = format!("FLEET_RUN_DIR={}", run_dir.display());
     let mut found = vec![];
     for entry in fs::read_dir("/proc").expect("/proc").flatten() {
@@ -293,10 +305,19 @@ pub fn terraform_pids(run_dir: &Path) -> Vec<u32> {
         }
         let environ = fs::read(entry.path().join("environ")).unwrap_or_default();
         if environ.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
-            found.push(pid);
+            found.push((pid, parent_pid(&entry.path())));
         }
     }
     found
+}
+
+fn parent_pid(proc_dir: &Path) -> u32 {
+    let status = fs::read_to_string(proc_dir.join("status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// A zombie, or a process past the point of its exit where the kernel has
