@@ -253,3 +253,40 @@ fn progress_survives_sigkill_and_resume_reruns_exactly_the_unfinished_and_the_ch
         1
     );
 }
+
+#[test]
+fn resume_reruns_the_dependents_of_an_instance_that_runs_again() {
+    let mut fleet = Fleet::new();
+    let up = counted(&fleet, "up", false);
+    let down = counted(&fleet, "down", false).replace(
+        "output \"value\"",
+        "variable \"from_up\" { type = string }\noutput \"seen\" { value = var.from_up }\noutput \"value\"",
+    );
+    let other = counted(&fleet, "other", false);
+    fleet.add("up", &up, &[]);
+    fleet.add("down", &down, &["up"]);
+    fleet.input_from("down", "from_up", "up", "value");
+    fleet.add("other", &other, &[]);
+    fleet.write_manifest();
+    let report_arg = fleet.report_path().to_str().unwrap().to_string();
+    let out = fleet.run("apply", &["--report", &report_arg]);
+    assert!(out.status.success(), "{}", describe(&out));
+
+    // up changes in a way its dependent cannot see before up runs again.
+    fs::write(
+        fleet.rendered("up").join("extra.tf"),
+        "output \"extra\" { value = 2 }\n",
+    )
+    .expect("edit up");
+    let out = fleet.run("apply", &["--resume", "--report", &report_arg]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        (
+            runs(&fleet, "up"),
+            runs(&fleet, "down"),
+            runs(&fleet, "other")
+        ),
+        (2, 2, 1),
+        "up and its dependent applied again, other not"
+    );
+}
