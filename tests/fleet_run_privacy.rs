@@ -46,8 +46,9 @@ output "token" {
 output "name" { value = "up" }
 "#;
 
-#[test]
-fn run_directories_are_private_and_sensitive_outputs_stay_sensitive() {
+/// up (a sensitive output), down (reads it into a sensitive variable) and,
+/// with `leaky`, an instance that reads it into a plain variable.
+fn sensitive_fleet(leaky: bool) -> Fleet {
     let mut fleet = Fleet::new();
     fleet.add("up", UPSTREAM, &[]);
     let down = r#"
@@ -59,18 +60,61 @@ resource "terraform_data" "d" { input = var.token }
 "#;
     fleet.add("down", down, &["up"]);
     fleet.input_from("down", "token", "up", "token");
-    let leaky = r#"
+    if leaky {
+        let plain = r#"
 variable "token" { type = string }
 resource "terraform_data" "d" { input = var.token }
 "#;
-    fleet.add("leaky", leaky, &["up"]);
-    fleet.input_from("leaky", "token", "up", "token");
+        fleet.add("leaky", plain, &["up"]);
+        fleet.input_from("leaky", "token", "up", "token");
+    }
     fleet.write_manifest();
-    let report = fleet.report_path();
+    fleet
+}
 
-    let mut cmd = fleet.fleet("run");
-    cmd.args(["--action", "apply", "--report", report.to_str().unwrap()]);
-    let out = with_open_umask(cmd);
+#[test]
+fn run_directories_and_reports_are_private_whatever_the_umask() {
+    let fleet = sensitive_fleet(false);
+    let report = fleet.report_path();
+    for action in ["apply", "plan"] {
+        let mut cmd = fleet.fleet("run");
+        cmd.args(["--action", action, "--report", report.to_str().unwrap()]);
+        let out = with_open_umask(cmd);
+        assert!(out.status.success(), "{}", describe(&out));
+        assert!(!stdout(&out).contains("t0ps3cret"), "{}", describe(&out));
+    }
+    assert!(fleet.run_dir("down").join("plan.tfplan").is_file());
+    assert_private(&fleet.workspace.join(".fleet"));
+    let report_mode = std::fs::metadata(&report).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&report_mode) & 0o777,
+        0o600
+    );
+    let logs = fleet.run_dir("down").join("logs");
+    assert!(logs.join("apply.log").is_file() && logs.join("plan.log").is_file());
+    let holding = files_containing(&fleet.workspace, "t0ps3cret");
+    assert!(
+        holding.iter().all(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            // Only where terraform keeps values (state, saved plan) and the
+            // private files that carry them from up to down: no log.
+            [
+                "terraform.tfstate",
+                "plan.tfplan",
+                "outputs.json",
+                "fleet.inputs.auto.tfvars.json",
+            ]
+            .contains(&name.as_ref())
+        }),
+        "{holding:#?}"
+    );
+}
+
+#[test]
+fn a_sensitive_output_feeds_only_a_variable_declared_sensitive() {
+    let fleet = sensitive_fleet(true);
+    let report = fleet.report_path();
+    let out = fleet.run("apply", &["--report", report.to_str().unwrap()]);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -95,48 +139,21 @@ resource "terraform_data" "d" { input = var.token }
         !fleet.run_dir("leaky").join(".terraform-data").exists(),
         "terraform never ran for leaky"
     );
-
-    let mut cmd = fleet.fleet("run");
-    cmd.args([
-        "--action",
-        "plan",
-        "--only",
-        "down",
-        "--report",
-        report.to_str().unwrap(),
-    ]);
-    let out = with_open_umask(cmd);
-    assert!(out.status.success(), "{}", describe(&out));
-
-    assert_private(&fleet.workspace.join(".fleet"));
-    let report_mode = std::fs::metadata(&report).unwrap().permissions();
+    let out = fleet
+        .fleet("tf")
+        .args(["--action", "plan", "--instance", "leaky"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert!(stderr(&out).contains("//pkg:up"), "{}", describe(&out));
     assert_eq!(
-        std::os::unix::fs::PermissionsExt::mode(&report_mode) & 0o777,
-        0o600
+        files_containing(&fleet.workspace, "t0ps3cret")
+            .iter()
+            .filter(|p| p.starts_with(fleet.run_dir("leaky")))
+            .count(),
+        0,
+        "the value never reached leaky's run directory"
     );
-    let logs = fleet.run_dir("down").join("logs");
-    assert!(logs.join("apply.log").is_file() && logs.join("plan.log").is_file());
-    assert_eq!(
-        files_containing(&logs, "t0ps3cret"),
-        Vec::<std::path::PathBuf>::new()
-    );
-    let holding = files_containing(&fleet.workspace, "t0ps3cret");
-    assert!(
-        holding.iter().all(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            // Only where terraform keeps values (state, saved plan) and the
-            // private files that carry them from up to down.
-            [
-                "terraform.tfstate",
-                "plan.tfplan",
-                "outputs.json",
-                "fleet.inputs.auto.tfvars.json",
-            ]
-            .contains(&name.as_ref())
-        }),
-        "{holding:#?}"
-    );
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("t0ps3cret"));
 }
 
 #[test]
