@@ -151,6 +151,12 @@ fn parse_key_value(s: &str) -> std::result::Result<(String, String), String> {
 
 /// Parses arguments, runs the command and returns the process exit code.
 pub fn main() -> i32 {
+    // The guard of a terraform process (src/run/guard.rs): internal, not a
+    // user command, and started once per terraform step, so it skips clap.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(crate::run::guard::SUBCOMMAND) {
+        return crate::run::guard::guard_main(&args[2..]);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -66,6 +66,12 @@ pub struct Instance {
     /// Provider packages to take from the shared store (read-only plugin dir).
     #[serde(default)]
     pub providers: Vec<ProviderPackage>,
+    /// Secrets read from the caller's environment at run time: variable
+    /// name → environment variable name. Terraform gets each as
+    /// `TF_VAR_<variable>` in its own environment only; the value is never
+    /// written anywhere by fleet.
+    #[serde(default)]
+    pub secret_env: BTreeMap<String, String>,
 }
 
 /// A reference to an output of another instance.
@@ -133,7 +139,7 @@ impl Manifest {
             )));
         }
         let mut labels = BTreeSet::new();
-        let mut run_dirs = BTreeMap::new();
+        let mut run_dirs: BTreeMap<&str, &str> = BTreeMap::new();
         for inst in &self.instances {
             if !labels.insert(inst.label.as_str()) {
                 return Err(unsafe_input(format!(
@@ -148,7 +154,9 @@ impl Manifest {
                     inst.label, inst.run_dir
                 )));
             }
+            check_secret_env(inst)?;
         }
+        check_nesting(&run_dirs)?;
         for inst in &self.instances {
             for dep in &inst.deps {
                 if !labels.contains(dep.as_str()) {
@@ -182,6 +190,61 @@ impl Manifest {
     }
 }
 
+/// One run directory inside another would let one instance's run overwrite
+/// or delete the other's files (`a/c` and `a/c/b`; `a/c` and `a/cb` are fine).
+fn check_nesting(run_dirs: &BTreeMap<&str, &str>) -> Result<()> {
+    for (dir, label) in run_dirs {
+        let mut ancestor = Path::new(dir).parent();
+        while let Some(parent) = ancestor.filter(|p| !p.as_os_str().is_empty()) {
+            if let Some((outer_dir, outer)) =
+                parent.to_str().and_then(|p| run_dirs.get_key_value(p))
+            {
+                return Err(unsafe_input(format!(
+                    "run directory {dir} of {label} is inside run directory {outer_dir} of {outer}: \
+                     one instance's run would change the other's files"
+                )));
+            }
+            ancestor = parent.parent();
+        }
+    }
+    Ok(())
+}
+
+/// Variable names are Terraform identifiers; environment variable names are
+/// `[A-Za-z_][A-Za-z0-9_]*`.
+fn check_secret_env(inst: &Instance) -> Result<()> {
+    for (var, env) in &inst.secret_env {
+        if !is_identifier(var) {
+            return Err(unsafe_input(format!(
+                "{}: secret_env variable name {var:?} is not a Terraform identifier",
+                inst.label
+            )));
+        }
+        let env_ok = env
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !env_ok {
+            return Err(unsafe_input(format!(
+                "{}: secret_env {var}: environment variable name {env:?} is not [A-Za-z_][A-Za-z0-9_]*",
+                inst.label
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A Terraform identifier: a letter or `_`, then letters, digits, `_` or `-`.
+pub fn is_identifier(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// A run directory must stay below the fleet root.
 fn check_relative(path: &str) -> Result<()> {
     let p = Path::new(path);
@@ -213,6 +276,7 @@ mod tests {
             deps: deps.iter().map(|d| d.to_string()).collect(),
             inputs_from: BTreeMap::new(),
             providers: vec![],
+            secret_env: BTreeMap::new(),
         }
     }
 
@@ -247,6 +311,53 @@ mod tests {
         let mut a = instance("//pkg:a", &[]);
         a.run_dir = "../a".into();
         assert!(manifest(vec![a]).validate().is_err());
+    }
+
+    #[test]
+    fn nested_run_dirs_are_refused_siblings_with_a_common_prefix_are_not() {
+        let with_dir = |label: &str, dir: &str| {
+            let mut i = instance(label, &[]);
+            i.run_dir = dir.into();
+            i
+        };
+        let m = manifest(vec![with_dir("//a:c", "a/c"), with_dir("//a/c:b", "a/c/b")]);
+        let err = m.validate().unwrap_err();
+        let msg = format!("{err:#}");
+        assert_eq!(
+            crate::error::exit_code_of(&err),
+            crate::error::ExitCode::Unsafe
+        );
+        for part in ["//a:c", "//a/c:b", "a/c/b", "a/c "] {
+            assert!(msg.contains(part), "{part} in {msg}");
+        }
+        let deeper = manifest(vec![with_dir("//a:c", "a/c"), with_dir("//x:y", "a/c/d/e")]);
+        assert!(deeper.validate().is_err());
+        let siblings = manifest(vec![with_dir("//a:c", "a/c"), with_dir("//a:cb", "a/cb")]);
+        siblings.validate().unwrap();
+    }
+
+    #[test]
+    fn secret_env_names_are_checked() {
+        let with = |var: &str, env: &str| {
+            let mut i = instance("//pkg:a", &[]);
+            i.secret_env.insert(var.into(), env.into());
+            manifest(vec![i])
+        };
+        with("db_password", "DB_PASSWORD").validate().unwrap();
+        for (var, env) in [
+            ("db password", "X"),
+            ("1x", "X"),
+            ("ok", "A=B"),
+            ("ok", "9A"),
+            ("ok", ""),
+        ] {
+            let err = with(var, env).validate().unwrap_err();
+            assert_eq!(
+                crate::error::exit_code_of(&err),
+                crate::error::ExitCode::Unsafe,
+                "{var} {env}"
+            );
+        }
     }
 
     #[test]

@@ -161,6 +161,7 @@ mod tests {
                 deps: deps.iter().map(|d| format!("//p:{d}")).collect(),
                 inputs_from: Default::default(),
                 providers: vec![],
+                secret_env: Default::default(),
             })
             .collect();
         Manifest {

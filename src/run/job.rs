@@ -47,6 +47,8 @@ pub struct JobResult {
     pub log: Option<PathBuf>,
     pub plan_file: Option<PathBuf>,
     pub outputs_file: Option<PathBuf>,
+    /// The instance digest of this run (known once its directory is prepared).
+    pub digest: Option<String>,
     /// What grouped output shows for this instance.
     pub shown: Vec<u8>,
     pub ended: SystemTime,
@@ -67,6 +69,7 @@ impl JobResult {
             log: None,
             plan_file: None,
             outputs_file: None,
+            digest: None,
             shown: Vec::new(),
             ended: SystemTime::now(),
         }
@@ -90,6 +93,7 @@ pub fn run_job(env: &JobEnv, index: usize, display: &str, events: &Sender<Event>
         }
     };
     let lock_wait = lock.waited();
+    run.narrow_lock_files();
     if env.children.is_stopping() {
         let mut result = JobResult::new(
             Status::Cancelled,
@@ -99,7 +103,7 @@ pub fn run_job(env: &JobEnv, index: usize, display: &str, events: &Sender<Event>
         return done(result);
     }
     let _ = events.send(Event::Running(index));
-    let mut job = Job::new(env, inst, display, &run);
+    let mut job = Job::new(env, inst, display, &run, &lock);
     let mut result = job.run();
     result.lock_wait = Some(lock_wait);
     drop(lock);
@@ -113,35 +117,45 @@ fn done(mut result: JobResult) -> JobResult {
 
 struct Job<'a> {
     env: &'a JobEnv,
+    lock: &'a Lock,
     inst: &'a Instance,
     display: &'a str,
     run: &'a RunDir,
     log: Option<BufWriter<File>>,
     shown: Vec<u8>,
     resources: Option<Resources>,
+    digest: Option<String>,
 }
 
 impl<'a> Job<'a> {
-    fn new(env: &'a JobEnv, inst: &'a Instance, display: &'a str, run: &'a RunDir) -> Job<'a> {
+    fn new(
+        env: &'a JobEnv,
+        inst: &'a Instance,
+        display: &'a str,
+        run: &'a RunDir,
+        lock: &'a Lock,
+    ) -> Job<'a> {
         Job {
             env,
+            lock,
             inst,
             display,
             run,
             log: None,
             shown: Vec::new(),
             resources: None,
+            digest: None,
         }
     }
 
     fn run(&mut self) -> JobResult {
         let log_path = self.run.log_file(self.env.action.as_str());
-        match File::create(&log_path) {
+        match crate::tf::private::create_file(&log_path) {
             Ok(file) => self.log = Some(BufWriter::new(file)),
             Err(e) => {
                 return JobResult::new(
                     Status::Failed,
-                    Some(format!("creating log {}: {e}", log_path.display())),
+                    Some(format!("creating log {}: {e:#}", log_path.display())),
                 )
             }
         }
@@ -151,6 +165,7 @@ impl<'a> Job<'a> {
         }
         result.log = Some(log_path);
         result.resources = self.resources;
+        result.digest = self.digest.take();
         result.shown = std::mem::take(&mut self.shown);
         if result.status == Status::Succeeded {
             match self.env.action {
@@ -168,11 +183,14 @@ impl<'a> Job<'a> {
         if let Err(e) = self.before_terraform() {
             return self.fail(format!("{e:#}"), None);
         }
-        let tf = Terraform::new(&env.located.terraform, self.run, self.inst);
+        let tf = match Terraform::new(&env.located.terraform, self.run, self.inst, self.lock) {
+            Ok(tf) => tf,
+            Err(e) => return self.fail(format!("{e:#}"), None),
+        };
         let mode = Mode::Unattended {
             from_plan: env.from_plan,
         };
-        for step in terraform::prepare_steps(self.inst, mode) {
+        for step in terraform::prepare_steps(self.inst, self.run, mode) {
             if let Some(ended) = self.step(&tf, &step, false) {
                 return ended;
             }
@@ -216,7 +234,8 @@ impl<'a> Job<'a> {
             }
             _ => {}
         }
-        prepare(&env.located, self.inst, self.run, env.action)
+        self.digest = Some(prepare(&env.located, self.inst, self.run, env.action)?);
+        Ok(())
     }
 
     /// Runs one step; `Some(result)` when the run ends here.

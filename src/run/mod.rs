@@ -7,10 +7,13 @@
 //! [`process`] make sure no terraform outlives an interrupted run.
 
 pub mod graph;
+pub mod guard;
 pub mod job;
 pub mod output;
 pub mod process;
+pub mod progress;
 pub mod report;
+pub mod resume;
 pub mod scheduler;
 pub mod signals;
 pub mod summary;
@@ -28,8 +31,9 @@ use crate::tf::locate::Located;
 use crate::tf::{Action, Locations};
 use output::{Console, OutputMode};
 use process::Children;
+use progress::Progress;
 use report::{InstanceReport, Report, Status};
-use scheduler::{Event, Outcome, Scheduler};
+use scheduler::{Event, Scheduler};
 
 /// The default concurrency limit, as terraform's own `-parallelism`.
 pub const DEFAULT_PARALLELISM: usize = 10;
@@ -57,7 +61,8 @@ pub struct RunArgs {
     /// grouped: each instance's output as a block when it finishes; stream: every line as it comes, prefixed.
     #[arg(long, value_enum, default_value = "grouped")]
     pub output: OutputMode,
-    /// Run only the instances that did not succeed in the last report.
+    /// Run only what the last report does not show as succeeded with the
+    /// same digest (rendered tree, inputs, secret_env names, terraform).
     #[arg(long)]
     pub resume: bool,
     /// Also write the JSON report here (and resume from it with --resume).
@@ -115,44 +120,12 @@ pub fn run_command(args: &RunArgs) -> Result<i32> {
         .clone()
         .filter(|p| p.exists())
         .unwrap_or_else(|| default_report.clone());
-    let mut reused = BTreeMap::new();
-    if args.resume {
-        let previous = Report::load(&resume_from).map_err(|e| {
-            if resume_from.exists() {
-                e
-            } else {
-                usage(format!(
-                    "--resume: no earlier report at {}",
-                    resume_from.display()
-                ))
-            }
-        })?;
-        if previous.action != args.action {
-            return Err(usage(format!(
-                "--resume: the report at {} is of a {} run, not {}",
-                resume_from.display(),
-                previous.action.as_str(),
-                args.action.as_str()
-            )));
-        }
-        for old in previous
-            .instances
-            .into_iter()
-            .filter(|r| r.status == Status::Succeeded)
-        {
-            if let Some(i) = manifest.instances.iter().position(|i| i.label == old.label) {
-                if selected.contains(&i) {
-                    reused.insert(
-                        i,
-                        InstanceReport {
-                            reused: true,
-                            ..old
-                        },
-                    );
-                }
-            }
-        }
-    }
+    let graph = graph::Graph::build(manifest, &selected, args.action == Action::Destroy);
+    let reused = if args.resume {
+        resume::reusable(&resume_from, args.action, &located, &graph)?
+    } else {
+        BTreeMap::new()
+    };
 
     let names = display_names(manifest);
     let width = selected
@@ -169,7 +142,29 @@ pub fn run_command(args: &RunArgs) -> Result<i32> {
     })?;
 
     let started = SystemTime::now();
-    let graph = graph::Graph::build(manifest, &selected, args.action == Action::Destroy);
+    let mut paths = vec![default_report];
+    paths.extend(args.report.clone());
+    let base = Report {
+        schema: report::SCHEMA,
+        target: manifest.target.clone(),
+        manifest: located.manifest_path.display().to_string(),
+        action: args.action,
+        from_plan: args.from_plan,
+        parallelism: limit,
+        fail_fast: args.fail_fast,
+        resumed_from: args.resume.then(|| resume_from.display().to_string()),
+        started_at: report::rfc3339(started),
+        ended_at: report::rfc3339(started),
+        duration_s: 0.0,
+        exit_code: ExitCode::Other as i32,
+        interrupted_by: None,
+        counts: Default::default(),
+        instances: vec![],
+    };
+    let selected_list: Vec<usize> = selected.iter().copied().collect();
+    let mut progress = Progress::new(base, paths, &located, &names, &selected_list, &reused);
+    // From here on the report always says what is done, running, not run.
+    progress.write_final()?;
     let env = Arc::new(job::JobEnv {
         located: located.clone(),
         action: args.action,
@@ -185,13 +180,13 @@ pub fn run_command(args: &RunArgs) -> Result<i32> {
         names: names.clone(),
         env,
     };
-    let finish = scheduler.run(reused, events, sender);
+    let finish = scheduler.run(reused, events, sender, &mut progress);
     let ended = SystemTime::now();
 
     let instances: Vec<InstanceReport> = finish
         .outcomes
-        .into_iter()
-        .map(|(i, o)| instance_report(&located, i, &names[i], o))
+        .iter()
+        .map(|(&i, o)| progress::instance_report(&located, i, &names[i], o))
         .collect();
     let counts = Report::count(&instances);
     let exit_code = match finish.interrupted_by {
@@ -206,33 +201,29 @@ pub fn run_command(args: &RunArgs) -> Result<i32> {
         }
         None => ExitCode::Other as i32,
     };
-    let report = Report {
-        schema: report::SCHEMA,
-        target: manifest.target.clone(),
-        manifest: located.manifest_path.display().to_string(),
-        action: args.action,
-        from_plan: args.from_plan,
-        parallelism: limit,
-        fail_fast: args.fail_fast,
-        resumed_from: args.resume.then(|| resume_from.display().to_string()),
-        started_at: report::rfc3339(started),
-        ended_at: report::rfc3339(ended),
-        duration_s: ended
-            .duration_since(started)
-            .unwrap_or_default()
-            .as_secs_f64(),
-        exit_code,
-        interrupted_by: finish.interrupted_by.map(|s| s.name().to_string()),
-        counts: counts.clone(),
-        instances,
-    };
-    print_summary(&console, &report);
-    report.write(&default_report)?;
-    let mut written = vec![default_report.display().to_string()];
-    if let Some(path) = &args.report {
-        report.write(path)?;
-        written.push(path.display().to_string());
+    let report = &mut progress.report;
+    report.ended_at = report::rfc3339(ended);
+    report.duration_s = ended
+        .duration_since(started)
+        .unwrap_or_default()
+        .as_secs_f64();
+    report.exit_code = exit_code;
+    report.interrupted_by = finish.interrupted_by.map(|s| s.name().to_string());
+    report.counts = counts.clone();
+    report.instances = instances;
+    print_summary(&console, &progress.report);
+    if let Some(e) = progress.error.take() {
+        console.block(&format!(
+            "fleet: warning: a progress report write failed: {e:#}"
+        ));
     }
+    progress.write_final()?;
+    let written: Vec<String> = progress
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let report = &progress.report;
     console.block(&format!(
         "fleet: {} {}: {} succeeded, {} failed, {} interrupted, {} skipped, {} cancelled in {:.1}s; report: {}",
         manifest.target,
@@ -266,63 +257,6 @@ fn display_names(manifest: &crate::manifest::Manifest) -> Vec<String> {
             }
         })
         .collect()
-}
-
-fn instance_report(located: &Located, i: usize, name: &str, outcome: Outcome) -> InstanceReport {
-    let inst = &located.manifest.instances[i];
-    let base = InstanceReport {
-        label: inst.label.clone(),
-        name: name.to_string(),
-        run_dir: located.run_dir(inst).display().to_string(),
-        status: outcome.status(),
-        reason: None,
-        reused: false,
-        started_at: None,
-        ended_at: None,
-        started_unix_ms: None,
-        ended_unix_ms: None,
-        duration_s: None,
-        lock_wait_s: None,
-        exit_code: None,
-        resources: None,
-        log: None,
-        plan_file: None,
-        outputs_file: None,
-    };
-    let path = |p: Option<PathBuf>| p.map(|p| p.display().to_string());
-    match outcome {
-        Outcome::Reused(old) => InstanceReport {
-            run_dir: base.run_dir,
-            ..*old
-        },
-        Outcome::NotRun { reason, .. } => InstanceReport {
-            reason: Some(reason),
-            ..base
-        },
-        Outcome::Ran { started, result } => {
-            let r = *result;
-            InstanceReport {
-                reason: r.reason,
-                started_at: Some(report::rfc3339(started)),
-                ended_at: Some(report::rfc3339(r.ended)),
-                started_unix_ms: Some(report::unix_ms(started)),
-                ended_unix_ms: Some(report::unix_ms(r.ended)),
-                duration_s: Some(
-                    r.ended
-                        .duration_since(started)
-                        .unwrap_or_default()
-                        .as_secs_f64(),
-                ),
-                lock_wait_s: r.lock_wait.map(|d| d.as_secs_f64()),
-                exit_code: r.exit_code,
-                resources: r.resources,
-                log: path(r.log),
-                plan_file: path(r.plan_file),
-                outputs_file: path(r.outputs_file),
-                ..base
-            }
-        }
-    }
 }
 
 fn print_summary(console: &Console, report: &Report) {

@@ -1,8 +1,9 @@
 //! Terraform child processes: a registry that can interrupt all of them at
 //! once, and a runner that merges a child's stdout and stderr into lines.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Mutex;
@@ -23,7 +24,8 @@ pub struct Children {
 #[derive(Debug, Default)]
 struct State {
     stopping: bool,
-    pids: BTreeSet<i32>,
+    /// Running children and their guards (see [`super::guard`]).
+    pids: BTreeMap<i32, Child>,
 }
 
 impl Children {
@@ -38,9 +40,11 @@ impl Children {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts `cmd` unless the run is stopping (then `None`). Checking and
-    /// registering under one lock means no child can miss an interrupt.
-    pub fn spawn(&self, cmd: &mut Command) -> Result<Option<Child>> {
+    /// Starts `cmd` and its guard unless the run is stopping (then `None`).
+    /// Checking and registering under one lock means no child can miss an
+    /// interrupt. `drain` are read ends of pipes the child writes to besides
+    /// its own piped stdout/stderr: the guard keeps them open if we die.
+    pub fn spawn(&self, cmd: &mut Command, drain: &[RawFd]) -> Result<Option<Child>> {
         let mut state = self.lock();
         if state.stopping {
             return Ok(None);
@@ -48,11 +52,27 @@ impl Children {
         if self.own_groups {
             cmd.process_group(0);
         }
-        let child = cmd
+        let mut child = cmd
             .spawn()
             .with_context(|| format!("starting {:?}", cmd.get_program()))?;
-        state.pids.insert(child.id() as i32);
-        Ok(Some(child))
+        let pid = child.id() as i32;
+        let mut pipes = drain.to_vec();
+        pipes.extend(child.stdout.as_ref().map(|p| p.as_raw_fd()));
+        pipes.extend(child.stderr.as_ref().map(|p| p.as_raw_fd()));
+        let target = if self.own_groups { -pid } else { pid };
+        match super::guard::spawn(pid, target, &pipes) {
+            Ok(guard) => {
+                state.pids.insert(pid, guard);
+                Ok(Some(child))
+            }
+            Err(e) => {
+                // Unguarded terraform could outlive us holding the lock: stop it.
+                // SAFETY: kill(2) on the child we just started and have not reaped.
+                unsafe { libc::kill(target, libc::SIGINT) };
+                let _ = child.wait();
+                Err(e)
+            }
+        }
     }
 
     /// Waits for a child and forgets it. The child is forgotten before it
@@ -75,7 +95,10 @@ impl Children {
                 break;
             }
         }
-        self.lock().pids.remove(&pid);
+        if let Some(mut guard) = self.lock().pids.remove(&pid) {
+            let _ = guard.kill();
+            let _ = guard.wait();
+        }
         let status = child.wait().context("waiting for terraform");
         if self.own_groups && self.is_stopping() {
             drain_group(pid);
@@ -98,7 +121,7 @@ impl Children {
     pub fn interrupt_all(&self) -> usize {
         let mut state = self.lock();
         state.stopping = true;
-        for &pid in &state.pids {
+        for &pid in state.pids.keys() {
             let target = if self.own_groups { -pid } else { pid };
             // SAFETY: kill(2) with a pid we started and have not reaped yet.
             unsafe { libc::kill(target, libc::SIGINT) };
@@ -159,7 +182,7 @@ pub fn run_merged(
     cmd.stdin(Stdio::null())
         .stdout(writer.try_clone()?)
         .stderr(writer);
-    let child = children.spawn(&mut cmd);
+    let child = children.spawn(&mut cmd, &[reader.as_raw_fd()]);
     drop(cmd); // closes our copies of the write end, so EOF comes when the child exits
     let Some(mut child) = child? else {
         return Ok(None);
@@ -195,7 +218,7 @@ pub fn run_stdout(
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let Some(mut child) = children.spawn(&mut cmd)? else {
+    let Some(mut child) = children.spawn(&mut cmd, &[])? else {
         return Ok(None);
     };
     let stderr = child.stderr.take();

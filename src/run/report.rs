@@ -1,6 +1,8 @@
 //! The JSON run report: what ran, when, how it ended, where its log is.
-//! Written at the end of every run to `<fleet root>/.reports/` (the one
-//! `--resume` reads by default) and to `--report FILE` when given.
+//! Rewritten atomically as each instance starts and ends (so after a crash
+//! it shows what finished, what was running — `interrupted` — and what never
+//! started — `not_run`), to `<fleet root>/.reports/` (the one `--resume`
+//! reads by default) and to `--report FILE` when given.
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::summary::Resources;
 use crate::error::unsafe_input;
 use crate::fsutil;
+use crate::tf::private;
 use crate::tf::Action;
 
 pub const SCHEMA: u32 = 1;
@@ -28,6 +31,10 @@ pub enum Status {
     Skipped,
     /// Not started because the run was stopping.
     Cancelled,
+    /// Not started (yet): what a progress report says of an instance whose
+    /// turn had not come when the runner died.
+    #[serde(rename = "not_run")]
+    NotRun,
 }
 
 impl Status {
@@ -38,6 +45,7 @@ impl Status {
             Status::Interrupted => "interrupted",
             Status::Skipped => "skipped",
             Status::Cancelled => "cancelled",
+            Status::NotRun => "not run",
         }
     }
 }
@@ -68,6 +76,11 @@ pub struct InstanceReport {
     pub log: Option<String>,
     pub plan_file: Option<String>,
     pub outputs_file: Option<String>,
+    /// sha256 of what decided this run: the rendered tree, the input values
+    /// from `inputs_from`, the `secret_env` names and the terraform binary.
+    /// `--resume` reuses a success only while it is unchanged.
+    #[serde(default)]
+    pub digest: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -77,6 +90,8 @@ pub struct Counts {
     pub interrupted: usize,
     pub skipped: usize,
     pub cancelled: usize,
+    #[serde(default)]
+    pub not_run: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,19 +125,27 @@ impl Report {
                 Status::Interrupted => c.interrupted += 1,
                 Status::Skipped => c.skipped += 1,
                 Status::Cancelled => c.cancelled += 1,
+                Status::NotRun => c.not_run += 1,
             }
         }
         c
     }
 
-    pub fn write(&self, path: &Path) -> Result<()> {
+    /// Replaces the report atomically (0600). `durable` adds fsyncs: the
+    /// progress rewrites only need to survive the runner's death, which an
+    /// atomic rename gives; the final report also survives a crash.
+    pub fn write(&self, path: &Path, durable: bool) -> Result<()> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
+            if !parent.is_dir() {
+                private::create_dir(parent)?;
+            }
         }
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
-        fsutil::write_atomic(path, text.as_bytes())
+        if durable {
+            fsutil::sweep_dead_temps(path);
+        }
+        private::write_file(path, text.as_bytes(), durable)
             .with_context(|| format!("writing report {}", path.display()))
     }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::graph::Graph;
 use super::job::{run_job, JobEnv, JobResult};
 use super::output::OutputMode;
+use super::progress::Progress;
 use super::report::{InstanceReport, Status};
 use super::signals::Received;
 
@@ -81,6 +82,7 @@ impl Scheduler {
         reused: BTreeMap<usize, InstanceReport>,
         events: Receiver<Event>,
         sender: Sender<Event>,
+        progress: &mut Progress,
     ) -> Finish {
         let t0 = Instant::now();
         let mut nodes: BTreeMap<usize, Node> = self
@@ -122,6 +124,7 @@ impl Scheduler {
                     if let Some(Node::Active { running, .. }) = nodes.get_mut(&i) {
                         *running = true;
                     }
+                    progress.running(i);
                 }
                 Ok(Event::Done(i, result)) => {
                     let started = match nodes.get(&i) {
@@ -130,7 +133,9 @@ impl Scheduler {
                     };
                     let failed = result.status == Status::Failed;
                     self.announce_done(i, &result, started, &nodes, total);
-                    nodes.insert(i, Node::Finished(Outcome::Ran { started, result }));
+                    let outcome = Outcome::Ran { started, result };
+                    progress.finished(i, &outcome);
+                    nodes.insert(i, Node::Finished(outcome));
                     if failed && self.fail_fast && stopping.is_none() {
                         let why = format!("--fail-fast after {} failed", self.names[i]);
                         self.stop(&why);
@@ -343,7 +348,7 @@ impl Scheduler {
                 Node::Active { .. } => waiting += 1,
                 Node::Finished(o) => match o.status() {
                     Status::Succeeded => ok += 1,
-                    Status::Skipped | Status::Cancelled => skipped += 1,
+                    Status::Skipped | Status::Cancelled | Status::NotRun => skipped += 1,
                     _ => failed += 1,
                 },
             }

@@ -4,14 +4,17 @@
 //! `fleet.inputs.auto.tfvars.json`, which terraform loads by itself. Values
 //! stay JSON, so lists, maps, numbers and bools keep their types.
 
+use std::collections::BTreeMap;
 use std::fs;
 
 use anyhow::{anyhow, Context, Result};
 use serde_json::{Map, Value};
 
 use super::locate::Located;
+use super::private;
 use super::rundir::RunDir;
-use crate::fsutil;
+use super::variables;
+use crate::error::unsafe_input;
 use crate::manifest::Instance;
 
 /// What to do when an upstream has no outputs yet.
@@ -24,37 +27,50 @@ pub enum Missing {
     KeepPrevious,
 }
 
-/// Writes (or removes) the instance's inputs file.
+/// Writes (or removes) the instance's inputs file; returns its text
+/// (empty without `inputs_from`), which is part of the instance digest.
 pub fn write_inputs(
     located: &Located,
     inst: &Instance,
     run: &RunDir,
     missing: Missing,
-) -> Result<()> {
+) -> Result<String> {
     let path = run.inputs_file();
     if inst.inputs_from.is_empty() {
         match fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(e).with_context(|| format!("removing stale {}", path.display()))
             }
-            _ => return Ok(()),
+            _ => return Ok(String::new()),
         }
     }
-    let values = match collect(located, inst) {
+    let values = match collect(located, inst, run) {
         Ok(values) => values,
-        Err(_) if missing == Missing::KeepPrevious && path.exists() => return Ok(()),
+        Err(_) if missing == Missing::KeepPrevious && path.exists() => {
+            return fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+        }
         Err(e) => return Err(e),
     };
-    let mut text = serde_json::to_string_pretty(&Value::Object(values))?;
-    text.push('\n');
+    let text = inputs_text(values)?;
     if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-        fsutil::write_replace(&path, text.as_bytes(), false)?;
+        private::write_file(&path, text.as_bytes(), false)?;
     }
-    Ok(())
+    Ok(text)
 }
 
-fn collect(located: &Located, inst: &Instance) -> Result<Map<String, Value>> {
+/// The inputs file's text for these values.
+pub fn inputs_text(values: Map<String, Value>) -> Result<String> {
+    let mut text = serde_json::to_string_pretty(&Value::Object(values))?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// The input values, by variable. A sensitive upstream output may only go
+/// to a variable the dependent's module declares `sensitive = true`, or
+/// terraform would print it in clear in the dependent's plan and logs.
+pub fn collect(located: &Located, inst: &Instance, run: &RunDir) -> Result<Map<String, Value>> {
     let mut values = Map::new();
+    let mut declared: Option<BTreeMap<String, bool>> = None;
     for (var, source) in &inst.inputs_from {
         let upstream = located
             .manifest
@@ -85,6 +101,24 @@ fn collect(located: &Located, inst: &Instance) -> Result<Map<String, Value>> {
                     source.output
                 )
             })?;
+        let sensitive = outputs
+            .get(&source.output)
+            .and_then(|o| o.get("sensitive"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if sensitive {
+            let known = match declared {
+                Some(ref d) => d,
+                None => declared.insert(variables::declared_sensitivity(&run.path)?),
+            };
+            if known.get(var) != Some(&true) {
+                return Err(unsafe_input(format!(
+                    "{}: output {:?} of {} is sensitive, but variable {var} of {} is not \
+                     declared `sensitive = true`: terraform would show the value in clear",
+                    inst.label, source.output, source.instance, inst.label
+                )));
+            }
+        }
         values.insert(var.clone(), value.clone());
     }
     Ok(values)
@@ -111,7 +145,7 @@ pub fn read_outputs(run: &RunDir) -> Result<Map<String, Value>> {
 /// Saves `terraform output -json`'s stdout as the instance's outputs.
 pub fn save_outputs(run: &RunDir, stdout: &[u8]) -> Result<()> {
     match serde_json::from_slice::<Value>(stdout) {
-        Ok(Value::Object(_)) => fsutil::write_atomic(&run.outputs_file(), stdout),
+        Ok(Value::Object(_)) => private::write_file(&run.outputs_file(), stdout, true),
         _ => Err(anyhow!(
             "terraform output -json did not print a JSON object"
         )),

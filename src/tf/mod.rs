@@ -5,11 +5,14 @@
 //! files, [`rundir`] prepares an instance's run directory, [`inputs`] wires
 //! upstream outputs in, [`terraform`] builds terraform's command lines.
 
+pub mod digest;
 pub mod inputs;
 pub mod locate;
+pub mod private;
 pub mod rundir;
 pub mod single;
 pub mod terraform;
+pub mod variables;
 
 use std::path::PathBuf;
 use std::time::Duration;

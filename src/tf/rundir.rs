@@ -11,15 +11,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::digest::TreeHasher;
+use super::private;
 use crate::error::unsafe_input;
-use crate::fsutil;
 use crate::manifest::Instance;
 
 /// Names the runner owns at the top of a run directory; a rendered tree may
 /// not contain them.
 pub const RESERVED: &[&str] = &[
     LOCK_FILE,
-    ".fleet.lock.holder",
+    LOCK_HOLDER,
     DATA_DIR,
     CLI_CONFIG,
     RENDERED_LIST,
@@ -36,6 +37,8 @@ pub const RESERVED: &[&str] = &[
 ];
 
 pub const LOCK_FILE: &str = ".fleet.lock";
+/// Where the lock module records the lock's holder.
+pub const LOCK_HOLDER: &str = ".fleet.lock.holder";
 pub const DATA_DIR: &str = ".terraform-data";
 pub const CLI_CONFIG: &str = ".terraformrc";
 /// The files the last sync copied, so files no longer rendered can be removed.
@@ -83,33 +86,26 @@ impl RunDir {
         self.path.join(LOGS_DIR).join(format!("{action}.log"))
     }
 
-    /// Creates the directory (and its `logs/`).
+    /// Creates the directory (and its `logs/`), both 0700.
     pub fn create(&self) -> Result<()> {
-        fs::create_dir_all(self.path.join(LOGS_DIR))
-            .with_context(|| format!("creating run directory {}", self.path.display()))
+        private::create_dir(&self.path)
+            .with_context(|| format!("creating run directory {}", self.path.display()))?;
+        private::create_dir(&self.path.join(LOGS_DIR))
     }
 
     /// Makes the run directory's rendered files equal to `rendered`'s: copies
     /// new and changed files, removes files an earlier sync copied that are no
     /// longer rendered. State, data dir, logs and plans are left alone.
-    pub fn sync_rendered(&self, rendered: &Path) -> Result<()> {
-        let mut files = Vec::new();
-        list_files(rendered, Path::new(""), &mut files)
-            .with_context(|| format!("reading rendered tree {}", rendered.display()))?;
+    /// Returns the rendered tree's digest (see [`TreeHasher`]).
+    pub fn sync_rendered(&self, rendered: &Path) -> Result<String> {
+        let files = rendered_files(rendered)?;
+        let mut hasher = TreeHasher::default();
         for rel in &files {
-            let top = rel
-                .components()
-                .next()
-                .map(|c| c.as_os_str().to_string_lossy().into_owned());
-            if let Some(top) = top.filter(|t| RESERVED.contains(&t.as_str())) {
-                return Err(unsafe_input(format!(
-                    "rendered tree {} contains {top:?}, a name the runner owns in the run directory",
-                    rendered.display()
-                )));
-            }
-        }
-        for rel in &files {
-            copy_if_changed(&rendered.join(rel), &self.path.join(rel))?;
+            let from = rendered.join(rel);
+            let bytes = fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
+            let exec = fs::metadata(&from).map(|m| m.permissions().mode() & 0o111 != 0)?;
+            hasher.file(rel, exec, &bytes);
+            copy_if_changed(&bytes, exec, &self.path.join(rel))?;
         }
         let now: BTreeSet<String> = files
             .iter()
@@ -132,9 +128,9 @@ impl RunDir {
         }
         let listing: String = now.iter().map(|f| format!("{f}\n")).collect();
         if listing != before {
-            fsutil::write_replace(&list_path, listing.as_bytes(), false)?;
+            private::write_file(&list_path, listing.as_bytes(), false)?;
         }
-        Ok(())
+        Ok(hasher.finish())
     }
 
     /// Writes the run directory's own CLI config (the caller's
@@ -143,9 +139,17 @@ impl RunDir {
         let text = "# Written by fleet for this run directory.\ndisable_checkpoint = true\n";
         let path = self.cli_config();
         if fs::read_to_string(&path).ok().as_deref() != Some(text) {
-            fsutil::write_replace(&path, text.as_bytes(), false)?;
+            private::write_file(&path, text.as_bytes(), false)?;
         }
         Ok(())
+    }
+
+    /// Narrows the lock file and its holder record (created by the lock
+    /// module with the caller's umask) to 0600 like everything else here.
+    pub fn narrow_lock_files(&self) {
+        for name in [LOCK_FILE, LOCK_HOLDER] {
+            let _ = private::set_mode(&self.path.join(name), private::FILE_MODE);
+        }
     }
 
     /// Terraform's environment: the instance's `env`, then the variables that
@@ -164,6 +168,38 @@ impl RunDir {
         env.extend(fixed.into_iter().map(|(k, v)| (OsString::from(k), v)));
         env
     }
+}
+
+/// The digest [`RunDir::sync_rendered`] would return, without copying.
+pub fn rendered_digest(rendered: &Path) -> Result<String> {
+    let mut hasher = TreeHasher::default();
+    for rel in rendered_files(rendered)? {
+        let from = rendered.join(&rel);
+        let bytes = fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
+        let exec = fs::metadata(&from).map(|m| m.permissions().mode() & 0o111 != 0)?;
+        hasher.file(&rel, exec, &bytes);
+    }
+    Ok(hasher.finish())
+}
+
+/// The rendered tree's files, refusing names the runner owns.
+fn rendered_files(rendered: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    list_files(rendered, Path::new(""), &mut files)
+        .with_context(|| format!("reading rendered tree {}", rendered.display()))?;
+    for rel in &files {
+        let top = rel
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        if let Some(top) = top.filter(|t| RESERVED.contains(&t.as_str())) {
+            return Err(unsafe_input(format!(
+                "rendered tree {} contains {top:?}, a name the runner owns in the run directory",
+                rendered.display()
+            )));
+        }
+    }
+    Ok(files)
 }
 
 /// Lists regular files below `dir` (following symlinks: runfiles are links).
@@ -192,21 +228,21 @@ fn list_files(root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     Ok(())
 }
 
-/// Copies `from` to `to` (writable, executable bit kept) unless `to` already
+/// Copies `from` to `to` (private, writable, executable bit kept) unless `to` already
 /// has the same bytes, so unchanged files keep their mtime.
-fn copy_if_changed(from: &Path, to: &Path) -> Result<()> {
-    let bytes = fs::read(from).with_context(|| format!("reading {}", from.display()))?;
-    if fs::read(to).ok().as_deref() == Some(bytes.as_slice()) {
+fn copy_if_changed(bytes: &[u8], exec: bool, to: &Path) -> Result<()> {
+    if fs::read(to).ok().as_deref() == Some(bytes) {
         return Ok(());
     }
     if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+        private::create_dir(parent)?;
     }
-    let exec = fs::metadata(from).map(|m| m.permissions().mode() & 0o111 != 0)?;
-    fsutil::write_replace(to, &bytes, false)?;
-    let mode = if exec { 0o755 } else { 0o644 };
-    fs::set_permissions(to, fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting permissions of {}", to.display()))
+    let mode = if exec {
+        private::DIR_MODE
+    } else {
+        private::FILE_MODE
+    };
+    private::write_file_mode(to, bytes, mode, false)
 }
 
 fn remove_empty_parents(root: &Path, rel: &Path) {

@@ -7,9 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 
+use super::digest;
 use super::inputs::{self, Missing};
 use super::locate::{pick_instance, Located};
-use super::rundir::RunDir;
+use super::rundir::{self, RunDir};
 use super::terraform::{self, Mode, Terraform};
 use super::{Action, TfArgs};
 use crate::lock::{exit_status_code, Lock};
@@ -42,11 +43,12 @@ pub fn tf_command(args: &TfArgs) -> Result<i32> {
     let run = RunDir::new(located.run_dir(&inst));
     run.create()?;
     let purpose = format!("fleet tf --action {} {}", args.action.as_str(), inst.label);
-    let _lock = Lock::acquire(&run.lock_path(), timeout, &purpose)?;
+    let lock = Lock::acquire(&run.lock_path(), timeout, &purpose)?;
+    run.narrow_lock_files();
     prepare(&located, &inst, &run, args.action)?;
 
-    let tf = Terraform::new(&located.terraform, &run, &inst);
-    for step in terraform::prepare_steps(&inst, Mode::Interactive) {
+    let tf = Terraform::new(&located.terraform, &run, &inst, &lock)?;
+    for step in terraform::prepare_steps(&inst, &run, Mode::Interactive) {
         let mut output = Vec::new();
         let status = run_merged(&children, tf.command(&step), |line| {
             output.extend_from_slice(line);
@@ -68,7 +70,7 @@ pub fn tf_command(args: &TfArgs) -> Result<i32> {
     cmd.stdin(Stdio::inherit())
         .stdout(Stdio::inherit())
         .stderr(Stdio::inherit());
-    let Some(mut child) = children.spawn(&mut cmd)? else {
+    let Some(mut child) = children.spawn(&mut cmd, &[])? else {
         return Ok(130);
     };
     let code = exit_status_code(children.wait(&mut child)?);
@@ -78,16 +80,41 @@ pub fn tf_command(args: &TfArgs) -> Result<i32> {
     Ok(code)
 }
 
-/// Syncs the rendered tree, writes the CLI config and the inputs file.
-pub fn prepare(located: &Located, inst: &Instance, run: &RunDir, action: Action) -> Result<()> {
-    run.sync_rendered(&located.rendered(inst)?)?;
+/// Syncs the rendered tree, writes the CLI config and the inputs file;
+/// returns the instance digest (see [`digest::instance_digest`]).
+pub fn prepare(located: &Located, inst: &Instance, run: &RunDir, action: Action) -> Result<String> {
+    let rendered = run.sync_rendered(&located.rendered(inst)?)?;
     run.write_cli_config()?;
     prepare_providers(located, inst, run)?;
-    match action {
-        Action::Plan | Action::Apply => inputs::write_inputs(located, inst, run, Missing::Fail),
-        Action::Destroy => inputs::write_inputs(located, inst, run, Missing::KeepPrevious),
-        Action::Output => Ok(()),
-    }
+    let inputs = match action {
+        Action::Plan | Action::Apply => inputs::write_inputs(located, inst, run, Missing::Fail)?,
+        Action::Destroy => inputs::write_inputs(located, inst, run, Missing::KeepPrevious)?,
+        Action::Output => String::new(),
+    };
+    Ok(digest::instance_digest(
+        inst,
+        &rendered,
+        &inputs,
+        &located.terraform,
+    ))
+}
+
+/// The digest `prepare` would return for a plan or apply now, computed
+/// without touching the run directory (for `fleet run --resume`).
+pub fn current_digest(located: &Located, inst: &Instance) -> Result<String> {
+    let rendered = rundir::rendered_digest(&located.rendered(inst)?)?;
+    let inputs = if inst.inputs_from.is_empty() {
+        String::new()
+    } else {
+        let run = RunDir::new(located.run_dir(inst));
+        inputs::inputs_text(inputs::collect(located, inst, &run)?)?
+    };
+    Ok(digest::instance_digest(
+        inst,
+        &rendered,
+        &inputs,
+        &located.terraform,
+    ))
 }
 
 /// Plugin directories in use: their store versions stay pinned (safe from

@@ -1,11 +1,16 @@
 //! Terraform's command lines for an instance run. Every invocation runs in
 //! the run directory with its private environment (see [`RunDir::terraform_env`]).
 
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use anyhow::Result;
+
 use super::rundir::{RunDir, PLAN_FILE, PLUGINS_DIR};
 use super::Action;
+use crate::lock::Lock;
 use crate::manifest::Instance;
 
 /// How the run is driven: one instance at a terminal, or many unattended.
@@ -27,25 +32,37 @@ pub struct Step {
     pub args: Vec<String>,
 }
 
-/// A terraform binary bound to one run directory.
-#[derive(Debug, Clone)]
-pub struct Terraform {
+/// A terraform binary bound to one run directory and its held lock.
+#[derive(Debug)]
+pub struct Terraform<'l> {
     pub binary: PathBuf,
     pub run: RunDir,
-    pub env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+    pub env: Vec<(OsString, OsString)>,
+    /// The instance lock, inherited by every terraform (see [`Terraform::command`]).
+    lock: &'l Lock,
 }
 
-impl Terraform {
-    pub fn new(binary: &Path, run: &RunDir, inst: &Instance) -> Terraform {
-        Terraform {
+impl<'l> Terraform<'l> {
+    /// Fails, naming the instance, variable and environment variable, when
+    /// a `secret_env` variable is not set in our environment.
+    pub fn new(binary: &Path, run: &RunDir, inst: &Instance, lock: &'l Lock) -> Result<Self> {
+        let mut env = run.terraform_env(inst);
+        env.extend(secret_env(inst)?);
+        Ok(Terraform {
             binary: binary.to_path_buf(),
             run: run.clone(),
-            env: run.terraform_env(inst),
-        }
+            env,
+            lock,
+        })
     }
 
     /// A command for `step` in the run directory. The caller's
     /// `TF_WORKSPACE` is dropped: the instance decides its workspace.
+    ///
+    /// Terraform inherits the instance lock's descriptor, as under
+    /// util-linux `flock(1)`: the lock is free only once terraform (and
+    /// whatever it started) has exited, even if the runner was killed. It
+    /// runs with umask 077, so state, plans and backups it writes are private.
     pub fn command(&self, step: &Step) -> Command {
         let mut cmd = Command::new(&self.binary);
         cmd.args(&step.args)
@@ -55,8 +72,30 @@ impl Terraform {
             // Terraform copies even -plugin-dir packages into a plugin cache,
             // which is not safe for concurrent use: none, from anywhere.
             .env_remove("TF_PLUGIN_CACHE_DIR");
+        self.lock.share_with_child(&mut cmd);
+        // SAFETY: umask is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::umask(0o077);
+                Ok(())
+            });
+        }
         cmd
     }
+}
+
+/// `TF_VAR_<variable>` for each `secret_env` entry, read from our environment.
+fn secret_env(inst: &Instance) -> Result<Vec<(OsString, OsString)>> {
+    inst.secret_env
+        .iter()
+        .map(|(var, name)| match std::env::var_os(name) {
+            Some(value) => Ok((OsString::from(format!("TF_VAR_{var}")), value)),
+            None => Err(anyhow::anyhow!(
+                "{}: secret variable {var} needs environment variable {name}, which is not set",
+                inst.label
+            )),
+        })
+        .collect()
 }
 
 /// The read-only provider directory of an instance with provider packages,
@@ -66,14 +105,21 @@ pub fn plugin_dir(inst: &Instance) -> Option<PathBuf> {
     (!inst.providers.is_empty()).then(|| PathBuf::from(PLUGINS_DIR))
 }
 
+/// The dependency lock file terraform reads in the run directory.
+pub const LOCK_FILE_NAME: &str = ".terraform.lock.hcl";
+
 /// `init` and, for a non-default workspace, `workspace select -or-create`.
-pub fn prepare_steps(inst: &Instance, mode: Mode) -> Vec<Step> {
+/// A rendered lock file is authoritative: `init` may not add providers or
+/// hashes to it (`-lockfile=readonly`), with or without provider packages.
+pub fn prepare_steps(inst: &Instance, run: &RunDir, mode: Mode) -> Vec<Step> {
     let mut init = vec!["init".to_string(), "-input=false".to_string()];
     if mode != Mode::Interactive {
         init.push("-no-color".into());
     }
     if let Some(dir) = plugin_dir(inst) {
         init.push(format!("-plugin-dir={}", dir.display()));
+    }
+    if plugin_dir(inst).is_some() || run.path.join(LOCK_FILE_NAME).is_file() {
         init.push("-lockfile=readonly".into());
     }
     let mut steps = vec![Step {

@@ -276,3 +276,104 @@ pub fn max_overlap(intervals: &[(f64, f64)]) -> usize {
     }
     most as usize
 }
+
+/// Pids of live terraform processes (not their provisioner shells) whose
+/// environment names `run_dir` as their run directory. A terraform forking
+/// a provisioner shows its fork as terraform until the exec: children of a
+/// terraform in the list are left out.
+pub fn terraform_pids(run_dir: &Path) -> Vec<u32> {
+    let found = terraform_processes(run_dir);
+    found
+        .iter()
+        .filter(|(_, ppid)| !found.iter().any(|(pid, _)| pid == ppid))
+        .map(|(pid, _)| *pid)
+        .collect()
+}
+
+/// (pid, parent pid) of every process that `terraform_pids` considers.
+fn terraform_processes(run_dir: &Path) -> Vec<(u32, u32)> {
+    let needle = format!("FLEET_RUN_DIR={}", run_dir.display());
+    let mut found = vec![];
+    for entry in fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmd = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let is_terraform = cmd.split(|b| *b == 0).next() == Some(TERRAFORM.as_bytes());
+        if !is_terraform || exiting(&entry.path()) {
+            continue;
+        }
+        let environ = fs::read(entry.path().join("environ")).unwrap_or_default();
+        if environ.split(|b| *b == 0).any(|v| v == needle.as_bytes()) {
+            found.push((pid, parent_pid(&entry.path())));
+        }
+    }
+    found
+}
+
+fn parent_pid(proc_dir: &Path) -> u32 {
+    let status = fs::read_to_string(proc_dir.join("status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A zombie, or a process past the point of its exit where the kernel has
+/// closed its descriptors (and so released its flocks) but not yet made it
+/// a zombie: it holds nothing any more.
+fn exiting(proc_dir: &Path) -> bool {
+    let stat = fs::read_to_string(proc_dir.join("stat")).unwrap_or_default();
+    let dead = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .is_none_or(|state| state == "Z" || state == "X");
+    dead || fs::read_dir(proc_dir.join("fd")).map_or(true, |mut fds| fds.next().is_none())
+}
+
+/// Waits for `pred` to hold, checking every 20 ms; panics after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut pred: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !pred() {
+        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every file and directory below `root` with its permission bits.
+pub fn modes_below(root: &Path) -> Vec<(PathBuf, u32, bool)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = vec![];
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).expect("read_dir").flatten() {
+            let meta = fs::symlink_metadata(entry.path()).expect("lstat");
+            if meta.file_type().is_symlink() {
+                continue;
+            }
+            out.push((
+                entry.path(),
+                meta.permissions().mode() & 0o7777,
+                meta.is_dir(),
+            ));
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    out
+}
+
+/// Files below `root` whose bytes contain `needle`.
+pub fn files_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
+    modes_below(root)
+        .into_iter()
+        .filter(|(path, _, dir)| {
+            !dir && fs::read(path)
+                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                .unwrap_or(false)
+        })
+        .map(|(path, _, _)| path)
+        .collect()
+}
