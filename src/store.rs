@@ -602,21 +602,23 @@ impl Store {
         Ok(report)
     }
 
+    /// Digests with anything in the store: a tree, a manifest or a listing
+    /// (a gc killed between removing a tree and its listing leaves one).
     fn version_digests(&self) -> Result<Vec<String>> {
         let mut digests = Vec::new();
-        for entry in
-            fs::read_dir(&self.root).with_context(|| format!("listing {}", self.root.display()))?
-        {
-            let name = entry
-                .with_context(|| format!("listing {}", self.root.display()))?
-                .file_name();
-            let name = name.to_string_lossy();
-            let digest = name.strip_suffix(".json").unwrap_or(&name);
-            if digest.len() == 64
-                && digest.bytes().all(|b| b.is_ascii_hexdigit())
-                && !digests.iter().any(|d| d == digest)
-            {
-                digests.push(digest.to_string());
+        for dir in [self.root.clone(), self.root.join(".listings")] {
+            for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+                let name = entry
+                    .with_context(|| format!("listing {}", dir.display()))?
+                    .file_name();
+                let name = name.to_string_lossy();
+                let digest = name.strip_suffix(".json").unwrap_or(&name);
+                if digest.len() == 64
+                    && digest.bytes().all(|b| b.is_ascii_hexdigit())
+                    && !digests.iter().any(|d| d == digest)
+                {
+                    digests.push(digest.to_string());
+                }
             }
         }
         Ok(digests)
