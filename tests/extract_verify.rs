@@ -158,3 +158,49 @@ fn verify_checks_every_version_and_names_only_the_bad_one() {
         "names the file",
     );
 }
+
+#[test]
+fn racing_verifiers_repair_a_tampered_tree_exactly_once() {
+    const RACERS: usize = 8;
+    let p = publish("verify-race");
+    let victim = p.tree.join(VICTIM);
+    add_owner_write(&victim);
+    fs::write(&victim, b"tampered\n").expect("edit");
+    let children: Vec<_> = (0..RACERS)
+        .map(|_| {
+            fleet_cmd([
+                "extract",
+                "--verify",
+                "--json",
+                "--timeout",
+                "120",
+                "--archive",
+            ])
+            .arg(&p.fx.path)
+            .arg("--store")
+            .arg(&p.store)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn fleet")
+        })
+        .collect();
+    let mut repaired = 0;
+    for child in children {
+        let out = child.wait_with_output().expect("wait fleet");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "a racer failed: {stderr}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v["h1"], p.fx.h1.as_str());
+        if v["repaired"] == true {
+            repaired += 1;
+        }
+    }
+    assert_eq!(
+        repaired, 1,
+        "{RACERS} racers: the tree must be repaired once"
+    );
+    assert_eq!(h1_of_dir(&p.tree), p.fx.h1);
+    verify_store(&p.store).ok();
+    assert_store_clean(&p.store, &[&p.fx.sha256]);
+}
