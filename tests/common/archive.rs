@@ -443,7 +443,7 @@ pub fn write_zero_bomb_tar_gz(path: &std::path::Path, name: &str, size: u64) {
     assert!(child.wait().expect("gzip").success(), "gzip failed");
 }
 
-/// Deflates `size` zero bytes into a zip entry without building them twice.
+/// A deflated zip entry of `size` zero bytes (a zip bomb's payload).
 pub fn zero_entry(name: &str, size: usize) -> ZipEntry {
     ZipEntry {
         name: name.into(),
