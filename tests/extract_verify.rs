@@ -204,3 +204,67 @@ fn racing_verifiers_repair_a_tampered_tree_exactly_once() {
     verify_store(&p.store).ok();
     assert_store_clean(&p.store, &[&p.fx.sha256]);
 }
+
+/// Readers of the published path while `--verify` swaps the tree never
+/// fail: the path always names a whole tree, the tampered one or the
+/// repaired one (RENAME_EXCHANGE, no moment without a tree).
+#[test]
+fn readers_never_miss_the_tree_while_it_is_repaired() {
+    const READERS: usize = 3;
+    let p = publish("verify-readers");
+    let victim = p.tree.join(VICTIM);
+    let original = p
+        .scratch
+        .write("original", fs::read(&victim).expect("read"));
+    add_owner_write(&victim);
+    fs::write(&victim, b"tampered\n").expect("edit");
+    let tampered = p.scratch.write("tampered", b"tampered\n");
+    let stop = p.scratch.join("stop");
+    let script = r#"
+        copy="$4.copy"; n=0
+        while [ ! -e "$3" ]; do
+            cat "$0" > "$copy" || { echo "read failed after $n reads"; exit 1; }
+            cmp -s "$copy" "$1" || cmp -s "$copy" "$2" || { echo "torn content"; exit 1; }
+            n=$((n+1)); [ "$n" = 1 ] && : > "$4"
+        done
+        echo "$n"
+    "#;
+    let readers: Vec<_> = (0..READERS)
+        .map(|i| {
+            std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .arg(&victim)
+                .arg(&original)
+                .arg(&tampered)
+                .arg(&stop)
+                .arg(p.scratch.join(format!("started-{i}")))
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn reader")
+        })
+        .collect();
+    for i in 0..READERS {
+        let started = p.scratch.join(format!("started-{i}"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !started.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "reader {i} never read"
+            );
+            std::thread::yield_now();
+        }
+    }
+    let v = extract_json(&p.fx.path, &p.store, &["--verify"]);
+    fs::write(&stop, b"").expect("stop readers");
+    assert_eq!(v["repaired"], true);
+    for reader in readers {
+        let out = reader.wait_with_output().expect("wait reader");
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "a reader failed: {said}");
+    }
+    assert_eq!(
+        fs::read(&victim).expect("read"),
+        fs::read(&original).expect("read")
+    );
+}
