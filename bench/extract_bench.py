@@ -9,6 +9,10 @@ script always exits 0 once it has measured):
 The same cold comparison is reported for the hermetic `--out` mode.
 
 Usage: bench/extract_bench.py [--fleet PATH] [--repeat N] [--warm-calls N]
+       bench/extract_bench.py --warm-only [--fleet PATH] [--warm-calls N]
+--warm-only skips the cold runs and racers: it times the warm path (with and
+without --sha256, and with --verify, which re-hashes the tree) on a small
+archive of 500 files, for before/after comparisons on a busy machine.
 The archive is generated once (deterministic content, mixed compressibility)
 into bench/out/ and reused. Page caches cannot be dropped here, so cold runs
 alternate fleet and tar, and every timed run starts after a sync.
@@ -97,16 +101,54 @@ def fmt_s(x):
     return "%.3f s" % x
 
 
+def warm_only(args):
+    """Per-call time of the warm path, best of three rounds of N calls."""
+    work = os.path.join(OUT, "warm-only")
+    rmtree(work)
+    os.makedirs(work)
+    archive = os.path.join(work, "small.tar.gz")
+    with tarfile.open(archive, "w:gz") as tar:
+        for i in range(500):
+            data = (b"file %d " % i) * 200
+            info = tarfile.TarInfo("d%d/f%d" % (i % 10, i))
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    digest = sha256_of(archive)
+    store = os.path.join(work, "store")
+    subprocess.run([args.fleet, "extract", "--archive", archive, "--store", store], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def per_call(extra):
+        rounds = []
+        for _ in range(3):
+            start = time.perf_counter()
+            for _ in range(args.warm_calls):
+                subprocess.run([args.fleet, "extract", "--archive", archive, "--store", store] + extra, check=True, stdout=subprocess.DEVNULL)
+            rounds.append((time.perf_counter() - start) / args.warm_calls)
+        return min(rounds)
+
+    print("fleet: %s (%d calls x 3 rounds, best round)" % (args.fleet, args.warm_calls))
+    print("warm: --sha256, per call          %.2f ms" % (per_call(["--sha256", digest]) * 1000))
+    print("warm: without --sha256, per call  %.2f ms" % (per_call([]) * 1000))
+    verify = subprocess.run([args.fleet, "extract", "--help"], capture_output=True, text=True).stdout
+    if "--verify" in verify:
+        print("warm: --sha256 --verify, per call %.2f ms (500 files re-hashed)" % (per_call(["--sha256", digest, "--verify"]) * 1000))
+    rmtree(work)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fleet", default=os.path.join(ROOT, "target", "release", "fleet"))
     ap.add_argument("--repeat", type=int, default=3, help="cold runs of each tool (median)")
     ap.add_argument("--warm-calls", type=int, default=100, help="warm calls with --sha256")
     ap.add_argument("--racers", type=int, default=32)
+    ap.add_argument("--warm-only", action="store_true", help="only the warm path, on a small archive")
     args = ap.parse_args()
 
     if not os.access(args.fleet, os.X_OK):
         sys.exit("no fleet binary at %s: run `cargo build --release` first" % args.fleet)
+    if args.warm_only:
+        return warm_only(args)
     os.makedirs(OUT, exist_ok=True)
     if not os.path.exists(ARCHIVE):
         print("generating %s (once) ..." % ARCHIVE, flush=True)

@@ -37,6 +37,8 @@ pub enum Command {
     Lock(LockArgs),
     /// Remove staging leftovers and old versions from a store.
     Gc(GcArgs),
+    /// Re-hash every version of a store against its record (exit 5 on any mismatch).
+    Verify(VerifyArgs),
     /// Run one terraform action on one instance (the `bazel run <instance>.<action>` targets).
     Tf(crate::tf::TfArgs),
     /// Plan, apply or destroy many instances: dependency order, concurrency limit, report.
@@ -75,17 +77,37 @@ pub struct ExtractArgs {
     /// Hermetic mode: extract into this empty or missing directory; no store, no lock.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The archive's known sha256: skips hashing on the fast path; verified when extracting.
-    #[arg(long, requires = "store")]
+    /// The archive's known sha256: skips hashing on the fast path; checked
+    /// before anything is unpacked (exit 5, nothing written).
+    #[arg(long)]
     pub sha256: Option<String>,
     /// After success, make this path a symlink to the version (atomically replaced).
     #[arg(long, requires = "store")]
     pub link: Option<PathBuf>,
+    /// Re-hash the published tree against its record; a tree that differs
+    /// is replaced atomically by a fresh extraction ("repaired": true).
+    #[arg(long, requires = "store")]
+    pub verify: bool,
+    /// Cap on the bytes the archive may unpack to, counted as written (exit 4 past it).
+    #[arg(long, env = "FLEET_MAX_UNPACKED_BYTES", default_value_t = crate::archive::DEFAULT_MAX_UNPACKED_BYTES)]
+    pub max_unpacked_bytes: u64,
+    /// Cap on the number of entries in the archive (exit 4 past it).
+    #[arg(long, env = "FLEET_MAX_ENTRIES", default_value_t = crate::archive::DEFAULT_MAX_ENTRIES)]
+    pub max_entries: u64,
     #[command(flatten)]
     pub timeout: TimeoutArg,
-    /// Print one JSON object: path, sha256, h1, extracted, waited_ms.
+    /// Print one JSON object: path, sha256, h1, extracted, repaired, waited_ms.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The store directory.
+    #[arg(long)]
+    pub store: PathBuf,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
 }
 
 #[derive(Subcommand, Debug)]
@@ -187,6 +209,7 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Hash(args) => hash::hash_command(&args).map(|_| 0),
         Command::Lock(args) => lock::lock_command(&args),
         Command::Gc(args) => store::gc_command(&args).map(|_| 0),
+        Command::Verify(args) => store::verify_command(&args).map(|_| 0),
         Command::Tf(args) => crate::tf::tf_command(&args),
         Command::Run(args) => crate::run::run_command(&args),
         Command::Check(args) => crate::check::check_command(&args),

@@ -16,6 +16,8 @@
 //! .links/<sha256 of path>   link paths made by --link (gc keeps their targets)
 //! .index/<key>              sha256 of an archive file, keyed by its path and
 //!                           stat identity (device, inode, size, mtime, ctime)
+//! .listings/<sha256>.json   every path of a version with its type, content
+//!                           digest or link target: what `verify` compares
 //! ```
 
 use std::fs;
@@ -27,8 +29,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::archive::{self, Unpacked};
-use crate::error::unsafe_input;
+use crate::archive::model::Model;
+use crate::archive::{self, Limits, Unpacked};
+use crate::error::{mismatch, unsafe_input};
 use crate::fsutil;
 use crate::hash;
 use crate::lock::{Lock, Mode};
@@ -56,6 +59,9 @@ pub struct Extraction {
     pub h1: String,
     /// Whether this call unpacked the archive (false: reused).
     pub extracted: bool,
+    /// Whether `--verify` found the published tree tampered with and
+    /// replaced it by a fresh extraction.
+    pub repaired: bool,
     pub waited_ms: u64,
 }
 
@@ -67,6 +73,34 @@ pub struct Pin {
 /// A content-addressed store rooted at a directory.
 pub struct Store {
     root: PathBuf,
+    limits: Limits,
+}
+
+/// The archive being extracted, opened at most once (the warm path never
+/// opens it): hashing and unpacking read the same descriptor.
+struct ArchiveFile<'a> {
+    path: &'a Path,
+    file: Option<fs::File>,
+}
+
+impl ArchiveFile<'_> {
+    fn get(&mut self) -> Result<&fs::File> {
+        if self.file.is_none() {
+            self.file = Some(archive::open(self.path)?);
+        }
+        self.file
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("archive {} not open", self.path.display()))
+    }
+}
+
+/// Where the digest of an extraction came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DigestSource {
+    /// Given (`--sha256`, a lock file) or recorded: check the bytes first.
+    Claimed,
+    /// Just computed from the open descriptor: already the bytes' digest.
+    HashedHere,
 }
 
 impl Store {
@@ -77,12 +111,28 @@ impl Store {
     pub fn open(root: &Path) -> Result<Store> {
         fs::create_dir_all(root)
             .with_context(|| format!("creating store directory {}", root.display()))?;
-        for sub in [".locks", ".staging", ".trash", ".links", ".index"] {
+        for sub in [
+            ".locks",
+            ".staging",
+            ".trash",
+            ".links",
+            ".index",
+            ".listings",
+        ] {
             fsutil::create_dir_like(&root.join(sub), root)?;
         }
         let root = fs::canonicalize(root)
             .with_context(|| format!("resolving store {}", root.display()))?;
-        Ok(Store { root })
+        Ok(Store {
+            root,
+            limits: Limits::from_env()?,
+        })
+    }
+
+    /// Sets the caps on what one extraction may unpack.
+    pub fn with_limits(mut self, limits: Limits) -> Store {
+        self.limits = limits;
+        self
     }
 
     pub fn version_path(&self, digest: &str) -> PathBuf {
@@ -91,6 +141,10 @@ impl Store {
 
     fn manifest_path(&self, digest: &str) -> PathBuf {
         self.root.join(format!("{digest}.json"))
+    }
+
+    fn listing_path(&self, digest: &str) -> PathBuf {
+        self.root.join(".listings").join(format!("{digest}.json"))
     }
 
     /// A fresh name in `.staging/` that the sweep of `digest` recognises.
@@ -144,15 +198,37 @@ impl Store {
         known: Option<&str>,
         timeout: Duration,
     ) -> Result<(Extraction, Pin)> {
-        let digest = match known {
-            Some(hex_text) => hex::encode(hash::parse_sha256(hex_text)?),
-            None => self.digest_of(archive, timeout)?,
+        self.extract_checked(archive, known, timeout, false)
+    }
+
+    /// [`Store::extract`]; with `verify`, a published tree is re-hashed
+    /// against its record and, when it differs, replaced atomically by a
+    /// fresh extraction (`repaired`).
+    pub fn extract_checked(
+        &self,
+        archive: &Path,
+        known: Option<&str>,
+        timeout: Duration,
+        verify: bool,
+    ) -> Result<(Extraction, Pin)> {
+        let mut file = ArchiveFile {
+            path: archive,
+            file: None,
+        };
+        let (digest, source) = match known {
+            Some(hex_text) => (
+                hex::encode(hash::parse_sha256(hex_text)?),
+                DigestSource::Claimed,
+            ),
+            None => self.digest_of(&mut file, timeout)?,
         };
         let pin = self.pin(&digest, timeout)?;
         if let Some(manifest) = self.complete(&digest)? {
-            // Fast path: no extraction lock. Touching records the use for gc.
-            let _ = fsutil::touch(&self.manifest_path(&digest));
-            return Ok((self.result(manifest, false, Duration::ZERO), pin));
+            if !verify || self.verify_version(&digest, &manifest)?.is_empty() {
+                // Fast path: no extraction lock. Touching records the use for gc.
+                let _ = fsutil::touch(&self.manifest_path(&digest));
+                return Ok((self.result(manifest, false, Duration::ZERO), pin));
+            }
         }
         let purpose = format!(
             "extracting {} into {}",
@@ -160,35 +236,70 @@ impl Store {
             self.root.display()
         );
         let started = Instant::now();
-        let lock =
-            Lock::acquire_unless(&self.lock_path(&digest, "lock"), timeout, &purpose, || {
-                Ok(self.complete(&digest)?.is_some())
-            })?;
+        // With --verify, a waiter takes the lock in turn and checks the tree
+        // once then, rather than re-hashing it at every poll.
+        let done = || -> Result<bool> { Ok(!verify && self.complete(&digest)?.is_some()) };
+        let lock = Lock::acquire_unless(&self.lock_path(&digest, "lock"), timeout, &purpose, done)?;
         let waited = started.elapsed();
-        // Someone else published it while we waited (then we hold no lock),
-        // or it was published just before we took the lock.
+        // Someone else published (or repaired) it while we waited (then we
+        // hold no lock), or just before we took the lock.
         if let Some(manifest) = self.complete(&digest)? {
-            return Ok((self.result(manifest, false, waited), pin));
+            let problems = if verify {
+                self.verify_version(&digest, &manifest)?
+            } else {
+                Vec::new()
+            };
+            if problems.is_empty() {
+                return Ok((self.result(manifest, false, waited), pin));
+            }
+            let lock =
+                lock.ok_or_else(|| anyhow::anyhow!("version {digest} changed while waiting"))?;
+            eprintln!(
+                "fleet: {} does not match its record ({}); extracting it again",
+                self.version_path(&digest).display(),
+                problems.join("; ")
+            );
+            let manifest = self.publish(&mut file, &digest, source, true)?;
+            drop(lock);
+            let mut result = self.result(manifest, true, waited);
+            result.repaired = true;
+            return Ok((result, pin));
         }
         let lock =
             lock.ok_or_else(|| anyhow::anyhow!("version {digest} vanished while waiting"))?;
         self.sweep(&digest)?;
-        let unpacked = self.unpack_and_publish(archive, &digest)?;
+        let manifest = self.publish(&mut file, &digest, source, false)?;
+        drop(lock);
+        Ok((self.result(manifest, true, waited), pin))
+    }
+
+    /// Unpacks, publishes (or, with `replace`, swaps in) the tree, then its
+    /// listing and manifest. Runs under the digest's extraction lock.
+    fn publish(
+        &self,
+        file: &mut ArchiveFile,
+        digest: &str,
+        source: DigestSource,
+        replace: bool,
+    ) -> Result<VersionManifest> {
+        let unpacked = self.unpack_and_publish(file, digest, source, replace)?;
+        let listing = serde_json::to_vec(&unpacked.model).context("encoding version listing")?;
+        let temp = self.staging_path(digest, "listing");
+        fsutil::write_through(&temp, &self.listing_path(digest), &listing, true)?;
         let manifest = VersionManifest {
             schema: MANIFEST_SCHEMA,
-            sha256: digest.clone(),
+            sha256: digest.to_string(),
             h1: unpacked.h1,
             files: unpacked.files,
             bytes: unpacked.bytes,
-            archive: archive.display().to_string(),
+            archive: file.path.display().to_string(),
         };
         let json = serde_json::to_vec_pretty(&manifest).context("encoding version manifest")?;
         // Staged under the digest's name so the sweep of a later extraction
         // removes it if this process dies before the rename.
-        let temp = self.staging_path(&digest, "manifest");
-        fsutil::write_through(&temp, &self.manifest_path(&digest), &json, true)?;
-        drop(lock);
-        Ok((self.result(manifest, true, waited), pin))
+        let temp = self.staging_path(digest, "manifest");
+        fsutil::write_through(&temp, &self.manifest_path(digest), &json, true)?;
+        Ok(manifest)
     }
 
     /// The sha256 of an archive file, computed once per file however many
@@ -196,28 +307,32 @@ impl Store {
     /// identity and records the digest; the others wait and read it. The
     /// identity includes ctime, which any write to the file changes, and an
     /// extraction still verifies the bytes it reads against the digest.
-    fn digest_of(&self, archive: &Path, timeout: Duration) -> Result<String> {
-        let key = archive_identity(archive)?;
+    fn digest_of(
+        &self,
+        archive: &mut ArchiveFile,
+        timeout: Duration,
+    ) -> Result<(String, DigestSource)> {
+        let key = archive_identity(archive.path)?;
         let record = self.root.join(".index").join(&key);
         if let Some(digest) = read_digest(&record) {
-            return Ok(digest);
+            return Ok((digest, DigestSource::Claimed));
         }
-        let purpose = format!("hashing {}", archive.display());
+        let purpose = format!("hashing {}", archive.path.display());
         let _lock = Lock::acquire_unless(&self.lock_path(&key, "hash"), timeout, &purpose, || {
             Ok(read_digest(&record).is_some())
         })?;
         if let Some(digest) = read_digest(&record) {
-            return Ok(digest);
+            return Ok((digest, DigestSource::Claimed));
         }
-        let digest = hex::encode(hash::sha256_file(archive)?);
+        let digest = hex::encode(archive::hash_descriptor(archive.path, archive.get()?)?);
         // Record it only if the file did not change while it was read. The
         // path is kept so gc can tell a record whose file changed.
-        if archive_identity(archive)? == key {
-            let absolute = std::path::absolute(archive).context("resolving archive path")?;
+        if archive_identity(archive.path)? == key {
+            let absolute = std::path::absolute(archive.path).context("resolving archive path")?;
             let text = format!("{digest}\n{}\n", absolute.display());
             fsutil::write_replace(&record, text.as_bytes(), false)?;
         }
-        Ok(digest)
+        Ok((digest, DigestSource::HashedHere))
     }
 
     fn result(&self, manifest: VersionManifest, extracted: bool, waited: Duration) -> Extraction {
@@ -226,6 +341,7 @@ impl Store {
             sha256: manifest.sha256,
             h1: manifest.h1,
             extracted,
+            repaired: false,
             waited_ms: waited.as_millis() as u64,
         }
     }
@@ -270,27 +386,93 @@ impl Store {
         fsutil::remove_tree(&trash)
     }
 
-    fn unpack_and_publish(&self, archive: &Path, digest: &str) -> Result<Unpacked> {
+    /// Checks a claimed digest on the descriptor before anything exists,
+    /// unpacks into staging (hashing again as it reads), then renames the
+    /// tree into place, or with `replace` exchanges it atomically with the
+    /// published one (readers see the old tree or the new one, never none),
+    /// and trashes what it replaced.
+    fn unpack_and_publish(
+        &self,
+        archive: &mut ArchiveFile,
+        digest: &str,
+        source: DigestSource,
+        replace: bool,
+    ) -> Result<Unpacked> {
+        let expected = hash::parse_sha256(digest)?;
+        let path = archive.path;
+        let file = archive.get()?;
+        if source == DigestSource::Claimed {
+            archive::verify_digest(path, file, &expected)?;
+        }
         let staging = self.staging_path(digest, "tree");
         fs::create_dir(&staging).with_context(|| format!("creating {}", staging.display()))?;
         let published = (|| {
-            let expected = hash::parse_sha256(digest)?;
-            let unpacked = archive::unpack(archive, &staging, Some(&expected))?;
+            let unpacked = archive::unpack(path, file, &staging, Some(&expected), self.limits)?;
             // The top stays writable until it is renamed (see make_read_only_below).
             fsutil::make_read_only_below(&staging)?;
             fsutil::sync_filesystem(&staging)?;
             let version = self.version_path(digest);
-            fs::rename(&staging, &version).with_context(|| {
-                format!("publishing {} as {}", staging.display(), version.display())
-            })?;
+            if replace {
+                exchange(&staging, &version)?;
+            } else {
+                fs::rename(&staging, &version).with_context(|| {
+                    format!("publishing {} as {}", staging.display(), version.display())
+                })?;
+            }
             fsutil::drop_write_bits(&version)?;
             fsutil::sync_dir(&self.root)?;
             Ok(unpacked)
         })();
-        if published.is_err() && staging.exists() {
-            let _ = fsutil::remove_tree(&staging);
+        if staging.exists() {
+            // A failed extraction's partial tree, or the tampered tree that
+            // `replace` swapped out.
+            let result = self.discard(&staging);
+            if published.is_ok() {
+                result?;
+            }
         }
         published
+    }
+
+    /// How the published tree of `digest` differs from its record (empty:
+    /// it matches). Re-hashes every file: on demand only (`--verify`,
+    /// `fleet verify`). Versions published before listings were recorded
+    /// are checked by their h1 alone.
+    pub fn verify_version(&self, digest: &str, manifest: &VersionManifest) -> Result<Vec<String>> {
+        let found = Model::read_dir(&self.version_path(digest))?;
+        let mut problems = match fs::read(self.listing_path(digest)) {
+            Ok(bytes) => match serde_json::from_slice::<Model>(&bytes) {
+                Ok(recorded) => recorded.differences(&found),
+                Err(e) => vec![format!("its listing does not parse ({e})")],
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => {
+                let listing = self.listing_path(digest);
+                return Err(e).with_context(|| format!("reading {}", listing.display()));
+            }
+        };
+        match found.h1() {
+            Ok(h1) if h1 == manifest.h1 => {}
+            Ok(h1) => problems.push(format!("h1 is {h1}, recorded {}", manifest.h1)),
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+        Ok(problems)
+    }
+
+    /// Checks every complete version; returns (digest, problems) for each.
+    pub fn verify_all(&self, timeout: Duration) -> Result<Vec<(String, Vec<String>)>> {
+        let mut results = Vec::new();
+        let mut digests = self.version_digests()?;
+        digests.sort();
+        for digest in digests {
+            // Pinned, so gc does not remove it while it is read.
+            let _pin = self.pin(&digest, timeout)?;
+            if let Some(manifest) = self.complete(&digest)? {
+                let problems = self.verify_version(&digest, &manifest)?;
+                results.push((digest, problems));
+            }
+        }
+        Ok(results)
     }
 
     /// Points `link` at a version: a temp symlink renamed over it, so readers
@@ -421,21 +603,23 @@ impl Store {
         Ok(report)
     }
 
+    /// Digests with anything in the store: a tree, a manifest or a listing
+    /// (a gc killed between removing a tree and its listing leaves one).
     fn version_digests(&self) -> Result<Vec<String>> {
         let mut digests = Vec::new();
-        for entry in
-            fs::read_dir(&self.root).with_context(|| format!("listing {}", self.root.display()))?
-        {
-            let name = entry
-                .with_context(|| format!("listing {}", self.root.display()))?
-                .file_name();
-            let name = name.to_string_lossy();
-            let digest = name.strip_suffix(".json").unwrap_or(&name);
-            if digest.len() == 64
-                && digest.bytes().all(|b| b.is_ascii_hexdigit())
-                && !digests.iter().any(|d| d == digest)
-            {
-                digests.push(digest.to_string());
+        for dir in [self.root.clone(), self.root.join(".listings")] {
+            for entry in fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+                let name = entry
+                    .with_context(|| format!("listing {}", dir.display()))?
+                    .file_name();
+                let name = name.to_string_lossy();
+                let digest = name.strip_suffix(".json").unwrap_or(&name);
+                if digest.len() == 64
+                    && digest.bytes().all(|b| b.is_ascii_hexdigit())
+                    && !digests.iter().any(|d| d == digest)
+                {
+                    digests.push(digest.to_string());
+                }
             }
         }
         Ok(digests)
@@ -467,6 +651,10 @@ impl Store {
         if version.exists() {
             self.discard(&version)?;
         }
+        let listing = self.listing_path(digest);
+        if listing.exists() {
+            fs::remove_file(&listing).with_context(|| format!("removing {}", listing.display()))?;
+        }
         Ok(true)
     }
 
@@ -493,6 +681,30 @@ impl Store {
         }
         Ok(swept)
     }
+}
+
+/// Swaps two directory entries atomically (`renameat2(RENAME_EXCHANGE)`).
+fn exchange(a: &Path, b: &Path) -> Result<()> {
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .with_context(|| format!("path {} contains NUL", p.display()))
+    };
+    let (ca, cb) = (c(a)?, c(b)?);
+    // SAFETY: two valid NUL-terminated paths; the call touches no memory of ours.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error())
+            .with_context(|| format!("exchanging {} with {}", a.display(), b.display()));
+    }
+    Ok(())
 }
 
 /// A key naming one state of one file: its absolute path and stat identity.
@@ -553,14 +765,20 @@ pub struct GcReport {
 /// `fleet extract`.
 pub fn extract_command(args: &crate::cli::ExtractArgs) -> Result<()> {
     let started = Instant::now();
+    let limits = Limits {
+        max_unpacked_bytes: args.max_unpacked_bytes,
+        max_entries: args.max_entries,
+    };
     if let Some(out) = &args.out {
-        let unpacked = archive::extract_to(&args.archive, out)?;
+        let expected = args.sha256.as_deref().map(hash::parse_sha256).transpose()?;
+        let unpacked = archive::extract_to(&args.archive, out, expected.as_ref(), limits)?;
         let path = fs::canonicalize(out).with_context(|| format!("resolving {}", out.display()))?;
         let result = Extraction {
             path,
             sha256: hex::encode(unpacked.sha256),
             h1: unpacked.h1,
             extracted: true,
+            repaired: false,
             waited_ms: 0,
         };
         return print_extraction(&result, args.json);
@@ -569,24 +787,61 @@ pub fn extract_command(args: &crate::cli::ExtractArgs) -> Result<()> {
         .store
         .as_ref()
         .ok_or_else(|| crate::error::usage("--store or --out is required"))?;
-    let store = Store::open(root)?;
-    let (result, _pin) = store.extract(
+    let store = Store::open(root)?.with_limits(limits);
+    let (result, _pin) = store.extract_checked(
         &args.archive,
         args.sha256.as_deref(),
         args.timeout.duration()?,
+        args.verify,
     )?;
     if let Some(link) = &args.link {
         store.link(link, &result.path)?;
     }
     if result.extracted && !args.json {
         eprintln!(
-            "fleet: extracted {} into {} in {:.2}s",
+            "fleet: {} {} into {} in {:.2}s",
+            if result.repaired {
+                "repaired"
+            } else {
+                "extracted"
+            },
             args.archive.display(),
             result.path.display(),
             started.elapsed().as_secs_f64()
         );
     }
     print_extraction(&result, args.json)
+}
+
+/// `fleet verify`: re-hashes every version of a store against its record.
+pub fn verify_command(args: &crate::cli::VerifyArgs) -> Result<()> {
+    let store = Store::open(&args.store)?;
+    let results = store.verify_all(args.timeout.duration()?)?;
+    let mut bad = Vec::new();
+    for (digest, problems) in &results {
+        let dir = store.version_path(digest);
+        if problems.is_empty() {
+            println!("ok {}", dir.display());
+            continue;
+        }
+        println!("MISMATCH {}", dir.display());
+        for problem in problems.iter().take(50) {
+            println!("  {problem}");
+        }
+        if problems.len() > 50 {
+            println!("  ... and {} more", problems.len() - 50);
+        }
+        bad.push(dir.display().to_string());
+    }
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(mismatch(format!(
+        "{} of {} version(s) do not match their record: {}; `fleet extract --verify` re-extracts one",
+        bad.len(),
+        results.len(),
+        bad.join(", ")
+    )))
 }
 
 fn print_extraction(result: &Extraction, json: bool) -> Result<()> {

@@ -169,6 +169,104 @@ fn corpus(outer: &Path) -> Vec<Case> {
                 t.file("out/pwned-through-link", b"pwned\n");
             }),
         ),
+        // Links that stay inside the tree as text but leave it on disk,
+        // because the path they go through is itself a link (issue 9).
+        case(
+            "symlink-chain-dot-passwd.tar",
+            tar(|t| {
+                t.symlink("l", ".");
+                let up = format!("{}{}etc/passwd", "l/".repeat(12), "../".repeat(12));
+                t.symlink("passwd", up);
+            }),
+        ),
+        case(
+            "symlink-chain-dir-link-up.tar",
+            tar(|t| {
+                t.dir("d/");
+                t.symlink("d/l", "..");
+                t.symlink("up", "d/l/..");
+            }),
+        ),
+        case(
+            "symlink-chain-sibling-dot.tar",
+            tar(|t| {
+                t.dir("x/");
+                t.symlink("x/b", ".");
+                t.symlink("x/a", "b/../..");
+            }),
+        ),
+        case(
+            "symlink-chain-top-dot.tar",
+            tar(|t| {
+                t.symlink("b", ".");
+                t.symlink("a", "b/../..");
+            }),
+        ),
+        case(
+            "symlink-through-link-created-later.tar",
+            tar(|t| {
+                t.dir("d/");
+                t.symlink("d/up", "x/../..");
+                t.file("d/ok.txt", b"fine\n");
+                t.symlink("d/x", ".");
+            }),
+        ),
+        case(
+            "symlink-later-link-under-earlier-target.tar",
+            tar(|t| {
+                t.symlink("up", "d/l/../../canary");
+                t.dir("d/");
+                t.symlink("d/l", "..");
+            }),
+        ),
+        case(
+            "symlink-chain-two-hops.tar",
+            tar(|t| {
+                t.dir("a/b/");
+                t.symlink("a/b/top", "../..");
+                t.symlink("a/t", "b/top");
+                t.symlink("esc", "a/t/..");
+            }),
+        ),
+        case(
+            "symlink-loop.tar",
+            tar(|t| {
+                t.symlink("a", "b");
+                t.symlink("b", "a");
+            }),
+        ),
+        case(
+            "symlink-replaced-by-later-entry.tar",
+            tar(|t| {
+                t.dir("sub/");
+                t.symlink("l", "sub");
+                t.symlink("l", "../../../../canary");
+            }),
+        ),
+        case(
+            "hardlink-to-symlink.tar",
+            tar(|t| {
+                t.file("README", b"readme\n");
+                t.symlink("l", "README");
+                t.hardlink("h", "l");
+            }),
+        ),
+        case(
+            "hardlink-through-dir-link.tar",
+            tar(|t| {
+                t.file("f", b"file\n");
+                t.symlink("a", ".");
+                t.hardlink("h", "a/f");
+            }),
+        ),
+        case(
+            "file-through-inner-dir-link.tar",
+            tar(|t| {
+                t.dir("d/e/");
+                t.symlink("d/e/up", "..");
+                t.file("d/e/up/pwned", b"written through a symlink\n");
+            }),
+        ),
         case(
             "hardlink-dotdot.tar",
             tar(|t| {
@@ -545,6 +643,50 @@ fn a_published_version_is_read_only_all_the_way_down() {
     assert_eq!(
         fs::metadata(&tree).expect("stat").permissions().mode() & 0o222,
         0
+    );
+}
+
+/// Links that resolve inside the tree, through other links, are kept, and
+/// the h1 counts a link to a file by its content wherever the chain leads.
+#[test]
+fn link_chains_inside_the_tree_extract_and_hash_through_the_chain() {
+    let s = Scratch::new("inner-chains");
+    let archive = s.write(
+        "chains.tar",
+        tar(|t| {
+            t.dir("sub/");
+            t.file("sub/x", b"the tool\n");
+            t.symlink("bin", "sub");
+            t.symlink("tool", "bin/x");
+            t.symlink("self", ".");
+            t.symlink("deep", "self/self/bin/../sub/x");
+            t.dir("d/e/");
+            t.symlink("d/e/up", "../../tool");
+        }),
+    );
+    let x = sha256_hex(b"the tool\n");
+    let expected =
+        h1_of_entries(["sub/x", "tool", "deep", "d/e/up"].map(|p| (p.to_string(), x.clone())));
+    let v = extract_json(&archive, &s.join("store"), &[]);
+    assert_eq!(v["h1"], expected.as_str(), "{v}");
+    let tree = json_path(&v);
+    assert_eq!(
+        fs::read(tree.join("d/e/up")).expect("read d/e/up"),
+        b"the tool\n"
+    );
+    let out = s.join("out");
+    let r = fleet([
+        "extract".as_ref(),
+        "--archive".as_ref(),
+        archive.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+        "--json".as_ref(),
+    ]);
+    assert_eq!(r.ok().json()["h1"], expected.as_str());
+    assert_eq!(
+        fs::read(out.join("deep")).expect("read deep"),
+        b"the tool\n"
     );
 }
 

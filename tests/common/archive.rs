@@ -242,9 +242,17 @@ pub struct ZipEntry {
 
 /// A minimal zip writer (stored or deflated entries, unix modes).
 pub fn zip(entries: &[ZipEntry]) -> Vec<u8> {
+    zip_declaring(entries, &[])
+}
+
+/// Like [`zip`], but the headers of entry `i` declare the uncompressed size
+/// `declared[i]` (when given) instead of the real one: a zip bomb whose
+/// sizes lie.
+pub fn zip_declaring(entries: &[ZipEntry], declared: &[u32]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut central = Vec::new();
-    for e in entries {
+    for (index, e) in entries.iter().enumerate() {
+        let size = declared.get(index).copied().unwrap_or(e.data.len() as u32);
         let mut crc = flate2::Crc::new();
         crc.update(&e.data);
         let crc = crc.sum();
@@ -263,7 +271,7 @@ pub fn zip(entries: &[ZipEntry]) -> Vec<u8> {
         for v in [20u16, 0, method, time, date] {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        for v in [crc, body.len() as u32, e.data.len() as u32] {
+        for v in [crc, body.len() as u32, size] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&(name.len() as u16).to_le_bytes());
@@ -277,7 +285,7 @@ pub fn zip(entries: &[ZipEntry]) -> Vec<u8> {
         for v in [(3u16 << 8) | 20, 20, 0, method, time, date] {
             central.extend_from_slice(&v.to_le_bytes());
         }
-        for v in [crc, body.len() as u32, e.data.len() as u32] {
+        for v in [crc, body.len() as u32, size] {
             central.extend_from_slice(&v.to_le_bytes());
         }
         for v in [name.len() as u16, 0, 0, 0, 0] {
@@ -403,5 +411,44 @@ pub fn write_fixture(
         h1,
         files: gen.len(),
         bytes: gz.len() as u64,
+    }
+}
+
+/// Writes a gzip-compressed tar holding one file `name` of `size` zero
+/// bytes (a decompression bomb: 512 MiB of zeros compress to about 0.5 MB).
+/// The tar stream is piped into `gzip -9` without being held in memory.
+pub fn write_zero_bomb_tar_gz(path: &std::path::Path, name: &str, size: u64) {
+    use std::process::{Command, Stdio};
+    let out = std::fs::File::create(path).expect("create bomb");
+    let mut child = Command::new("gzip")
+        .args(["-9", "-c", "-n"])
+        .stdin(Stdio::piped())
+        .stdout(out)
+        .spawn()
+        .expect("spawn gzip");
+    let mut stdin = child.stdin.take().expect("gzip stdin");
+    let mut header = Header::new(kind::FILE, name);
+    header.size = size;
+    stdin.write_all(&header.block()).expect("write header");
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        stdin.write_all(&zeros[..n]).expect("write zeros");
+        left -= n as u64;
+    }
+    let pad = ((512 - size % 512) % 512) as usize + 1024;
+    stdin.write_all(&vec![0u8; pad]).expect("write end marker");
+    drop(stdin);
+    assert!(child.wait().expect("gzip").success(), "gzip failed");
+}
+
+/// A deflated zip entry of `size` zero bytes (a zip bomb's payload).
+pub fn zero_entry(name: &str, size: usize) -> ZipEntry {
+    ZipEntry {
+        name: name.into(),
+        data: vec![0u8; size],
+        mode: 0o644,
+        deflate: true,
     }
 }

@@ -10,6 +10,7 @@
 //! .links/<sha256 of path>   records of --link paths
 //! .index/<key>              sha256 of an archive file keyed by its stat identity
 //! .locks/<key>.hash         lock under which one process hashes an archive
+//! .listings/<sha256>.json   the recorded tree of a version (for verify)
 //! ```
 //!
 //! "Clean" means: only versions with their manifests, the four dot
@@ -22,7 +23,14 @@ use std::path::Path;
 
 use super::h1_of_dir;
 
-pub const STORE_DOT_DIRS: [&str; 5] = [".locks", ".staging", ".trash", ".links", ".index"];
+pub const STORE_DOT_DIRS: [&str; 6] = [
+    ".locks",
+    ".staging",
+    ".trash",
+    ".links",
+    ".index",
+    ".listings",
+];
 
 pub fn is_digest(name: &str) -> bool {
     name.len() == 64
@@ -65,7 +73,7 @@ pub fn store_contents(store: &Path) -> BTreeSet<String> {
             continue;
         }
         out.insert(n.clone());
-        if n == ".staging" || n == ".trash" {
+        if n == ".staging" || n == ".trash" || n == ".listings" {
             for m in names(&store.join(&n)) {
                 out.insert(format!("{n}/{m}"));
             }
@@ -142,6 +150,13 @@ pub fn store_problems(store: &Path) -> Vec<String> {
     for n in names(&store.join(".links")) {
         if !is_digest(&n) {
             problems.push(format!("unexpected .links/{n}"));
+        }
+    }
+    // One listing per complete version, nothing else.
+    for n in names(&store.join(".listings")) {
+        match n.strip_suffix(".json").filter(|d| is_digest(d)) {
+            Some(d) if store.join(d).is_dir() => {}
+            _ => problems.push(format!("unexpected .listings/{n}")),
         }
     }
     problems
