@@ -3,7 +3,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,18 +11,38 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
-/// A suffix no other process or call can produce: `<pid>.<nanos>.<counter>`.
-/// The pid comes first so leftovers can be traced to their process.
+/// A suffix no other process or call can produce and nobody can predict:
+/// `<pid>.<nanos>.<counter>.<64 random bits>`. The pid comes first so
+/// leftovers can be traced to their process; the random part means a link
+/// cannot be planted in advance at a temp name (which `O_EXCL|O_NOFOLLOW`
+/// would refuse anyway).
 pub fn unique_suffix() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!(
-        "{}.{nanos}.{}",
+        "{}.{nanos}.{}.{:016x}",
         std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        random_u64()
     )
+}
+
+/// 64 bits from the kernel's random pool (getrandom(2)); never blocks after
+/// boot. Falls back to address-space and clock noise if it is unavailable.
+fn random_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n == buf.len() as isize {
+        return u64::from_ne_bytes(buf);
+    }
+    let stack = &buf as *const _ as u64;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    stack.rotate_left(32) ^ nanos
 }
 
 /// A staging name beside `path` in the same directory (so rename is atomic).
@@ -86,6 +106,7 @@ pub fn write_through(temp: &Path, path: &Path, bytes: &[u8], durable: bool) -> R
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(temp)
             .with_context(|| format!("creating {}", temp.display()))?;
         file.write_all(bytes)
@@ -138,18 +159,30 @@ pub fn sync_filesystem(path: &Path) -> Result<()> {
 /// Removes write permission from every file and directory below `root`
 /// (directories last, so the walk itself is not blocked).
 pub fn make_read_only(path: &Path) -> Result<()> {
-    let meta = fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
-    if meta.file_type().is_symlink() {
-        return Ok(());
-    }
+    make_read_only_below(path)?;
+    drop_write_bits(path)
+}
+
+/// Like [`make_read_only`] but leaves `dir` itself writable: a directory
+/// can only be renamed into another parent while it is writable by its
+/// (non-root) owner, since its `..` entry changes. Publishers call
+/// [`drop_write_bits`] on it after the rename.
+pub fn make_read_only_below(dir: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(dir).with_context(|| format!("reading {}", dir.display()))?;
     if meta.is_dir() {
-        for entry in fs::read_dir(path).with_context(|| format!("listing {}", path.display()))? {
-            let entry = entry.with_context(|| format!("listing {}", path.display()))?;
+        for entry in fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
             make_read_only(&entry.path())?;
         }
     }
+    Ok(())
+}
+
+/// Removes the write bits of one file or directory (never of a symlink's target).
+pub fn drop_write_bits(path: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(path).with_context(|| format!("reading {}", path.display()))?;
     let mode = meta.permissions().mode();
-    if mode & 0o222 != 0 {
+    if !meta.file_type().is_symlink() && mode & 0o222 != 0 {
         set_mode(path, mode & !0o222)?;
     }
     Ok(())
@@ -189,11 +222,40 @@ pub fn remove_tree(path: &Path) -> Result<()> {
     fs::remove_dir_all(path).with_context(|| format!("removing {}", path.display()))
 }
 
-/// Sets a file's modification time to now (used as "last used" for gc).
+/// Sets a file's access and modification times to now (used as "last
+/// used" for gc). Opens read-only and without following a link; setting
+/// "now" (rather than an explicit time) needs only write permission, not
+/// ownership, so members of a group-writable shared store can record uses.
 pub fn touch(path: &Path) -> Result<()> {
-    File::open(path)
-        .and_then(|f| f.set_modified(SystemTime::now()))
-        .with_context(|| format!("touching {}", path.display()))
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .with_context(|| format!("touching {}", path.display()))?;
+    // SAFETY: a valid descriptor; a null times pointer means "now".
+    if unsafe { libc::futimens(file.as_raw_fd(), std::ptr::null()) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("touching {}", path.display()));
+    }
+    Ok(())
+}
+
+/// Creates `dir` (if missing) with the permission bits of `like`, setgid and
+/// sticky included, whatever the umask: the work areas of a store made
+/// group-writable (`chmod 2775`) or world-writable sticky (`chmod 1777`)
+/// are then usable by every user of the store. An existing `dir` is left
+/// as it is.
+pub fn create_dir_like(dir: &Path, like: &Path) -> Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("creating directory {}", dir.display())),
+    }
+    let mode = fs::metadata(like)
+        .with_context(|| format!("reading {}", like.display()))?
+        .permissions()
+        .mode();
+    set_mode(dir, mode & 0o7777)
 }
 
 #[cfg(test)]

@@ -4,21 +4,31 @@
 //! 1.89) rather than fs4/fslock: no extra dependency, and flock locks belong to
 //! the open file, so the kernel releases them when the holder dies — there is
 //! never a stale lock to guess about, and lock files are never deleted.
+//! Threads of one process exclude each other through an in-process table
+//! (`table`), as flock alone does not guarantee that on every filesystem.
 //!
-//! std has no timed flock, so waiting polls `try_lock` with a short backoff
-//! (capped at 25 ms) until the deadline. The holder writes its pid and command
-//! to `<lock>.holder` (diagnostic only) so a waiter can say who it waits for.
+//! std has no timed flock, so waiting polls with a short backoff (capped at
+//! 25 ms) until the deadline. The holder writes its pid and program to
+//! `<lock>.holder` (diagnostic only) so a waiter can say who it waits for.
 
-use std::fs::{File, OpenOptions, TryLockError};
+mod child;
+mod command;
+mod holder;
+pub mod netfs;
+mod open;
+mod table;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::error::Failure;
-use crate::fsutil;
+
+pub use child::{share_fd_with_child, terminate_with_parent};
+pub use command::lock_command;
+pub use holder::{describe as describe_holder, program_name};
 
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
 
@@ -32,16 +42,17 @@ pub enum Mode {
 /// A held flock; released when dropped or when the process dies.
 #[derive(Debug)]
 pub struct Lock {
-    file: File,
+    claim: table::Claim,
     path: PathBuf,
     waited: Duration,
 }
 
 /// The locked descriptor, for handing it to a child that must hold the lock
-/// for as long as it lives (see `process`).
+/// for as long as it lives (see [`Lock::share_with_child`]). Threads of one
+/// process holding the same lock file share one descriptor.
 impl std::os::fd::AsRawFd for Lock {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.file.as_raw_fd()
+        self.claim.fd()
     }
 }
 
@@ -79,20 +90,12 @@ impl Lock {
         purpose: &str,
         mut done: impl FnMut() -> Result<bool>,
     ) -> Result<Option<Lock>> {
-        let file = open_lock_file(path)?;
         let start = Instant::now();
         let mut backoff = Duration::from_millis(1);
         let mut announced = false;
         loop {
-            if try_lock(&file, mode, path)? {
-                let lock = Lock {
-                    file,
-                    path: path.to_path_buf(),
-                    waited: start.elapsed(),
-                };
-                if mode == Mode::Exclusive {
-                    record_holder(path, purpose);
-                }
+            if let Some(mut lock) = Self::try_acquire(path, mode, purpose)? {
+                lock.waited = start.elapsed();
                 return Ok(Some(lock));
             }
             if done()? {
@@ -123,19 +126,26 @@ impl Lock {
     }
 
     /// Takes the lock only if it is free right now.
+    /// Fails with exit code 4 when the lock path is a symlink or not a file.
     pub fn try_acquire(path: &Path, mode: Mode, purpose: &str) -> Result<Option<Lock>> {
-        let file = open_lock_file(path)?;
-        if !try_lock(&file, mode, path)? {
+        let Some(claim) = table::try_claim(path, mode)? else {
             return Ok(None);
-        }
+        };
         if mode == Mode::Exclusive {
-            record_holder(path, purpose);
+            holder::record(path, purpose);
         }
         Ok(Some(Lock {
-            file,
+            claim,
             path: path.to_path_buf(),
             waited: Duration::ZERO,
         }))
+    }
+
+    /// Makes the child that `cmd` spawns inherit the locked descriptor, so
+    /// the lock stays held until the child (and anything that inherits it
+    /// in turn) has exited, even if this process dies first.
+    pub fn share_with_child(&self, cmd: &mut std::process::Command) {
+        share_fd_with_child(cmd, self.claim.fd());
     }
 
     /// How long acquiring it waited.
@@ -146,95 +156,6 @@ impl Lock {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-fn open_lock_file(path: &Path) -> Result<File> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating directory {} for lock", parent.display()))?;
-    }
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .with_context(|| format!("opening lock file {}", path.display()))
-}
-
-fn try_lock(file: &File, mode: Mode, path: &Path) -> Result<bool> {
-    let attempt = match mode {
-        Mode::Exclusive => file.try_lock(),
-        Mode::Shared => file.try_lock_shared(),
-    };
-    match attempt {
-        Ok(()) => Ok(true),
-        Err(TryLockError::WouldBlock) => Ok(false),
-        Err(TryLockError::Error(err)) => {
-            Err(err).with_context(|| format!("locking {}", path.display()))
-        }
-    }
-}
-
-fn holder_path(lock: &Path) -> PathBuf {
-    let mut name = lock.as_os_str().to_owned();
-    name.push(".holder");
-    PathBuf::from(name)
-}
-
-/// Records who holds the lock. Diagnostic only: written in place (a waiter
-/// may read it half-written, which costs nothing) so that no temp file can
-/// be left behind by a holder killed mid-write; failures are ignored.
-fn record_holder(lock: &Path, purpose: &str) {
-    let command: Vec<String> = std::env::args().collect();
-    let record = format!(
-        "pid={}\ncommand={}\npurpose={}\n",
-        std::process::id(),
-        command.join(" "),
-        purpose.replace('\n', " ")
-    );
-    let _ = std::fs::write(holder_path(lock), record.as_bytes());
-}
-
-/// "pid 123 (fleet extract ...)" from the holder record, for messages.
-pub fn describe_holder(lock: &Path) -> String {
-    let Ok(record) = std::fs::read_to_string(holder_path(lock)) else {
-        return "another process (no holder record)".to_string();
-    };
-    let field = |key: &str| {
-        record
-            .lines()
-            .find_map(|l| l.strip_prefix(key).map(str::to_string))
-            .unwrap_or_default()
-    };
-    let pid = field("pid=");
-    let mut text = format!("pid {pid} ({})", field("command="));
-    let purpose = field("purpose=");
-    if !purpose.is_empty() {
-        text.push_str(&format!(" {purpose}"));
-    }
-    let alive = pid.parse::<u32>().map(fsutil::process_alive);
-    if alive == Ok(false) {
-        text.push_str(" [that process has exited; the lock is held by whoever inherited it]");
-    }
-    text
-}
-
-/// `fleet lock`: runs a command while holding an exclusive lock and returns
-/// its exit status (128 + signal when it was killed by one).
-pub fn lock_command(args: &crate::cli::LockArgs) -> Result<i32> {
-    let timeout = args.timeout.duration()?;
-    let purpose = format!("running {}", args.command.join(" "));
-    let _lock = Lock::acquire(&args.path, timeout, &purpose)?;
-    let (program, rest) = args
-        .command
-        .split_first()
-        .ok_or_else(|| crate::error::usage("fleet lock needs a command after --"))?;
-    let status = Command::new(program)
-        .args(rest)
-        .status()
-        .with_context(|| format!("running {program} under lock {}", args.path.display()))?;
-    Ok(exit_status_code(status))
 }
 
 /// A child's exit status as a shell would report it.

@@ -72,11 +72,13 @@ pub struct Store {
 impl Store {
     /// Opens (creating if needed) a store. The root is made absolute so
     /// printed paths and links do not depend on the working directory.
+    /// Work areas get the root's mode (see `fsutil::create_dir_like`), so a
+    /// shared root (2775 or 1777) is shared all the way down.
     pub fn open(root: &Path) -> Result<Store> {
+        fs::create_dir_all(root)
+            .with_context(|| format!("creating store directory {}", root.display()))?;
         for sub in [".locks", ".staging", ".trash", ".links", ".index"] {
-            let dir = root.join(sub);
-            fs::create_dir_all(&dir)
-                .with_context(|| format!("creating store directory {}", dir.display()))?;
+            fsutil::create_dir_like(&root.join(sub), root)?;
         }
         let root = fs::canonicalize(root)
             .with_context(|| format!("resolving store {}", root.display()))?;
@@ -274,12 +276,14 @@ impl Store {
         let published = (|| {
             let expected = hash::parse_sha256(digest)?;
             let unpacked = archive::unpack(archive, &staging, Some(&expected))?;
-            fsutil::make_read_only(&staging)?;
+            // The top stays writable until it is renamed (see make_read_only_below).
+            fsutil::make_read_only_below(&staging)?;
             fsutil::sync_filesystem(&staging)?;
             let version = self.version_path(digest);
             fs::rename(&staging, &version).with_context(|| {
                 format!("publishing {} as {}", staging.display(), version.display())
             })?;
+            fsutil::drop_write_bits(&version)?;
             fsutil::sync_dir(&self.root)?;
             Ok(unpacked)
         })();

@@ -85,9 +85,45 @@ fn lock_path(tag: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// The tag as fleet itself wrote it: a regular file, never read through a
+/// symlink (one planted at the tag path is refused with exit 4, so its
+/// target is neither compared nor replaced).
+fn read_own(path: &Path) -> Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path);
+    let mut file = match opened {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(unsafe_input(format!(
+                "tag {} is a symbolic link; fleet never writes through links (remove it)",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading tag {}", path.display())),
+    };
+    let meta = file
+        .metadata()
+        .with_context(|| format!("reading tag {}", path.display()))?;
+    if !meta.is_file() {
+        return Err(unsafe_input(format!(
+            "tag {} is not a regular file",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("reading tag {}", path.display()))?;
+    Ok(Some(bytes))
+}
+
 /// Writes `bytes` to the tag file unless it already holds exactly them.
 pub fn write(path: &Path, bytes: &[u8], timeout: std::time::Duration) -> Result<WriteOutcome> {
-    if read_existing(path)?.as_deref() == Some(bytes) {
+    if read_own(path)?.as_deref() == Some(bytes) {
         return Ok(WriteOutcome::Unchanged);
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -99,9 +135,12 @@ pub fn write(path: &Path, bytes: &[u8], timeout: std::time::Duration) -> Result<
         &format!("writing tag {}", path.display()),
     )?;
     // Another writer may have written the same content while we waited.
-    if read_existing(path)?.as_deref() == Some(bytes) {
+    if read_own(path)?.as_deref() == Some(bytes) {
         return Ok(WriteOutcome::Unchanged);
     }
+    // The temp is created O_EXCL|O_NOFOLLOW under an unpredictable name and
+    // renamed over the path: a link planted after the check is replaced,
+    // not followed.
     fsutil::write_atomic(path, bytes)?;
     Ok(WriteOutcome::Updated)
 }

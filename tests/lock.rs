@@ -133,35 +133,185 @@ fn lock_passes_the_commands_exit_status_and_output_through() {
     run(lock_cmd(&lock, "1", &["true"])).ok();
 }
 
-#[test]
-fn the_lock_dies_with_its_holder() {
-    let s = Scratch::new("lock-kill");
-    let lock = s.join("l");
-    let holder = Holder::new(&[&lock], "");
-    let mut waiter = lock_cmd(&lock, "60", &["echo", "got it"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn waiter");
-    let mut waiter_err = Lines::new(waiter.stderr.take().expect("stderr"));
-    waiter_err.expect(Duration::from_secs(30), "the waiter's waiting line", |l| {
-        l.contains(&lock.display().to_string())
-    });
-    // Kill only the fleet process; its command (the shell) lives on, and must
-    // not have inherited the lock.
-    signal(holder.pid(), libc::SIGKILL);
-    let st = wait_or_kill(
-        &mut waiter,
-        Duration::from_secs(30),
-        "waiter after the holder died",
+/// Creates a FIFO (the tests' way to hold a command at a known point).
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("path");
+    // SAFETY: a valid C string.
+    let rc = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
+    assert_eq!(rc, 0, "mkfifo: {}", std::io::Error::last_os_error());
+}
+
+/// Opens `gate` for writing and writes a line, from a thread: the open
+/// blocks until the command under test opens the FIFO for reading.
+fn open_gate(gate: &Path) -> std::thread::JoinHandle<()> {
+    let gate = gate.to_path_buf();
+    std::thread::spawn(move || fs::write(&gate, b"go\n").expect("write gate"))
+}
+
+/// A `fleet lock` whose command traps SIGTERM: on TERM it says `term` on
+/// stdout, then blocks until `gate` is written, appends `cmd-exit` to
+/// `order` and exits 7. Until then it waits in `wait` on a child that is
+/// blocked opening `block` (a FIFO nobody writes). Returns after `ready`.
+fn trapping_holder(lock: &Path, dir: &Path) -> (std::process::Child, Lines) {
+    let (gate, block, order) = (dir.join("gate"), dir.join("block"), dir.join("order"));
+    for fifo in [&gate, &block] {
+        if !fifo.exists() {
+            mkfifo(fifo);
+        }
+    }
+    let script = format!(
+        "trap 'kill $p; echo term; read x < \"{gate}\"; echo cmd-exit >> \"{order}\"; exit 7' TERM; \
+         cat \"{block}\" & p=$!; echo ready; wait $p",
+        gate = gate.display(),
+        block = block.display(),
+        order = order.display()
     );
+    let mut child = lock_cmd(lock, "60", &["sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn holder");
+    let mut out = Lines::new(child.stdout.take().expect("stdout"));
+    out.expect(Duration::from_secs(30), "the command to start", |l| {
+        l == "ready"
+    });
+    (child, out)
+}
+
+/// Asserts the lock is held right now: a probe with a short deadline times out.
+fn assert_still_held(lock: &Path, why: &str) {
+    let r = run(lock_cmd(lock, "0.5", &["true"]));
+    assert_eq!(r.code(), 3, "{why}: the lock was free\n{}", r.transcript());
+}
+
+/// A waiter that appends `waiter` to `order` once it holds the lock;
+/// returns after it announced that it waits.
+fn waiter(lock: &Path, order: &Path) -> (std::process::Child, Lines) {
+    let mut child = lock_cmd(
+        lock,
+        "60",
+        &["sh", "-c", &format!("echo waiter >> '{}'", order.display())],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("spawn waiter");
+    let mut err = Lines::new(child.stderr.take().expect("stderr"));
+    err.expect(Duration::from_secs(30), "the waiter's waiting line", |l| {
+        l.contains("waiting for lock")
+    });
+    (child, err)
+}
+
+#[test]
+fn sigterm_is_forwarded_and_the_lock_held_until_the_command_exits() {
+    let s = Scratch::new("lock-term");
+    let lock = s.join("l");
+    let order = s.join("order");
+    let (mut holder, mut out) = trapping_holder(&lock, s.path());
+    let (mut second, _err) = waiter(&lock, &order);
+    signal(holder.id(), libc::SIGTERM);
+    out.expect(Duration::from_secs(30), "the command's TERM trap", |l| {
+        l == "term"
+    });
+    assert!(
+        holder.try_wait().expect("try_wait").is_none(),
+        "fleet lock exited while its command still runs"
+    );
+    assert_still_held(&lock, "the command is still in its TERM trap");
+    let gate = open_gate(&s.join("gate"));
+    let st = wait_or_kill(&mut holder, Duration::from_secs(30), "fleet lock");
+    gate.join().expect("gate writer");
     assert_eq!(
         exit_code(st),
-        0,
-        "{}",
-        waiter_err.rest(Duration::from_secs(5))
+        7,
+        "fleet lock exits with its command's status"
     );
-    drop(holder);
+    let st = wait_or_kill(&mut second, Duration::from_secs(30), "waiter");
+    assert_eq!(exit_code(st), 0);
+    assert_eq!(
+        fs::read_to_string(&order).expect("order"),
+        "cmd-exit\nwaiter\n"
+    );
+}
+
+#[test]
+fn sigkill_of_fleet_lock_terminates_the_command_which_keeps_the_lock_until_it_exits() {
+    let s = Scratch::new("lock-kill");
+    let lock = s.join("l");
+    let order = s.join("order");
+    for round in 0..5 {
+        let _ = fs::remove_file(&order);
+        let (mut holder, mut out) = trapping_holder(&lock, s.path());
+        let (mut second, _err) = waiter(&lock, &order);
+        signal(holder.id(), libc::SIGKILL);
+        wait_or_kill(&mut holder, Duration::from_secs(30), "killed fleet lock");
+        // The command got SIGTERM from its parent's death and runs its trap.
+        out.expect(
+            Duration::from_secs(30),
+            "the command's TERM trap after its parent died",
+            |l| l == "term",
+        );
+        assert_still_held(
+            &lock,
+            &format!("round {round}: the orphaned command still runs"),
+        );
+        assert!(
+            second.try_wait().expect("try_wait").is_none(),
+            "round {round}: the waiter got the lock while the command ran"
+        );
+        let gate = open_gate(&s.join("gate"));
+        let st = wait_or_kill(&mut second, Duration::from_secs(30), "waiter");
+        gate.join().expect("gate writer");
+        assert_eq!(exit_code(st), 0);
+        assert_eq!(
+            fs::read_to_string(&order).expect("order"),
+            "cmd-exit\nwaiter\n",
+            "round {round}: never two holders at once"
+        );
+    }
+}
+
+#[test]
+fn the_holder_record_and_waiters_never_show_the_commands_arguments() {
+    let s = Scratch::new("lock-secret");
+    let lock = s.join("state.lock");
+    let mut holder = lock_cmd(
+        &lock,
+        "60",
+        &[
+            "sh",
+            "-c",
+            "echo ready; read x || :",
+            "apply",
+            "-var",
+            "pw=S3cr3t",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .expect("spawn holder");
+    let mut out = Lines::new(holder.stdout.take().expect("stdout"));
+    out.expect(Duration::from_secs(30), "the command to start", |l| {
+        l == "ready"
+    });
+    let record = fs::read_to_string(s.join("state.lock.holder")).expect("holder record");
+    assert!(!record.contains("S3cr3t"), "holder record: {record}");
+    assert!(!record.contains("-var"), "holder record: {record}");
+    for field in ["pid=", "host=", "started=", "program=fleet"] {
+        assert_mentions(&record, field, "the holder record");
+    }
+    let r = run(lock_cmd(&lock, "0.5", &["true"]));
+    r.expect(3);
+    assert!(!r.stderr.contains("S3cr3t"), "{}", r.transcript());
+    assert_mentions_pid(&r.stderr, holder.id(), "the waiter names the holder");
+    assert_mentions(&r.stderr, "(fleet", "the waiter names the program");
+    drop(holder.stdin.take());
+    assert_eq!(
+        exit_code(wait_or_kill(&mut holder, Duration::from_secs(30), "holder")),
+        0
+    );
 }
 
 /// Starts an extraction and stops it (SIGSTOP) while it holds an exclusive
