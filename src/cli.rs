@@ -35,6 +35,8 @@ pub enum Command {
     Hash(HashArgs),
     /// Run a command while holding an exclusive lock on a file.
     Lock(LockArgs),
+    /// Run a build tool with private directories and several named locks (taken in sorted order).
+    RunLocked(RunLockedArgs),
     /// Remove staging leftovers and old versions from a store.
     Gc(GcArgs),
     /// Re-hash every version of a store against its record (exit 5 on any mismatch).
@@ -155,6 +157,27 @@ pub struct LockArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct RunLockedArgs {
+    /// Directory of the named lock files (`<NAME>.lock`), e.g. `<store>/.locks`.
+    #[arg(long)]
+    pub locks_dir: Option<PathBuf>,
+    /// A named exclusive lock held, by the command's process, for its whole run.
+    #[arg(long = "lock", value_name = "NAME")]
+    pub locks: Vec<String>,
+    /// Directory (emptied first, removed after) holding the private directories.
+    #[arg(long)]
+    pub private_root: Option<PathBuf>,
+    /// An environment variable set to a fresh, empty directory of this run only.
+    #[arg(long = "private-dir", value_name = "VAR")]
+    pub private_dirs: Vec<String>,
+    #[command(flatten)]
+    pub timeout: TimeoutArg,
+    /// The command and its arguments.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct GcArgs {
     /// The store directory.
     #[arg(long)]
@@ -208,6 +231,7 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Tag(TagCommand::Check(args)) => tag::check_command(&args).map(|_| 0),
         Command::Hash(args) => hash::hash_command(&args).map(|_| 0),
         Command::Lock(args) => lock::lock_command(&args),
+        Command::RunLocked(args) => lock::run_locked_command(&args),
         Command::Gc(args) => store::gc_command(&args).map(|_| 0),
         Command::Verify(args) => store::verify_command(&args).map(|_| 0),
         Command::Tf(args) => crate::tf::tf_command(&args),

@@ -6,6 +6,7 @@
 //! - [`archive`]: validating tar / tar.gz / zip unpacking.
 //! - [`store`]: the content-addressed store, stable links and garbage collection.
 //! - [`tag`]: verification tags rewritten only when their content changes.
+//! - [`private_dir`]: fresh per-run directories for a build tool's own state.
 //! - [`manifest`]: the instance manifest written by the Starlark rules.
 //! - [`providers`]: provider packages from the store as a read-only plugin dir.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
@@ -20,6 +21,7 @@ pub mod fsutil;
 pub mod hash;
 pub mod lock;
 pub mod manifest;
+pub mod private_dir;
 pub mod providers;
 pub mod run;
 pub mod store;

@@ -16,6 +16,8 @@ mod command;
 mod holder;
 pub mod netfs;
 mod open;
+mod run_locked;
+pub mod set;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +31,7 @@ use crate::error::Failure;
 pub use child::{share_fd_with_child, terminate_with_parent};
 pub use command::lock_command;
 pub use holder::{describe as describe_holder, program_name};
+pub use run_locked::run_locked_command;
 
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
 

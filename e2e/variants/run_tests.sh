@@ -13,6 +13,8 @@
 # 3. shared mode: the same 8 actions through `fleet extract --link` and `fleet tag write`
 #    succeed in every round, the bundle is extracted once, the tag keeps inode and mtime;
 #    a second output base reuses the extraction.
+# 4. the tool's own state in $TMPDIR (private_state.sh): 8 variants sharing it race at least
+#    once; with private_dirs or locks never (E2E_VARIANTS_ONLY=private-state runs only this).
 # Prints one line per check and, last, `e2e-variants: N passed, N failed`.
 set -uo pipefail
 
@@ -108,6 +110,10 @@ bump_versions() {
 
 # same_image A B: identical but for the version line.
 same_image() { [[ -f "$1" && -f "$2" ]] && cmp -s <(grep -v '^version=' "$1") <(grep -v '^version=' "$2"); }
+if [[ "${E2E_VARIANTS_ONLY:-}" == private-state ]]; then
+  source "$here/private_state.sh"
+  finish
+fi
 
 # ---------------------------------------------------------------------------
 # 1. tree mode
@@ -274,4 +280,5 @@ else
 fi
 bz "--output_base=$other" shutdown >/dev/null 2>&1
 bz shutdown >/dev/null 2>&1
+source "$here/private_state.sh"
 finish

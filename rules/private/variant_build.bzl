@@ -28,8 +28,8 @@ _VARIANT_SH = KEYED_INPUTS_SH + _DEFAULT_STORE_SH + """
 set -euo pipefail
 root="$PWD"
 absolute() { case "$1" in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }
-fleet="" mode="" tools="" digest="" store="" link="" record="" scratch="" variant=""
-envs=() tags=()
+fleet="" mode="" tools="" digest="" store="" link="" record="" scratch="" variant="" private_root=""
+envs=() tags=() locks=() private_dirs=()
 while [ "$1" != "--" ]; do
   case "$1" in
     --fleet) fleet="$(absolute "$2")" ;;
@@ -43,6 +43,9 @@ while [ "$1" != "--" ]; do
     --variant) variant="$2" ;;
     --env) envs+=("$2") ;;
     --tag) tags+=("$2") ;;
+    --lock) locks+=("$2") ;;
+    --private-dir) private_dirs+=("$2") ;;
+    --private-root) private_root="$(absolute "$2")" ;;
     *) echo "variant_build: unknown option $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -91,8 +94,53 @@ for pair in ${envs[@]+"${envs[@]}"}; do
   export "$pair"
 done
 export FLEET_TOOLS_DIR="$tools_dir" FLEET_VARIANT="$variant"
-exec "$@"
+if [ ${#locks[@]} -eq 0 ] && [ ${#private_dirs[@]} -eq 0 ]; then
+  exec "$@"
+fi
+# fleet takes the named locks (sorted, so never a deadlock), hands them to the
+# tool's process and points each private variable at a fresh, empty directory.
+run=("$fleet" run-locked)
+if [ ${#locks[@]} -gt 0 ]; then
+  store="${store:-${FLEET_STORE:-}}"
+  store="${store:-$(default_store)}"
+  run+=(--locks-dir "$store/.locks")
+  for name in "${locks[@]}"; do run+=(--lock "$name"); done
+fi
+if [ ${#private_dirs[@]} -gt 0 ]; then
+  run+=(--private-root "$private_root")
+  for var in "${private_dirs[@]}"; do run+=(--private-dir "$var"); done
+fi
+exec "${run[@]}" -- "$@"
 """
+
+# Set by variant_build itself: a private directory must not replace them.
+_RESERVED_VARS = ["FLEET_TOOLS_DIR", "FLEET_VARIANT"]
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_DIGITS = "0123456789"
+
+def _only(text, allowed):
+    """True when every character of `text` is in `allowed`."""
+    for char in text.elems():
+        if char not in allowed:
+            return False
+    return True
+
+def _check_private_dirs(ctx, label):
+    """Fails on a private_dirs entry that is not a usable environment variable name."""
+    seen = {}
+    for var in ctx.attr.private_dirs:
+        if not var or var[0] in _DIGITS or not _only(var, _LETTERS + _DIGITS + "_"):
+            fail("%s: private_dirs: \"%s\" is not an environment variable name" % (label, var))
+        if var in _RESERVED_VARS or var in ctx.attr.env or var in seen:
+            fail("%s: private_dirs: %s is already set (by variant_build, env or twice)" % (label, var))
+        seen[var] = True
+
+def _check_locks(ctx, label):
+    """Fails on a lock name that is not one plain file-name word."""
+    for name in ctx.attr.locks:
+        if not name or not (name[0] in _LETTERS + _DIGITS) or not _only(name, _LETTERS + _DIGITS + "._-"):
+            fail("%s: locks: \"%s\" must be letters, digits, '.', '_' or '-', starting with a letter or digit" % (label, name))
 
 # Bazel labels cannot contain newlines, so they separate the fields of a --tag.
 _SEPARATOR = "\n"
@@ -156,6 +204,16 @@ def _variant_build_impl(ctx):
         if ctx.attr.tools_link:
             args.add("--link", _package_path(ctx, ctx.attr.tools_link))
     args.add("--scratch", outputs[0].path + ".fleet-tags")
+    _check_private_dirs(ctx, label)
+    _check_locks(ctx, label)
+    args.add_all(ctx.attr.private_dirs, before_each = "--private-dir")
+    if ctx.attr.private_dirs:
+        args.add("--private-root", outputs[0].path + ".fleet-private")
+    args.add_all(ctx.attr.locks, before_each = "--lock")
+    if ctx.attr.locks:
+        # The lock files live beside the machine-wide store, outside the
+        # sandbox: they only exclude other actions on this machine.
+        requirements = {"no-remote-exec": "1", "no-sandbox": "1"}
 
     targets = list(ctx.attr.srcs) + [ctx.attr.tool]
     for target, dest in ctx.attr.verified.items():
@@ -204,7 +262,10 @@ once per build; sandboxed, cacheable, remote-executable.
 variant, build and output base on the machine shares one extraction per bundle digest. The
 store is outside the execroot, so the action is tagged `no-sandbox` and `no-remote-exec`.
 Store: the `store` attribute, else `FLEET_STORE` from `--action_env`, else
-`$HOME/.cache/rules_fleet/store`.""",
+`$HOME/.cache/rules_fleet/store`.
+
+The tool's own state (`$TMPDIR`, `$HOME`, `$CARGO_HOME`...): `private_dirs` gives each named
+variable a fresh directory of this action; `locks` serialises the variants that share one.""",
     attrs = {
         "tool": attr.label(
             mandatory = True,
@@ -253,6 +314,19 @@ path, shared by all variants. Default: `shared` links a private path next to the
 its verification tag (e.g. `build/external-kits/.sdk-verified`). Written with `fleet tag
 write`: an unchanged tag keeps its bytes, inode and mtime. The variant reruns only when the
 verified digests change.""",
+        ),
+        "private_dirs": attr.string_list(
+            doc = """Environment variables (e.g. `TMPDIR`, `HOME`, `CARGO_HOME`, `GOPATH`) each set
+to a fresh, empty directory private to this action, next to its outputs; created by `fleet
+run-locked` before the tool runs and removed after it exits. For state the tool keeps for
+itself that must not be shared between parallel variants.""",
+        ),
+        "locks": attr.string_list(
+            doc = """Names of machine-wide exclusive locks (`<store>/.locks/<name>.lock`) held by
+the tool's process for its whole run, taken by `fleet run-locked` in sorted order (no
+deadlock), waiting up to `FLEET_LOCK_TIMEOUT` (--action_env; default 300 s), else exit 3
+naming the holder. For state worth sharing but not safe to use concurrently (a package cache).
+The action is tagged `no-sandbox` and `no-remote-exec`.""",
         ),
         "store": attr.string(
             doc = "`shared` mode: absolute path of the store (default: `FLEET_STORE` from --action_env, else `$HOME/.cache/rules_fleet/store`).",

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 
 use super::{exit_status_code, share_fd_with_child, terminate_with_parent, Lock};
 
-const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+pub(super) const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// Runs the command under the lock and returns its exit status (128 +
 /// signal when a signal killed it).
@@ -69,7 +69,7 @@ fn signal_set(signals: &[i32]) -> libc::sigset_t {
 
 /// Blocks `signals` in this thread (and threads it starts afterwards), so
 /// they stay pending for `sigwait`; returns the previous mask.
-fn block(signals: &[i32]) -> Result<libc::sigset_t> {
+pub(super) fn block(signals: &[i32]) -> Result<libc::sigset_t> {
     let set = signal_set(signals);
     let mut previous = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: valid set pointers.
@@ -81,7 +81,7 @@ fn block(signals: &[i32]) -> Result<libc::sigset_t> {
     Ok(unsafe { previous.assume_init() })
 }
 
-fn restore(previous: &libc::sigset_t) {
+pub(super) fn restore(previous: &libc::sigset_t) {
     // SAFETY: a valid, initialised set.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, previous, std::ptr::null_mut()) };
 }
@@ -89,7 +89,7 @@ fn restore(previous: &libc::sigset_t) {
 /// A thread that takes each forwarded signal and sends it on to the child.
 /// It targets the child through a pidfd, so once the child is reaped a late
 /// signal goes nowhere instead of to a process that reused its pid.
-fn forward_signals(pid: u32) {
+pub(super) fn forward_signals(pid: u32) {
     // SAFETY: pidfd_open on our own, not yet reaped, child.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as i32;
     std::thread::spawn(move || {

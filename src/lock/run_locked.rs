@@ -1,0 +1,92 @@
+//! `fleet run-locked`: run a build tool with private directories (TMPDIR,
+//! HOME, CARGO_HOME...) and several named machine-wide locks. The tool
+//! inherits every locked descriptor, as with `fleet lock`, so the locks stay
+//! held until it exits even if fleet (or Bazel above it) is killed first.
+
+use std::os::unix::process::CommandExt;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use super::command::{block, forward_signals, restore, FORWARDED};
+use super::set::LockSet;
+use super::{exit_status_code, terminate_with_parent};
+use crate::cli::RunLockedArgs;
+use crate::error::usage;
+use crate::private_dir::PrivateDirs;
+
+/// Takes the locks, makes the private directories, runs the command and
+/// returns its exit status (128 + signal when a signal killed it).
+pub fn run_locked_command(args: &RunLockedArgs) -> Result<i32> {
+    let (program, rest) = args
+        .command
+        .split_first()
+        .ok_or_else(|| usage("fleet run-locked needs a command after --"))?;
+    let locks = take_locks(args, program)?;
+    let private = match (&args.private_root, args.private_dirs.is_empty()) {
+        (_, true) => None,
+        (Some(root), false) => Some(PrivateDirs::create(root, &args.private_dirs)?),
+        (None, false) => return Err(usage("--private-dir needs --private-root")),
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(rest);
+    for (var, dir) in private.iter().flat_map(|p| p.vars()) {
+        cmd.env(var, dir);
+    }
+    for lock in locks.locks() {
+        lock.share_with_child(&mut cmd);
+    }
+    let status = spawn_and_wait(cmd, program);
+    // Clean up whatever happened to the tool; its status wins over a cleanup error.
+    let cleaned = private.map_or(Ok(()), PrivateDirs::remove);
+    let code = status?;
+    if let Err(err) = cleaned {
+        eprintln!("fleet: warning: {err:#}");
+    }
+    Ok(code)
+}
+
+fn take_locks(args: &RunLockedArgs, program: &str) -> Result<LockSet> {
+    if args.locks.is_empty() {
+        return Ok(LockSet::default());
+    }
+    let dir = args
+        .locks_dir
+        .as_ref()
+        .ok_or_else(|| usage("--lock needs --locks-dir"))?;
+    let name = std::path::Path::new(program)
+        .file_name()
+        .map_or_else(|| program.to_string(), |n| n.to_string_lossy().into_owned());
+    LockSet::acquire(
+        dir,
+        &args.locks,
+        args.timeout.duration()?,
+        &format!("running {name}"),
+    )
+}
+
+/// Spawns with the forwarded signals blocked here (restored in the child),
+/// forwards them to the child, and waits for it.
+fn spawn_and_wait(mut cmd: Command, program: &str) -> Result<i32> {
+    terminate_with_parent(&mut cmd, libc::SIGTERM);
+    let previous = block(&FORWARDED)?;
+    // SAFETY: the closure only calls pthread_sigmask (async-signal-safe).
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            restore(&previous);
+            return Err(err).with_context(|| format!("running {program}"));
+        }
+    };
+    forward_signals(child.id());
+    let status = child
+        .wait()
+        .with_context(|| format!("waiting for {program}"))?;
+    Ok(exit_status_code(status))
+}
