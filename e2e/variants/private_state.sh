@@ -2,7 +2,8 @@
 # 4. The tool's own state: a stand-in for cargo keeps its git database in $TMPDIR with a
 #    plain mkdir. 8 unsandboxed (shared-mode) variants sharing one TMPDIR race in at least
 #    one round (teeth); with private_dirs = ["TMPDIR", ...] or locks = ["cargo-git"] all 8
-#    build in every round.
+#    build in every round; private_dirs also in the sandboxed tree mode (fewer rounds: it
+#    shows the mode works, the race needs unsandboxed actions).
 # Bazel (4.2) gives local actions TMPDIR=/tmp whatever --action_env says: the unsandboxed
 # variants share the machine's /tmp, as in the report. A dependency name of this run's own
 # keeps other builds on the machine out of the race.
@@ -10,9 +11,11 @@ shared_tmp="$tmp/shared-tmp"
 dep="serde-e2e-$$-$RANDOM"
 mkdir -p "$shared_tmp"
 bump=200
-for kind in naive private locked; do
+for kind in naive private locked private-tree; do
   failed_rounds=0 failed_builds=0 stale=0
-  for round in $(seq 1 "$rounds"); do
+  kind_rounds=$rounds
+  [[ "$kind" == private-tree && $rounds -gt 3 ]] && kind_rounds=3
+  for round in $(seq 1 "$kind_rounds"); do
     bump=$((bump + 1))
     bump_versions "$bump"
     name="cargo-$kind-$round"
@@ -27,7 +30,7 @@ for kind in naive private locked; do
     done
   done
   example="$(grep -h -m1 '^fakecargo:' "$logs"/cargo-"$kind"-*.out 2>/dev/null | head -1 | sed "s|$tmp|\$tmp|; s|$dep|<dep>|")"
-  summary="$failed_rounds/$rounds rounds failed, $failed_builds/$((rounds * 8)) variant builds${example:+; e.g. '$example'}"
+  summary="$failed_rounds/$kind_rounds rounds failed, $failed_builds/$((kind_rounds * 8)) variant builds${example:+; e.g. '$example'}"
   if [[ "$kind" == naive ]]; then
     check "cargo state: a shared TMPDIR races (the test has teeth)" "$summary" [ "$failed_rounds" -ge 1 ]
   else
@@ -35,7 +38,7 @@ for kind in naive private locked; do
       [ "$failed_rounds" -eq 0 -a "$stale" -eq 0 ]
   fi
 done
-leftovers="$(find "$project_bin/cargo-private" -name '*.fleet-private' | wc -l)"
+leftovers="$(find "$project_bin/cargo-private" "$project_bin/cargo-private-tree" -name '*.fleet-private' | wc -l)"
 check "cargo state: private dirs removed after each action" "$leftovers left next to the outputs" [ "$leftovers" -eq 0 ]
 lock_file="$home/.cache/rules_fleet/store/.locks/cargo-git.lock"
 check "cargo state: lock files live beside the store" "\$HOME/.cache/rules_fleet/store/.locks/cargo-git.lock $([ -f "$lock_file" ] && echo exists || echo missing); source tree: $(find "$ws" -name '*.lock' -path '*cargo*' | wc -l) lock files" \
