@@ -7,6 +7,7 @@
 //! - [`store`]: the content-addressed store, stable links and garbage collection.
 //! - [`tag`]: verification tags rewritten only when their content changes.
 //! - [`manifest`]: the instance manifest written by the Starlark rules.
+//! - [`module_files`]: reading a Terraform module's `.tf` / `.tf.json` files.
 //! - [`providers`]: provider packages from the store as a read-only plugin dir.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
@@ -20,6 +21,7 @@ pub mod fsutil;
 pub mod hash;
 pub mod lock;
 pub mod manifest;
+pub mod module_files;
 pub mod providers;
 pub mod run;
 pub mod store;
