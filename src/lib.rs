@@ -8,6 +8,7 @@
 //! - [`tag`]: verification tags rewritten only when their content changes.
 //! - [`private_dir`]: fresh per-run directories for a build tool's own state.
 //! - [`manifest`]: the instance manifest written by the Starlark rules.
+//! - [`module_files`]: reading a Terraform module's `.tf` / `.tf.json` files.
 //! - [`providers`]: provider packages from the store as a read-only plugin dir.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
@@ -21,6 +22,7 @@ pub mod fsutil;
 pub mod hash;
 pub mod lock;
 pub mod manifest;
+pub mod module_files;
 pub mod private_dir;
 pub mod providers;
 pub mod run;

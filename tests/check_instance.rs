@@ -201,3 +201,36 @@ fn mock_files_must_name_a_provider_the_module_uses() {
     run.expect(2);
     assert_mentions(&run.stderr, "which the module does not use", "the refusal");
 }
+
+/// A module file terraform would reject: the check reports terraform's own
+/// diagnostic (exit 5), not a parse error of fleet's (exit 4).
+#[test]
+fn a_syntax_error_in_the_module_is_reported_in_terraforms_words() {
+    let scratch = Scratch::new("check-syntax");
+    let dir = tree(
+        &scratch,
+        "broken",
+        r#"{"shape": {"nodes": 1, "zones": ["a"]}}"#,
+    );
+    fs::write(
+        dir.join("broken.tf"),
+        "resource \"terraform_data\" \"x\" {\n  input = \"a\"\n",
+    )
+    .unwrap();
+    fs::write(dir.join("worse.tf.json"), "{\"resource\": ").unwrap();
+    let run = check(&dir, &scratch.join("out.json"), "//infra/shape:broken");
+    run.expect(5);
+    assert_mentions(&run.stderr, "//infra/shape:broken", "the label");
+    assert_mentions(
+        &run.stderr,
+        "Unclosed configuration block",
+        "terraform's HCL diagnostic",
+    );
+    assert_mentions(&run.stderr, "broken.tf", "the HCL file");
+    assert_mentions(&run.stderr, "worse.tf.json", "the JSON file");
+    assert!(
+        !run.stderr.contains("does not parse as"),
+        "{}",
+        run.transcript()
+    );
+}

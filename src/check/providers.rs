@@ -1,14 +1,15 @@
-//! Which provider configurations a module uses, so that the check can mock
-//! every one of them: local names (from `required_providers`, provider blocks
-//! and the implied prefix of resource and data types) and the root module's
-//! aliased configurations. Reads `.tf` (a small HCL tokenizer: enough to find
-//! block headers, not to evaluate anything) and `.tf.json` files.
+//! Which provider configurations a module tree uses, so that the check can
+//! mock every one of them: local names (from `required_providers`, provider
+//! blocks and the implied prefix of resource and data types) and the root
+//! module's aliased configurations. The files are read by [`crate::module_files`].
 
 use std::collections::BTreeSet;
+use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde_json::Value;
+
+use crate::module_files::ModuleConfig;
 
 /// The provider configurations to mock: `(local name, alias)`.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -18,22 +19,43 @@ pub struct ProviderUse {
 }
 
 impl ProviderUse {
-    /// Adds what one module file declares; `root` says whether its provider
-    /// blocks are the root module's (only those can be replaced by mocks).
-    pub fn add_file(&mut self, path: &Path, root: bool) -> Result<()> {
-        let name = path.to_string_lossy();
-        if name.ends_with(".tf.json") {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let json: Value = serde_json::from_str(&text)
-                .with_context(|| format!("parsing {} as JSON", path.display()))?;
-            self.add_json(&json, root);
-        } else if name.ends_with(".tf") {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            self.add_hcl(&tokens(&text), root);
+    /// Adds the module in `root_dir` and every directory below it (local
+    /// child modules), except those named in `skip`. A file that does not
+    /// parse is left out: terraform, which runs next, reports it in its own words.
+    pub fn add_tree(&mut self, root_dir: &Path, skip: &str) -> Result<()> {
+        self.add_dirs(root_dir, skip, true)
+    }
+
+    fn add_dirs(&mut self, dir: &Path, skip: &str, root: bool) -> Result<()> {
+        let (config, _left_to_terraform) = ModuleConfig::read_parseable(dir)?;
+        self.add_module(&config, root);
+        let mut subdirs = Vec::new();
+        for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+            let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+            // Links are followed: the check's copy of a module is a tree of links.
+            if entry.file_name() != skip && entry.path().is_dir() {
+                subdirs.push(entry.path());
+            }
+        }
+        subdirs.sort();
+        for sub in subdirs {
+            self.add_dirs(&sub, skip, false)?;
         }
         Ok(())
+    }
+
+    /// Adds what one module declares; `root` says whether its provider blocks
+    /// are the root module's (only those can be replaced by mocks).
+    pub fn add_module(&mut self, config: &ModuleConfig, root: bool) {
+        for resource_type in &config.resource_types {
+            self.add_type(resource_type);
+        }
+        for name in &config.required_providers {
+            self.add_provider(name, None, root);
+        }
+        for (name, alias) in &config.providers {
+            self.add_provider(name, alias.as_deref(), root);
+        }
     }
 
     fn add_type(&mut self, resource_type: &str) {
@@ -44,272 +66,41 @@ impl ProviderUse {
         }
     }
 
-    fn add_provider(&mut self, name: &str, alias: Option<String>, root: bool) {
+    fn add_provider(&mut self, name: &str, alias: Option<&str>, root: bool) {
         if name == "terraform" {
             return;
         }
         self.names.insert(name.to_string());
         if let (Some(alias), true) = (alias, root) {
-            self.aliases.insert((name.to_string(), alias));
+            self.aliases.insert((name.to_string(), alias.to_string()));
         }
     }
-
-    fn add_hcl(&mut self, tokens: &[Token], root: bool) {
-        let mut depth = 0usize;
-        let mut i = 0;
-        while i < tokens.len() {
-            match (&tokens[i], depth) {
-                (Token::Open, _) => depth += 1,
-                (Token::Close, _) => depth = depth.saturating_sub(1),
-                (Token::Ident(kw), 0) if kw == "resource" || kw == "data" => {
-                    if let Some(Token::Str(t)) = tokens.get(i + 1) {
-                        let t = t.clone();
-                        self.add_type(&t);
-                    }
-                }
-                (Token::Ident(kw), 0) if kw == "provider" => {
-                    if let Some(Token::Str(name)) = tokens.get(i + 1) {
-                        let name = name.clone();
-                        let alias = block_string_attr(&tokens[i + 2..], "alias");
-                        self.add_provider(&name, alias, root);
-                    }
-                }
-                (Token::Ident(kw), 1) if kw == "required_providers" => {
-                    for name in block_keys(&tokens[i + 1..]) {
-                        self.add_provider(&name, None, root);
-                    }
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-    }
-
-    fn add_json(&mut self, json: &Value, root: bool) {
-        for kind in ["resource", "data"] {
-            if let Some(types) = json.get(kind).and_then(Value::as_object) {
-                for t in types.keys() {
-                    self.add_type(t);
-                }
-            }
-        }
-        if let Some(providers) = json.get("provider").and_then(Value::as_object) {
-            for (name, configs) in providers {
-                let configs = match configs {
-                    Value::Array(list) => list.clone(),
-                    other => vec![other.clone()],
-                };
-                for config in configs {
-                    let alias = config.get("alias").and_then(Value::as_str);
-                    self.add_provider(name, alias.map(str::to_string), root);
-                }
-            }
-        }
-        let blocks = match json.get("terraform") {
-            Some(Value::Array(list)) => list.clone(),
-            Some(other) => vec![other.clone()],
-            None => vec![],
-        };
-        for block in blocks {
-            if let Some(required) = block.get("required_providers").and_then(Value::as_object) {
-                for name in required.keys() {
-                    self.add_provider(name, None, root);
-                }
-            }
-        }
-    }
-}
-
-/// `NAME = "value"` directly inside the block that `tokens` opens.
-fn block_string_attr(tokens: &[Token], name: &str) -> Option<String> {
-    let start = tokens.iter().position(|t| *t == Token::Open)?;
-    let mut depth = 0usize;
-    for (i, token) in tokens.iter().enumerate().skip(start) {
-        match token {
-            Token::Open => depth += 1,
-            Token::Close => {
-                depth -= 1;
-                if depth == 0 {
-                    return None;
-                }
-            }
-            Token::Ident(key) if depth == 1 && key == name => {
-                if let (Some(Token::Eq), Some(Token::Str(v))) =
-                    (tokens.get(i + 1), tokens.get(i + 2))
-                {
-                    return Some(v.clone());
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The keys (`KEY = ...`) directly inside the block that `tokens` opens.
-fn block_keys(tokens: &[Token]) -> Vec<String> {
-    let mut keys = Vec::new();
-    let Some(start) = tokens.iter().position(|t| *t == Token::Open) else {
-        return keys;
-    };
-    let mut depth = 0usize;
-    for (i, token) in tokens.iter().enumerate().skip(start) {
-        match token {
-            Token::Open => depth += 1,
-            Token::Close => {
-                depth -= 1;
-                if depth == 0 {
-                    break;
-                }
-            }
-            Token::Ident(key) if depth == 1 && tokens.get(i + 1) == Some(&Token::Eq) => {
-                keys.push(key.clone());
-            }
-            _ => {}
-        }
-    }
-    keys
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
-    Ident(String),
-    /// A quoted string; templates keep their raw text.
-    Str(String),
-    Open,
-    Close,
-    Eq,
-}
-
-/// Splits HCL into the tokens block headers are made of. Comments, heredocs
-/// and string contents never produce braces; `[`, `(` and `{` all nest (a
-/// `{` inside an expression is an object, which only matters for depth).
-fn tokens(text: &str) -> Vec<Token> {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '#' => i = skip_line(&chars, i),
-            '/' if chars.get(i + 1) == Some(&'/') => i = skip_line(&chars, i),
-            '/' if chars.get(i + 1) == Some(&'*') => i = skip_block_comment(&chars, i + 2),
-            '<' if chars.get(i + 1) == Some(&'<') => i = skip_heredoc(&chars, i + 2),
-            '"' => {
-                let (value, next) = read_string(&chars, i + 1);
-                out.push(Token::Str(value));
-                i = next;
-            }
-            '{' => {
-                out.push(Token::Open);
-                i += 1;
-            }
-            '}' => {
-                out.push(Token::Close);
-                i += 1;
-            }
-            '=' if chars.get(i + 1) != Some(&'=') && chars.get(i + 1) != Some(&'>') => {
-                out.push(Token::Eq);
-                i += 1;
-            }
-            c if c.is_alphabetic() || c == '_' => {
-                let start = i;
-                while i < chars.len() && (chars[i].is_alphanumeric() || "_-".contains(chars[i])) {
-                    i += 1;
-                }
-                out.push(Token::Ident(chars[start..i].iter().collect()));
-            }
-            _ => i += 1,
-        }
-    }
-    out
-}
-
-fn skip_line(chars: &[char], mut i: usize) -> usize {
-    while i < chars.len() && chars[i] != '\n' {
-        i += 1;
-    }
-    i
-}
-
-fn skip_block_comment(chars: &[char], mut i: usize) -> usize {
-    while i + 1 < chars.len() && !(chars[i] == '*' && chars[i + 1] == '/') {
-        i += 1;
-    }
-    i + 2
-}
-
-/// Skips `<<EOF` / `<<-EOF` ... `EOF`.
-fn skip_heredoc(chars: &[char], mut i: usize) -> usize {
-    if chars.get(i) == Some(&'-') {
-        i += 1;
-    }
-    let start = i;
-    while i < chars.len() && (chars[i].is_alphanumeric() || chars[i] == '_') {
-        i += 1;
-    }
-    let marker: String = chars[start..i].iter().collect();
-    if marker.is_empty() {
-        return i;
-    }
-    loop {
-        i = skip_line(chars, i) + 1;
-        if i >= chars.len() {
-            return chars.len();
-        }
-        let end = skip_line(chars, i);
-        let line: String = chars[i..end].iter().collect();
-        if line.trim() == marker {
-            return end;
-        }
-    }
-}
-
-/// Reads a quoted string from after its opening quote; `${...}` and `%{...}`
-/// may hold nested strings and braces.
-fn read_string(chars: &[char], mut i: usize) -> (String, usize) {
-    let mut value = String::new();
-    let mut depth = 0usize;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            '\\' => {
-                value.extend(chars.get(i..i + 2).unwrap_or(&[]));
-                i += 2;
-                continue;
-            }
-            '"' if depth == 0 => return (value, i + 1),
-            '"' => {
-                let (inner, next) = read_string(chars, i + 1);
-                value.push('"');
-                value.push_str(&inner);
-                value.push('"');
-                i = next;
-                continue;
-            }
-            '{' if depth > 0 || (i > 0 && "$%".contains(chars[i - 1])) => depth += 1,
-            '}' if depth > 0 => depth -= 1,
-            _ => {}
-        }
-        value.push(c);
-        i += 1;
-    }
-    (value, i)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn scan(text: &str, root: bool) -> ProviderUse {
+    fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        dir
+    }
+
+    fn scan(dir: &Path) -> ProviderUse {
         let mut found = ProviderUse::default();
-        found.add_hcl(&tokens(text), root);
+        found.add_tree(dir, ".fleet-check").unwrap();
         found
     }
 
     #[test]
     fn finds_names_aliases_and_implied_providers() {
-        let found = scan(
+        let dir = tree(&[(
+            "main.tf",
             r#"
 terraform {
   required_providers {
@@ -329,9 +120,10 @@ resource "random_id" "r" {
 }
 data "google_project" "p" {}
 resource "terraform_data" "t" {}
+provider "terraform" {}
 "#,
-            true,
-        );
+        )]);
+        let found = scan(dir.path());
         let names: Vec<&str> = found.names.iter().map(String::as_str).collect();
         assert_eq!(names, ["aws", "google", "random"]);
         assert_eq!(
@@ -342,21 +134,54 @@ resource "terraform_data" "t" {}
 
     #[test]
     fn child_module_aliases_are_not_mockable_but_names_count() {
-        let found = scan("provider \"aws\" {\n alias = \"west\"\n}\n", false);
+        let dir = tree(&[
+            (
+                "main.tf",
+                "module \"child\" {\n  source = \"./modules/child\"\n}\n",
+            ),
+            (
+                "modules/child/main.tf",
+                "provider \"aws\" {\n alias = \"west\"\n}\n",
+            ),
+            (
+                "modules/child/x.tf.json",
+                r#"{"data": {"google_y": {"d": {}}}}"#,
+            ),
+            (".fleet-check/mock.tf", "provider \"skipped\" {}\n"),
+        ]);
+        let found = scan(dir.path());
         assert!(found.aliases.is_empty());
-        assert!(found.names.contains("aws"));
+        let names: Vec<&str> = found.names.iter().map(String::as_str).collect();
+        assert_eq!(names, ["aws", "google"]);
     }
 
     #[test]
-    fn json_configuration() {
-        let mut found = ProviderUse::default();
-        let json: Value = serde_json::from_str(
-            r#"{"provider": {"aws": [{"alias": "east"}, {}]},
+    fn json_configuration_and_override_files() {
+        let dir = tree(&[
+            (
+                "main.tf.json",
+                r#"{"provider": {"aws": [{"alias": "east"}, {}]},
                 "resource": {"google_x": {}}, "terraform": {"required_providers": {"fleettest": {}}}}"#,
-        )
-        .unwrap();
-        found.add_json(&json, true);
+            ),
+            (
+                "main_override.tf",
+                "provider \"aws\" {\n  alias = \"west\"\n}\n",
+            ),
+        ]);
+        let found = scan(dir.path());
         assert_eq!(found.names.len(), 3);
         assert!(found.aliases.contains(&("aws".into(), "east".into())));
+        assert!(found.aliases.contains(&("aws".into(), "west".into())));
+    }
+
+    #[test]
+    fn an_unparseable_file_is_left_to_terraform() {
+        let dir = tree(&[
+            ("broken.tf", "resource \"random_id\" \"r\" {\n"),
+            ("main.tf", "provider \"aws\" {}\n"),
+        ]);
+        let found = scan(dir.path());
+        let names: Vec<&str> = found.names.iter().map(String::as_str).collect();
+        assert_eq!(names, ["aws"]);
     }
 }

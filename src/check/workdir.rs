@@ -178,7 +178,7 @@ impl Workdir {
             .context("writing the check's test file")
     }
 
-    /// Providers of every module file in the tree, and the plugin directory's.
+    /// Providers of every module in the tree, and the plugin directory's.
     fn provider_use(&self) -> Result<ProviderUse> {
         let mut used = ProviderUse::default();
         for slot in &self.plugin_slots {
@@ -186,10 +186,7 @@ impl Workdir {
                 used.names.insert(kind.to_string());
             }
         }
-        visit_files(&self.module, &mut |path| {
-            let root = path.parent() == Some(self.module.as_path());
-            used.add_file(path, root)
-        })?;
+        used.add_tree(&self.module, TEST_DIR)?;
         Ok(used)
     }
 }
@@ -254,30 +251,6 @@ fn link_tree(tree: &Path, dest: &Path, top: bool) -> Result<()> {
         } else {
             std::os::unix::fs::symlink(absolute(&path)?, dest.join(&name))
                 .with_context(|| format!("linking {}", path.display()))?;
-        }
-    }
-    Ok(())
-}
-
-/// Calls `visit` on every file under `dir` (links followed), skipping the test directory.
-fn visit_files(dir: &Path, visit: &mut dyn FnMut(&Path) -> Result<()>) -> Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .collect::<std::io::Result<_>>()
-        .with_context(|| format!("reading {}", dir.display()))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        if entry.file_name() == TEST_DIR {
-            continue;
-        }
-        if fs::metadata(&path)
-            .with_context(|| format!("reading {}", path.display()))?
-            .is_dir()
-        {
-            visit_files(&path, visit)?;
-        } else {
-            visit(&path)?;
         }
     }
     Ok(())
