@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 
 use super::{exit_status_code, share_fd_with_child, terminate_with_parent, Lock};
 
-pub(super) const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// Runs the command under the lock and returns its exit status (128 +
 /// signal when a signal killed it).
@@ -30,6 +30,13 @@ pub fn lock_command(args: &crate::cli::LockArgs) -> Result<i32> {
     let mut cmd = Command::new(program);
     cmd.args(rest);
     share_fd_with_child(&mut cmd, lock.as_raw_fd());
+    spawn_and_wait(cmd, program).with_context(|| format!("under lock {}", args.path.display()))
+}
+
+/// Spawns `cmd` with the forwarded signals blocked here (restored in the
+/// child, which gets SIGTERM if fleet dies), forwards them to the child and
+/// waits for it: its exit status, 128 + signal when a signal killed it.
+pub(super) fn spawn_and_wait(mut cmd: Command, program: &str) -> Result<i32> {
     terminate_with_parent(&mut cmd, libc::SIGTERM);
     let previous = block(&FORWARDED)?;
     // SAFETY: the closure only calls pthread_sigmask (async-signal-safe).
@@ -39,19 +46,17 @@ pub fn lock_command(args: &crate::cli::LockArgs) -> Result<i32> {
             Ok(())
         });
     }
-    let spawned = cmd.spawn();
-    let mut child = match spawned {
+    let mut child = match cmd.spawn() {
         Ok(child) => child,
         Err(err) => {
             restore(&previous);
-            return Err(err)
-                .with_context(|| format!("running {program} under lock {}", args.path.display()));
+            return Err(err).with_context(|| format!("running {program}"));
         }
     };
     forward_signals(child.id());
     let status = child
         .wait()
-        .with_context(|| format!("waiting for {program} under lock {}", args.path.display()))?;
+        .with_context(|| format!("waiting for {program}"))?;
     Ok(exit_status_code(status))
 }
 
@@ -69,7 +74,7 @@ fn signal_set(signals: &[i32]) -> libc::sigset_t {
 
 /// Blocks `signals` in this thread (and threads it starts afterwards), so
 /// they stay pending for `sigwait`; returns the previous mask.
-pub(super) fn block(signals: &[i32]) -> Result<libc::sigset_t> {
+fn block(signals: &[i32]) -> Result<libc::sigset_t> {
     let set = signal_set(signals);
     let mut previous = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
     // SAFETY: valid set pointers.
@@ -81,7 +86,7 @@ pub(super) fn block(signals: &[i32]) -> Result<libc::sigset_t> {
     Ok(unsafe { previous.assume_init() })
 }
 
-pub(super) fn restore(previous: &libc::sigset_t) {
+fn restore(previous: &libc::sigset_t) {
     // SAFETY: a valid, initialised set.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, previous, std::ptr::null_mut()) };
 }
@@ -89,7 +94,7 @@ pub(super) fn restore(previous: &libc::sigset_t) {
 /// A thread that takes each forwarded signal and sends it on to the child.
 /// It targets the child through a pidfd, so once the child is reaped a late
 /// signal goes nowhere instead of to a process that reused its pid.
-pub(super) fn forward_signals(pid: u32) {
+fn forward_signals(pid: u32) {
     // SAFETY: pidfd_open on our own, not yet reaped, child.
     let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as i32;
     std::thread::spawn(move || {

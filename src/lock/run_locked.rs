@@ -3,14 +3,12 @@
 //! inherits every locked descriptor, as with `fleet lock`, so the locks stay
 //! held until it exits even if fleet (or Bazel above it) is killed first.
 
-use std::os::unix::process::CommandExt;
 use std::process::Command;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
-use super::command::{block, forward_signals, restore, FORWARDED};
+use super::command::spawn_and_wait;
 use super::set::LockSet;
-use super::{exit_status_code, terminate_with_parent};
 use crate::cli::RunLockedArgs;
 use crate::error::usage;
 use crate::private_dir::PrivateDirs;
@@ -63,30 +61,4 @@ fn take_locks(args: &RunLockedArgs, program: &str) -> Result<LockSet> {
         args.timeout.duration()?,
         &format!("running {name}"),
     )
-}
-
-/// Spawns with the forwarded signals blocked here (restored in the child),
-/// forwards them to the child, and waits for it.
-fn spawn_and_wait(mut cmd: Command, program: &str) -> Result<i32> {
-    terminate_with_parent(&mut cmd, libc::SIGTERM);
-    let previous = block(&FORWARDED)?;
-    // SAFETY: the closure only calls pthread_sigmask (async-signal-safe).
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
-            Ok(())
-        });
-    }
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(err) => {
-            restore(&previous);
-            return Err(err).with_context(|| format!("running {program}"));
-        }
-    };
-    forward_signals(child.id());
-    let status = child
-        .wait()
-        .with_context(|| format!("waiting for {program}"))?;
-    Ok(exit_status_code(status))
 }
