@@ -150,8 +150,11 @@ fn open_gate(gate: &Path) -> std::thread::JoinHandle<()> {
 
 /// A `fleet lock` whose command traps SIGTERM: on TERM it says `term` on
 /// stdout, then blocks until `gate` is written, appends `cmd-exit` to
-/// `order` and exits 7. Until then it waits in `wait` on a child that is
-/// blocked opening `block` (a FIFO nobody writes). Returns after `ready`.
+/// `order` and exits 7. It retries the open of the gate: a SIGCHLD (its
+/// killed background child) arriving during the blocking open of the FIFO
+/// makes dash fail it with EINTR. Until TERM it waits in `wait` on a child
+/// that is blocked opening `block` (a FIFO nobody writes). Returns after
+/// `ready`.
 fn trapping_holder(lock: &Path, dir: &Path) -> (std::process::Child, Lines) {
     let (gate, block, order) = (dir.join("gate"), dir.join("block"), dir.join("order"));
     for fifo in [&gate, &block] {
@@ -160,7 +163,7 @@ fn trapping_holder(lock: &Path, dir: &Path) -> (std::process::Child, Lines) {
         }
     }
     let script = format!(
-        "trap 'kill $p; echo term; read x < \"{gate}\"; echo cmd-exit >> \"{order}\"; exit 7' TERM; \
+        "trap 'kill $p; echo term; until read x < \"{gate}\"; do :; done; echo cmd-exit >> \"{order}\"; exit 7' TERM; \
          cat \"{block}\" & p=$!; echo ready; wait $p",
         gate = gate.display(),
         block = block.display(),
