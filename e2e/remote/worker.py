@@ -171,6 +171,11 @@ class Executor:
         self.work_root = work_root
         self.files = tree.FileCache(cache_dir, cas)
         self.use_unshare = use_unshare
+        self.running = None  # the action's process, ended with the worker
+
+    def kill_running(self):
+        if self.running is not None and self.running.poll() is None:
+            os.killpg(self.running.pid, signal.SIGKILL)
 
     def execute(self, action):
         command = re_pb2.Command.FromString(self.cas.read(action.command_digest))
@@ -214,6 +219,7 @@ class Executor:
                 except OSError as error:
                     err.write(f"fleet-worker: cannot start {argv[0]}: {error}\n".encode())
                     return 127, b"", _read(stderr_path)
+                self.running = process
                 try:
                     exit_code = process.wait(timeout=timeout)
                 except subprocess.TimeoutExpired:
@@ -221,6 +227,8 @@ class Executor:
                     process.wait()
                     err.write(f"fleet-worker: timed out after {timeout}s\n".encode())
                     exit_code = 124
+                finally:
+                    self.running = None
             return exit_code, _read(stdout_path), _read(stderr_path)
         finally:
             for path in (stdout_path, stderr_path):
@@ -323,8 +331,6 @@ def main():
     parser.add_argument("--ready-file", help="created once the bot session is open")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-
     use_unshare = unshare_works()
     LOG.info("network isolation with unshare -n: %s", "yes" if use_unshare else "no (not permitted here)")
     os.makedirs(args.work_root, exist_ok=True)
@@ -335,6 +341,12 @@ def main():
     )
     cas = Cas(channel, args.instance)
     executor = Executor(cas, os.path.join(args.work_root, "exec"), os.path.join(args.work_root, "files"), use_unshare)
+
+    def stop(*_):
+        executor.kill_running()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     bot = Bot(channel, args.name, args.instance, executor)
     bot.open(wait_seconds=60)
     if args.ready_file:
