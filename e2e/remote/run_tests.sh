@@ -242,6 +242,20 @@ suite_platforms() {
   check "the Linux terraform runs the instance's check on the remote workers" "" \
     eval 'bz "$ws" "$base" build "${remote_flags[@]}" //app:one >"$logs/platforms-remote.log" 2>&1 &&
       only_kinds "$(stat_of summary "$logs/platforms-remote.log")" internal remote'
+
+  # No network on the workers where `unshare -n` works (the worker says at start); the
+  # same action run locally, unsandboxed, reaches the port: the probe has teeth.
+  local port="${endpoint##*:}" expected=connected probe
+  grep -q 'unshare -n: yes' "$FLEET_REMOTE_STATE/run/logs/worker-1.log" && expected=isolated
+  probe="bazel-out/k8-fastbuild/bin/probe/network.txt"
+  bz "$ws" "$base" build "${remote_flags[@]}" "--action_env=PROBE_PORT=$port" //probe:network \
+    >"$logs/probe-remote.log" 2>&1
+  check "a remote action has no network (unshare -n)" "expected $expected" \
+    eval '[[ "$(cat "$base/execroot/e2e_remote_platforms/$probe" 2>/dev/null)" == "$expected" ]]'
+  bz "$ws" "$tmp/platforms/local-base" build --spawn_strategy=local "--action_env=PROBE_PORT=$port" //probe:network \
+    >"$logs/probe-local.log" 2>&1
+  check "the same action run locally reaches the port" "" \
+    eval '[[ "$(cat "$tmp/platforms/local-base/execroot/e2e_remote_platforms/$probe" 2>/dev/null)" == connected ]]'
 }
 
 for suite in $only; do
@@ -249,6 +263,19 @@ for suite in $only; do
 done
 
 check "engine status: everything it started still runs" "" eval '"$here/engine" status >"$logs/status.log" 2>&1'
+cp "$FLEET_REMOTE_STATE/run/pids" "$logs/engine.pids"
+pg_dir="$(cat "$FLEET_REMOTE_STATE/run/postgres.dir")"
 "$here/engine" stop >>"$logs/engine.log" 2>&1
-check "engine stop ends what it started" "" eval '! "$here/engine" status >/dev/null 2>&1'
+# still_running: the recorded processes (pid and start time) that still run.
+still_running() {
+  local name pid start fields
+  while read -r name pid start; do
+    fields="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+    read -r -a fields <<<"${fields##*) }"
+    [[ "${fields[0]}" != Z && "${fields[19]}" == "$start" ]] && echo "$name"
+  done <"$logs/engine.pids"
+}
+check "engine stop ends what it started" "$(wc -l <"$logs/engine.pids") processes; running after: $(still_running | xargs)" \
+  eval '[[ -z "$(still_running)" && ! -e "$pg_dir" ]] && ! "$here/engine" status >/dev/null 2>&1'
+check "engine stop again is a no-op" "" eval '"$here/engine" stop >>"$logs/engine.log" 2>&1'
 finish
