@@ -348,7 +348,7 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     bot = Bot(channel, args.name, args.instance, executor)
-    bot.open(wait_seconds=60)
+    bot.open(wait_seconds=180)
     if args.ready_file:
         with open(args.ready_file, "w") as f:
             f.write(bot.session.name + "\n")
