@@ -258,8 +258,26 @@ suite_platforms() {
     eval '[[ "$(cat "$tmp/platforms/local-base/execroot/e2e_remote_platforms/$probe" 2>/dev/null)" == connected ]]'
 }
 
+# The one kind of action kept local on purpose: variant_build(tools_mode = "shared") uses the
+# machine-wide store outside the execroot, so it is tagged no-remote-exec; with the remote
+# executor it still runs, locally, and the summary says so (what the checks above rule out).
+suite_shared_mode() {
+  local ws="$tmp/variants/ws" base="$tmp/variants/remote-base" summary
+  [[ -d "$ws" ]] || return 0
+  if bz "$ws" "$base" build "${remote_flags[@]}" "--action_env=FLEET_STORE=$tmp/store" //project:tools-listing.shared \
+    >"$logs/shared-mode.log" 2>&1; then
+    summary="$(stat_of summary "$logs/shared-mode.log")"
+    check "variants: a shared-mode (no-remote-exec) action runs locally under --remote_executor" "summary: $summary" \
+      eval '[[ $(count "$summary" local) -ge 1 && $(count "$summary" remote) -eq 0 ]]'
+  else
+    fail "variants: shared-mode build with the remote executor" "see below"
+    tail -20 "$logs/shared-mode.log"
+  fi
+}
+
 for suite in $only; do
   if [[ "$suite" == platforms ]]; then suite_platforms; else suite_workspace "$suite"; fi
+  [[ "$suite" == variants ]] && suite_shared_mode
 done
 
 check "engine status: everything it started still runs" "" eval '"$here/engine" status >"$logs/status.log" 2>&1'
