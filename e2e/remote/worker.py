@@ -5,12 +5,13 @@ leases) to BuildGrid and the REAPI CAS (FindMissingBlobs, BatchReadBlobs,
 BatchUpdateBlobs, ByteStream) on BuildGrid's own generated protos. For each
 lease: fetch the Action, its Command and input root; run the command in a
 fresh directory with exactly the action's environment (in a new network
-namespace when `unshare -n` works); upload the declared outputs (files with
+namespace with only loopback, when this machine allows one: netns_exec.py); upload the declared outputs (files with
 their executable bit, directories as Tree messages) and stdout/stderr; report
 the ActionResult. Runs one lease at a time; the engine starts several.
 """
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -35,6 +36,7 @@ DEFAULT_TIMEOUT_SECONDS = 900
 UPDATE_DEADLINE_SECONDS = 30
 CREATE_DEADLINE_SECONDS = 3.5
 BATCH_LIMIT = 2 * 1024 * 1024
+NETNS_EXEC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "netns_exec.py")
 BYTESTREAM_CHUNK = 1024 * 1024
 
 
@@ -205,10 +207,13 @@ class Executor:
     def _run(self, command, cwd, exec_root, timeout):
         env = {v.name: v.value for v in command.environment_variables}
         argv = list(command.arguments)
-        if self.use_unshare:
-            argv = ["/usr/bin/unshare", "--net", "--"] + argv
         stdout_path = exec_root + ".stdout"
         stderr_path = exec_root + ".stderr"
+        env_path = exec_root + ".env.json"
+        if self.use_unshare:
+            with open(env_path, "w", encoding="utf-8") as f:
+                json.dump(env, f)
+            argv = [sys.executable, "-I", NETNS_EXEC, env_path] + argv
         try:
             with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
                 try:
@@ -231,7 +236,7 @@ class Executor:
                     self.running = None
             return exit_code, _read(stdout_path), _read(stderr_path)
         finally:
-            for path in (stdout_path, stderr_path):
+            for path in (stdout_path, stderr_path, env_path):
                 if os.path.exists(path):
                     os.unlink(path)
 
@@ -242,9 +247,11 @@ def _read(path):
 
 
 def unshare_works():
-    """`unshare -n` needs CAP_SYS_ADMIN or user namespaces; try it once."""
+    """A private network namespace needs CAP_SYS_ADMIN (or user namespaces); try it once."""
     try:
-        return subprocess.run(["/usr/bin/unshare", "--net", "--", "true"], timeout=10).returncode == 0
+        probe = [sys.executable, "-I", NETNS_EXEC, "/dev/stdin", "true"]
+        result = subprocess.run(probe, input=b'{"PATH": "/usr/bin:/bin"}', timeout=30)
+        return result.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
