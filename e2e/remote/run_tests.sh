@@ -267,8 +267,9 @@ suite_shared_mode() {
   if bz "$ws" "$base" build "${remote_flags[@]}" "--action_env=FLEET_STORE=$tmp/store" //project:tools-listing.shared \
     >"$logs/shared-mode.log" 2>&1; then
     summary="$(stat_of summary "$logs/shared-mode.log")"
+    # Its hermetic inputs (the tools archive's digest, ...) still build remotely.
     check "variants: a shared-mode (no-remote-exec) action runs locally under --remote_executor" "summary: $summary" \
-      eval '[[ $(count "$summary" local) -ge 1 && $(count "$summary" remote) -eq 0 ]]'
+      eval '[[ $(count "$summary" local) -eq 1 ]]'
   else
     fail "variants: shared-mode build with the remote executor" "see below"
     tail -20 "$logs/shared-mode.log"
