@@ -124,8 +124,9 @@ def tf_component(
 
     Creates `<name>` (the component) and, when `providers` or `lock_file` is given,
     `<name>.lock` (`bazel run`: regenerates the lock file for `lock_platforms` from
-    `lock_providers` and `lock_mirrors`, written back atomically) and
-    `<name>.lock_test` (fails when a provider or platform lacks hashes).
+    `lock_providers` and `lock_mirrors`, written back atomically),
+    `<name>.lock_test` (fails when a provider or platform lacks hashes) and
+    `<name>.module_files` (private: the module's files without providers, which both read).
 
     Args:
       name: the component's name.
@@ -154,9 +155,19 @@ def tf_component(
         **kwargs
     )
     if providers or lock_file:
+        # The module as `<name>` places it, without its provider packages: `<name>.lock`
+        # must work before the lock file a tf_provider_mirror reads lists them.
+        tf_component_rule(
+            name = name + ".module_files",
+            srcs = srcs,
+            data = data,
+            tags = tags + ["manual"],
+            visibility = ["//visibility:private"],
+            **kwargs
+        )
         tf_lock_targets(
             name = name,
-            component = ":" + name,
+            component = ":%s.module_files" % name,
             lock_file = lock_file,
             providers = lock_providers,
             checked_providers = providers,

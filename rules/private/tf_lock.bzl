@@ -53,7 +53,7 @@ _COMMON_ATTRS = dict({
     "component": attr.label(
         mandatory = True,
         providers = [TfComponentInfo],
-        doc = "The `tf_component` whose module files (as it places them) the lock file is for.",
+        doc = "The component's module (`<name>.module_files`: TfComponentInfo without providers), whose files the lock file is for.",
     ),
     "providers": attr.label_list(
         providers = [TfProviderInfo],
@@ -148,7 +148,7 @@ def tf_lock_targets(name, component, lock_file, providers, checked_providers, pl
 
     Args:
       name: the component's name.
-      component: the `tf_component` target (its module files come from its TfComponentInfo).
+      component: the component's module target (`<name>.module_files`); its TfComponentInfo places the files.
       lock_file: its `lock_file` argument (None before the first `.lock` run).
       providers: packages `.lock` hashes and `.lock_test` checks (never ones fetched by reading
         this lock file: `.lock` must work before the lock file lists them).
