@@ -42,8 +42,9 @@ def write_launcher(ctx, description, command, in_caller_dir = False):
         template = ctx.file._launcher_template,
         output = launcher,
         substitutions = {
-            # One line: labels and actions hold no newline.
-            "{{DESCRIPTION}}": description.replace("\n", " "),
+            # A comment line as it is: one line, and no `{{` another substitution could expand
+            # (target names may hold braces).
+            "{{DESCRIPTION}}": description.replace("\n", " ").replace("{{", "{ {"),
             "{{TARGET}}": shell_quote(label_string(ctx.label)),
             "{{WORKSPACE}}": shell_quote(ctx.workspace_name),
             "{{CHDIR}}": 'cd "${BUILD_WORKING_DIRECTORY:-.}"' if in_caller_dir else "",
