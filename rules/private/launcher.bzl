@@ -17,11 +17,19 @@ def runfile(short_path):
 # An argument standing for the main repository's runfiles directory itself.
 RUNFILES_ROOT = struct(runfile = "")
 
+def _quoted(text):
+    """shell_quote, with each `{{` split by an empty quoted string (`{''{`, the same word).
+
+    Bazel applies the template's substitutions one after another: a value holding `{{KEY}}`
+    (target names may hold braces) would otherwise be expanded by a later one.
+    """
+    return shell_quote(text).replace("{{", "{''{")
+
 def _word(argument):
     if type(argument) == "string":
-        return shell_quote(argument)
+        return _quoted(argument)
     if argument.runfile:
-        return '"$main/"' + shell_quote(argument.runfile)
+        return '"$main/"' + _quoted(argument.runfile)
     return '"$main"'
 
 def write_launcher(ctx, description, command, in_caller_dir = False):
@@ -45,8 +53,8 @@ def write_launcher(ctx, description, command, in_caller_dir = False):
             # A comment line as it is: one line, and no `{{` another substitution could expand
             # (target names may hold braces).
             "{{DESCRIPTION}}": description.replace("\n", " ").replace("{{", "{ {"),
-            "{{TARGET}}": shell_quote(label_string(ctx.label)),
-            "{{WORKSPACE}}": shell_quote(ctx.workspace_name),
+            "{{TARGET}}": _quoted(label_string(ctx.label)),
+            "{{WORKSPACE}}": _quoted(ctx.workspace_name),
             "{{CHDIR}}": 'cd "${BUILD_WORKING_DIRECTORY:-.}"' if in_caller_dir else "",
             "{{COMMAND}}": " ".join([_word(argument) for argument in command]),
         },
