@@ -58,6 +58,9 @@ e2e_tmp() {
   mkdir -p "$logs"
   : >"$tmp/.e2e-servers"
   trap e2e_cleanup EXIT
+  # Without these a signal would end the driver without its EXIT trap.
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
 }
 
 # e2e_at_exit COMMAND...: runs the command on exit, before the servers stop
