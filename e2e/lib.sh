@@ -15,6 +15,7 @@
 # non-zero when a check failed. E2E_KEEP=1 keeps the temp directory.
 # shellcheck shell=bash
 
+# shellcheck disable=SC2154 # here: set by the driver before it sources this file
 repo_root="$(cd "$here/../.." && pwd -P)"
 bazelw="$repo_root/tools/bazelw"
 helper="${FLEET_HELPER:-$repo_root/target/release/fleet}"

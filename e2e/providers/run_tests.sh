@@ -24,6 +24,7 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=e2e/lib.sh
 source "$here/../lib.sh"
 e2e_suite e2e-providers
 rounds="${E2E_PROVIDERS_ROUNDS:-10}"

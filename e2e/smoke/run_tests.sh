@@ -14,6 +14,7 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=e2e/lib.sh
 source "$here/../lib.sh"
 e2e_suite smoke
 version="0.0.0-smoke"

@@ -21,6 +21,7 @@ set -uo pipefail
 export LC_ALL=C
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=e2e/lib.sh
 source "$here/../lib.sh"
 e2e_suite e2e-fleet
 

@@ -11,6 +11,7 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=e2e/lib.sh
 source "$here/../lib.sh"
 e2e_suite e2e-terraform
 terraform_bin="${TERRAFORM_BIN:-$(command -v terraform || true)}"

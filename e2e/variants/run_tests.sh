@@ -20,6 +20,7 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=e2e/lib.sh
 source "$here/../lib.sh"
 e2e_suite e2e-variants
 rounds="${E2E_VARIANTS_ROUNDS:-20}"
@@ -264,6 +265,7 @@ check_shared() {
 
 # the tool's own state (private_dirs, locks)
 check_private_state() {
+  # shellcheck source=e2e/variants/private_state.sh
   source "$here/private_state.sh"
 }
 
