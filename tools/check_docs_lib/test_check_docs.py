@@ -1,4 +1,4 @@
-"""tools/check_docs against a temp copy of rules/ and docs/ with one drift
+"""tools/check_docs against a temp copy of rules/, docs/ and README.md with one drift
 each: it must pass on the copy as it is and fail, naming the culprit, on each
 change. The CLI half runs the real helper ($FLEET_HELPER).
 
@@ -22,6 +22,9 @@ class CheckDocsDrift(unittest.TestCase):
         self.copy = tempfile.mkdtemp(prefix="check-docs.")
         for part in ("rules", "docs", "tools"):
             shutil.copytree(os.path.join(ROOT, part), os.path.join(self.copy, part), symlinks=True)
+        shutil.copy(os.path.join(ROOT, "README.md"), self.copy)
+        os.makedirs(os.path.join(self.copy, "e2e"))
+        shutil.copy(os.path.join(ROOT, "e2e", "README.md"), os.path.join(self.copy, "e2e"))
 
     def tearDown(self):
         shutil.rmtree(self.copy)
@@ -48,7 +51,7 @@ class CheckDocsDrift(unittest.TestCase):
     def test_the_copy_as_it_is_passes(self):
         code, output = self.run_checker()
         self.assertEqual(code, 0, output)
-        self.assertIn("check-docs: 2 passed, 0 failed", output)
+        self.assertIn("check-docs: 3 passed, 0 failed", output)
 
     def test_a_rule_attribute_added_without_docs(self):
         self.edit("rules/private/fleet_tools.bzl", "attrs = {", 'attrs = {\n        "compression": attr.string(doc = "new"),')
@@ -82,6 +85,14 @@ class CheckDocsDrift(unittest.TestCase):
     def test_a_subcommand_without_a_heading(self):
         self.edit("docs/cli.md", "## `fleet gc`", "## Garbage collection")
         self.assert_fails_with("FAIL fleet gc: docs/cli.md has no heading naming `fleet gc`")
+
+    def test_a_link_to_a_missing_file_or_heading(self):
+        self.edit("README.md", "(docs/rules.md#bazel-providers)", "(docs/rules.md#starlark-providers)")
+        self.edit("docs/install.md", "(rules.md#set-up)", "(setup.md)")
+        code, output = self.run_checker()
+        self.assertEqual(code, 1, output)
+        self.assertIn("FAIL README.md: link to docs/rules.md#starlark-providers: no heading with that anchor", output)
+        self.assertIn("FAIL docs/install.md: link to setup.md: no such file", output)
 
 
 if __name__ == "__main__":
