@@ -3,8 +3,8 @@
 # (e2e/providers) and the variants (e2e/variants) workspaces built by real Bazel on a
 # real REAPI engine (e2e/remote/engine: BuildGrid + PostgreSQL + two workers).
 #
-#   e2e/remote/run_tests.sh          # FLEET_HELPER defaults to <repo>/target/release/fleet
-#   E2E_REMOTE_ONLY=variants E2E_REMOTE_KEEP=1 e2e/remote/run_tests.sh
+#   e2e/remote/run_tests.sh              # every check; FLEET_HELPER defaults to <repo>/target/release/fleet
+#   E2E_KEEP=1 e2e/remote/run_tests.sh variants   # one check (--list names them), logs kept
 #
 # For each workspace, on private copies:
 # 1. a local build (its own output base) records every output's digest;
@@ -20,60 +20,37 @@ set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
 source "$here/../lib.sh"
 e2e_suite remote
-only="${E2E_REMOTE_ONLY:-platforms terraform providers variants}"
 
 if [[ ! -x "$helper" ]]; then
   fail "helper" "$helper is missing (cargo build --release)"
   finish
 fi
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/e2e-remote.XXXXXX")"
-logs="$tmp/logs"
-mkdir -p "$logs"
+e2e_tmp e2e-remote
 # Its own engine state (not a developer's running engine), the shared virtualenv.
 export FLEET_REMOTE_VENV="${FLEET_REMOTE_VENV:-${XDG_CACHE_HOME:-/tmp}/rules_fleet-remote/venv}"
 export FLEET_REMOTE_STATE="$tmp/engine"
-output_bases=()
-cleanup() {
-  local entry
-  for entry in "${output_bases[@]}"; do
-    (cd "${entry%%|*}" && "$bazelw" "--output_base=${entry#*|}" shutdown >/dev/null 2>&1)
-  done
-  "$here/engine" stop >>"$logs/engine.log" 2>&1
-  if [[ -n "${E2E_REMOTE_KEEP:-}" ]]; then
-    echo "kept $tmp (logs in $logs)"
-    return
-  fi
-  chmod -R u+w "$tmp" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+e2e_at_exit eval '"$here/engine" stop >>"$logs/engine.log" 2>&1'
 
 unset TF_CLI_CONFIG_FILE TF_DATA_DIR TF_PLUGIN_CACHE_DIR TF_LOG FLEET_STORE
 export CHECKPOINT_DISABLE=1
 
-echo "# starting the engine (BuildGrid, PostgreSQL, 2 workers)"
-if ! endpoint="$("$here/engine" start 2>"$logs/engine.log" | tail -1)" || [[ "$endpoint" != grpc://127.0.0.1:* ]]; then
-  fail "engine start" "see below"
-  tail -20 "$logs/engine.log"
-  finish
-fi
-pass "engine start prints its endpoint ($endpoint)"
-
-# bz WORKSPACE OUTPUT_BASE COMMAND ARGS...: bazel in a workspace copy, helper from FLEET_HELPER.
-bz() {
-  local ws="$1" base="$2" command="$3"
-  shift 3
-  case " ${output_bases[*]} " in *" $ws|$base "*) ;; *) output_bases+=("$ws|$base") ;; esac
-  (cd "$ws" && "$bazelw" "--output_base=$base" "$command" "--repo_env=FLEET_HELPER=$helper" "$@")
+endpoint=""
+remote_flags=()
+suite_setup() { # starts the engine every check builds on
+  echo "# starting the engine (BuildGrid, PostgreSQL, 2 workers)"
+  if ! endpoint="$("$here/engine" start 2>"$logs/engine.log" | tail -1)" || [[ "$endpoint" != grpc://127.0.0.1:* ]]; then
+    fail "engine start" "see below"
+    tail -20 "$logs/engine.log"
+    finish
+  fi
+  pass "engine start prints its endpoint ($endpoint)"
+  remote_flags=("--remote_executor=$endpoint" --noremote_local_fallback --remote_timeout=600)
 }
 
 # copy_workspace NAME DEST: the e2e workspace NAME at DEST, consuming rules_fleet from this checkout.
 copy_workspace() {
-  mkdir -p "$2"
-  tar -C "$repo_root/e2e/$1" --exclude=./.fleet --exclude=./mirror --exclude=./mirror-tampered \
-    --exclude=./project/build -cf - . | tar -C "$2" -xf -
-  sed -i "s|path = \"../..\"|path = \"$repo_root\"|" "$2/WORKSPACE" "$2/MODULE.bazel"
+  e2e_copy_workspace "$2" "$repo_root/e2e/$1" ./mirror ./mirror-tampered ./project/build
 }
 
 # The providers workspace needs the test provider packed into its mirror and lock files
@@ -91,8 +68,8 @@ prepare_providers() {
     --zip "$ws/mirror/fleet.test/rules-fleet/fleettest/terraform-provider-fleettest_0.1.0_$other.zip" >/dev/null || return 1
   binary="${CARGO_TARGET_DIR:-$repo_root/e2e/provider/target}/release/terraform-provider-fleettest"
   cp "$binary" "$ws/tfprovider/terraform-provider-fleettest" || return 1
-  bz "$ws" "$base" run //infra/cache:cache.lock >"$logs/providers-lock.log" 2>&1 || return 1
-  bz "$ws" "$base" run //tfprovider:direct.lock -- --fresh >>"$logs/providers-lock.log" 2>&1
+  bz "$ws" --output_base="$base" run //infra/cache:cache.lock >"$logs/providers-lock.log" 2>&1 || return 1
+  bz "$ws" --output_base="$base" run //tfprovider:direct.lock -- --fresh >>"$logs/providers-lock.log" 2>&1
 }
 
 # Targets each workspace builds remotely: everything hermetic. Left out, and why:
@@ -105,8 +82,6 @@ targets_terraform=(//infra/... //features/... //fleets/chain/...)
 targets_providers=(//infra/... //tfprovider/...)
 targets_variants=(//project:variants //project:variants.private //project:variants.cargo-private-tree
   //project:tools-listing //project:sdk_verified)
-
-remote_flags=("--remote_executor=$endpoint" --noremote_local_fallback --remote_timeout=600)
 
 # leases_run: how many actions the engine's workers have executed so far.
 leases_run() { cat "$FLEET_REMOTE_STATE"/run/logs/worker-*.log 2>/dev/null | grep -c 'lease .*: exit'; }
@@ -141,7 +116,7 @@ suite_workspace() { # suite_workspace NAME
 
   # 1. local reference build; it fills the disk cache step 4 reads (Bazel 4.2 refuses
   # --disk_cache together with --remote_executor).
-  if ! bz "$ws" "$local_base" build "--disk_cache=$tmp/disk-cache" "--execution_log_json_file=$logs/$suite-local.json" "${targets[@]}" \
+  if ! bz "$ws" --output_base="$local_base" build "--disk_cache=$tmp/disk-cache" "--execution_log_json_file=$logs/$suite-local.json" "${targets[@]}" \
     >"$logs/$suite-local.log" 2>&1; then
     fail "$suite: local build" "see below"
     tail -20 "$logs/$suite-local.log"
@@ -150,7 +125,7 @@ suite_workspace() { # suite_workspace NAME
   stat_of outputs "$logs/$suite-local.json" >"$logs/$suite-local.outputs"
 
   # 2. remote build: every non-internal action remote, outputs byte-identical.
-  if ! bz "$ws" "$remote_base" build "${remote_flags[@]}" "--execution_log_json_file=$logs/$suite-remote.json" \
+  if ! bz "$ws" --output_base="$remote_base" build "${remote_flags[@]}" "--execution_log_json_file=$logs/$suite-remote.json" \
     "${targets[@]}" >"$logs/$suite-remote.log" 2>&1; then
     fail "$suite: remote build" "see below"
     tail -20 "$logs/$suite-remote.log"
@@ -169,9 +144,9 @@ suite_workspace() { # suite_workspace NAME
 
   # 3. bazel clean, rebuild: all remote cache hits.
   remote_spawns="$(count "$runners" remote)"
-  bz "$ws" "$remote_base" clean >/dev/null 2>&1
+  bz "$ws" --output_base="$remote_base" clean >/dev/null 2>&1
   leases_before="$(leases_run)"
-  if bz "$ws" "$remote_base" build "${remote_flags[@]}" "--execution_log_json_file=$logs/$suite-cached.json" \
+  if bz "$ws" --output_base="$remote_base" build "${remote_flags[@]}" "--execution_log_json_file=$logs/$suite-cached.json" \
     "${targets[@]}" >"$logs/$suite-cached.log" 2>&1; then
     summary="$(stat_of summary "$logs/$suite-cached.log")"
     runners="$(stat_of runners "$logs/$suite-cached.json")"
@@ -185,7 +160,7 @@ suite_workspace() { # suite_workspace NAME
   fi
 
   # 4. another workspace path and output base, the disk cache only.
-  if bz "$ws2" "$disk_base" build "--disk_cache=$tmp/disk-cache" "--execution_log_json_file=$logs/$suite-disk.json" \
+  if bz "$ws2" --output_base="$disk_base" build "--disk_cache=$tmp/disk-cache" "--execution_log_json_file=$logs/$suite-disk.json" \
     "${targets[@]}" >"$logs/$suite-disk.log" 2>&1; then
     summary="$(stat_of summary "$logs/$suite-disk.log")"
     # Bazel 4.2 counts disk cache hits as "remote cache hit"; no remote is configured here.
@@ -196,8 +171,8 @@ suite_workspace() { # suite_workspace NAME
     fail "$suite: build at another path" "see below"
     tail -20 "$logs/$suite-disk.log"
   fi
-  bz "$ws2" "$disk_base" clean >/dev/null 2>&1
-  if bz "$ws2" "$disk_base" build "--remote_cache=$endpoint" "${targets[@]}" >"$logs/$suite-elsewhere.log" 2>&1; then
+  bz "$ws2" --output_base="$disk_base" clean >/dev/null 2>&1
+  if bz "$ws2" --output_base="$disk_base" build "--remote_cache=$endpoint" "${targets[@]}" >"$logs/$suite-elsewhere.log" 2>&1; then
     summary="$(stat_of summary "$logs/$suite-elsewhere.log")"
     check "$suite: another path and output base gets 100% remote cache hits" "summary: $summary" \
       eval 'only_kinds "$summary" internal remote-cache-hit && [[ $(count "$summary" remote-cache-hit) -eq $remote_spawns ]]'
@@ -210,7 +185,7 @@ suite_workspace() { # suite_workspace NAME
 # Exec platforms: with two registered platforms (the host, and a made-up `plan9` whose
 # terraform and helper are stand-ins), toolchain resolution picks the binaries by the
 # action's execution platform.
-suite_platforms() {
+check_platforms() {
   local ws="$tmp/platforms/ws" dist="$tmp/platforms/dist" base="$tmp/platforms/base" terraform
   echo "# platforms: one terraform and one helper per execution platform"
   mkdir -p "$ws" "$dist/stand-in"
@@ -230,17 +205,17 @@ suite_platforms() {
     -e "s|@STAND_IN_FLEET_SHA256@|$(sha256sum "$dist/stand-in/fleet" | cut -d' ' -f1)|" \
     "$ws/WORKSPACE"
   local host_q="$logs/platforms-host.aquery" plan9_q="$logs/platforms-plan9.aquery"
-  bz "$ws" "$base" aquery //app:one >"$host_q" 2>"$logs/platforms-host.log"
+  bz "$ws" --output_base="$base" aquery //app:one >"$host_q" 2>"$logs/platforms-host.log"
   check "host exec platform: the Linux terraform and the host's helper" "" \
     eval 'grep -q "external/terraform_linux_amd64/terraform" "$host_q" && grep -q "external/fleet_helper/fleet" "$host_q" &&
       ! grep -q "plan9" "$host_q"'
-  bz "$ws" "$base" aquery --extra_execution_platforms=//stand_in:plan9_platform //app:one \
+  bz "$ws" --output_base="$base" aquery --extra_execution_platforms=//stand_in:plan9_platform //app:one \
     >"$plan9_q" 2>"$logs/platforms-plan9.log"
   check "plan9 exec platform: the stand-in terraform and helper" "" \
     eval 'grep -q "external/terraform_plan9_amd64/terraform" "$plan9_q" && grep -q "external/fleet_helper_plan9_amd64/fleet" "$plan9_q" &&
       ! grep -q "external/terraform_linux_amd64" "$plan9_q"'
   check "the Linux terraform runs the instance's check on the remote workers" "" \
-    eval 'bz "$ws" "$base" build "${remote_flags[@]}" //app:one >"$logs/platforms-remote.log" 2>&1 &&
+    eval 'bz "$ws" --output_base="$base" build "${remote_flags[@]}" //app:one >"$logs/platforms-remote.log" 2>&1 &&
       only_kinds "$(stat_of summary "$logs/platforms-remote.log")" internal remote'
 
   # No network on the workers where `unshare -n` works (the worker says at start); the
@@ -248,11 +223,11 @@ suite_platforms() {
   local port="${endpoint##*:}" expected=connected probe
   grep -q 'unshare -n: yes' "$FLEET_REMOTE_STATE/run/logs/worker-1.log" && expected=isolated
   probe="bazel-out/k8-fastbuild/bin/probe/network.txt"
-  bz "$ws" "$base" build "${remote_flags[@]}" "--action_env=PROBE_PORT=$port" //probe:network \
+  bz "$ws" --output_base="$base" build "${remote_flags[@]}" "--action_env=PROBE_PORT=$port" //probe:network \
     >"$logs/probe-remote.log" 2>&1
   check "a remote action has no network (unshare -n)" "expected $expected" \
     eval '[[ "$(cat "$base/execroot/e2e_remote_platforms/$probe" 2>/dev/null)" == "$expected" ]]'
-  bz "$ws" "$tmp/platforms/local-base" build --spawn_strategy=local "--action_env=PROBE_PORT=$port" //probe:network \
+  bz "$ws" --output_base="$tmp/platforms/local-base" build --spawn_strategy=local "--action_env=PROBE_PORT=$port" //probe:network \
     >"$logs/probe-local.log" 2>&1
   check "the same action run locally reaches the port" "" \
     eval '[[ "$(cat "$tmp/platforms/local-base/execroot/e2e_remote_platforms/$probe" 2>/dev/null)" == connected ]]'
@@ -261,10 +236,10 @@ suite_platforms() {
 # The one kind of action kept local on purpose: variant_build(tools_mode = "shared") uses the
 # machine-wide store outside the execroot, so it is tagged no-remote-exec; with the remote
 # executor it still runs, locally, and the summary says so (what the checks above rule out).
-suite_shared_mode() {
-  local ws="$tmp/variants/ws" base="$tmp/variants/remote-base" summary
-  [[ -d "$ws" ]] || return 0
-  if bz "$ws" "$base" build "${remote_flags[@]}" "--action_env=FLEET_STORE=$tmp/store" //project:tools-listing.shared \
+check_shared_mode() {
+  local ws="$tmp/shared-mode/ws" base="$tmp/shared-mode/base" summary
+  copy_workspace variants "$ws"
+  if bz "$ws" --output_base="$base" build "${remote_flags[@]}" "--action_env=FLEET_STORE=$tmp/store" //project:tools-listing.shared \
     >"$logs/shared-mode.log" 2>&1; then
     summary="$(stat_of summary "$logs/shared-mode.log")"
     # Its hermetic inputs (the tools archive's digest, ...) still build remotely.
@@ -276,16 +251,11 @@ suite_shared_mode() {
   fi
 }
 
-for suite in $only; do
-  if [[ "$suite" == platforms ]]; then suite_platforms; else suite_workspace "$suite"; fi
-  [[ "$suite" == variants ]] && suite_shared_mode
-done
+check_terraform() { suite_workspace terraform; }
+check_providers() { suite_workspace providers; }
+check_variants() { suite_workspace variants; }
 
-check "engine status: everything it started still runs" "" eval '"$here/engine" status >"$logs/status.log" 2>&1'
-cp "$FLEET_REMOTE_STATE/run/pids" "$logs/engine.pids"
-pg_dir="$(cat "$FLEET_REMOTE_STATE/run/postgres.dir")"
-"$here/engine" stop >>"$logs/engine.log" 2>&1
-# still_running: the recorded processes (pid and start time) that still run.
+# still_running: the processes engine.pids recorded (pid and start time) that still run.
 still_running() {
   local name pid start fields
   while read -r name pid start; do
@@ -294,7 +264,23 @@ still_running() {
     [[ "${fields[0]}" != Z && "${fields[19]}" == "$start" ]] && echo "$name"
   done <"$logs/engine.pids"
 }
-check "engine stop ends what it started" "$(wc -l <"$logs/engine.pids") processes; running after: $(still_running | xargs)" \
-  eval '[[ -z "$(still_running)" && ! -e "$pg_dir" ]] && ! "$here/engine" status >/dev/null 2>&1'
-check "engine stop again is a no-op" "" eval '"$here/engine" stop >>"$logs/engine.log" 2>&1'
-finish
+
+# Last: the engine ends exactly what it started, and stopping twice is a no-op.
+check_engine_stop() {
+  local pg_dir
+  check "engine status: everything it started still runs" "" eval '"$here/engine" status >"$logs/status.log" 2>&1'
+  cp "$FLEET_REMOTE_STATE/run/pids" "$logs/engine.pids"
+  pg_dir="$(cat "$FLEET_REMOTE_STATE/run/postgres.dir")"
+  "$here/engine" stop >>"$logs/engine.log" 2>&1
+  check "engine stop ends what it started" "$(wc -l <"$logs/engine.pids") processes; running after: $(still_running | xargs)" \
+    eval '[[ -z "$(still_running)" && ! -e "$pg_dir" ]] && ! "$here/engine" status >/dev/null 2>&1'
+  check "engine stop again is a no-op" "" eval '"$here/engine" stop >>"$logs/engine.log" 2>&1'
+}
+
+e2e_check platforms check_platforms
+e2e_check terraform check_terraform
+e2e_check providers check_providers
+e2e_check variants check_variants
+e2e_check shared-mode check_shared_mode
+e2e_check engine-stop check_engine_stop
+e2e_main "$@"
