@@ -4,7 +4,7 @@
 # file under src/ makes the next build re-run the repository rule and cargo rebuild the
 # binary; a build with no edit, or after editing a file cargo does not read, re-runs nothing.
 #
-#   e2e/remote/run_helper_source_tests.sh      # needs cargo; E2E_HELPER_SOURCE_KEEP=1 keeps logs
+#   e2e/remote/run_helper_source_tests.sh      # needs cargo; E2E_KEEP=1 keeps logs
 # Prints one line per check and, last, `remote-helper-source: N passed, N failed`.
 set -uo pipefail
 
@@ -17,22 +17,14 @@ if ! command -v cargo >/dev/null 2>&1; then
   finish
 fi
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/e2e-helper-source.XXXXXX")"
-logs="$tmp/logs"
+e2e_tmp e2e-helper-source
 copy="$tmp/rules_fleet"
 ws="$tmp/ws"
 base="$tmp/output-base"
-mkdir -p "$logs" "$copy" "$ws"
-cleanup() {
-  [[ -d "$base" ]] && (cd "$ws" && "$bazelw" "--output_base=$base" shutdown >/dev/null 2>&1)
-  if [[ -n "${E2E_HELPER_SOURCE_KEEP:-}" ]]; then
-    echo "kept $tmp"
-    return
-  fi
-  chmod -R u+w "$tmp" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+mkdir -p "$copy" "$ws"
+# The helper must come from cargo: not from the caller's FLEET_HELPER.
+e2e_pass_helper=0
+unset FLEET_HELPER
 
 tar -C "$repo_root" --exclude=./target --exclude=./.git --exclude=./e2e --exclude=./bench -cf - . | tar -C "$copy" -xf -
 cat >"$ws/WORKSPACE" <<EOF
@@ -51,9 +43,8 @@ touch "$ws/BUILD.bazel"
 
 # An unoptimised release build: this test is about when cargo runs, not what it makes.
 build() { # build LOG
-  (cd "$ws" && env -u FLEET_HELPER "$bazelw" "--output_base=$base" build \
-    --repo_env=CARGO_PROFILE_RELEASE_OPT_LEVEL=0 --repo_env=CARGO_PROFILE_RELEASE_LTO=false \
-    @fleet_helper//:fleet) >"$1" 2>&1
+  bz "$ws" --output_base="$base" build --repo_env=CARGO_PROFILE_RELEASE_OPT_LEVEL=0 \
+    --repo_env=CARGO_PROFILE_RELEASE_LTO=false @fleet_helper//:fleet >"$1" 2>&1
 }
 # state: the repository's copy of the binary (a new inode when the rule re-ran) and cargo's
 # own output (a new mtime when cargo re-linked it).
