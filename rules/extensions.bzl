@@ -111,6 +111,7 @@ def _fleet_impl(module_ctx):
             )
         fleet_helper_repository(
             name = "fleet_helper",
+            constrain_to_host = bool(helper.platforms),
             urls = helper.urls,
             sha256 = helper.sha256,
             strip_prefix = helper.strip_prefix,

@@ -34,10 +34,10 @@ def rules_fleet_dependencies(
     `--repo_env=FLEET_HELPER=/abs/path`; when rules_fleet is a release archive, that
     release's prebuilt binary for the host (its digest is baked into the archive);
     `cargo build --release --locked` of rules_fleet (a plain checkout, or when asked).
-    A helper built or picked for the host declares the host's OS and CPU as
-    `exec_compatible_with`: it never reaches a remote worker of another platform.
-    For those, `helper_platforms = {"linux_amd64": (url, sha256)}` adds prebuilt binaries
-    (`@fleet_helper_<platform>`), each registered for its platform before the host's.
+    For remote workers of another platform, `helper_platforms = {"linux_amd64": (url, sha256)}`
+    adds prebuilt binaries (`@fleet_helper_<platform>`), each registered for its platform
+    before the host's; the host's helper then declares the host's OS and CPU as
+    `exec_compatible_with`, so it never reaches a worker of another platform.
 
     Args:
       helper_urls: mirrors of a prebuilt release of `fleet` (binary or archive).
@@ -69,6 +69,7 @@ def rules_fleet_dependencies(
             sha256 = helper_sha256,
             strip_prefix = helper_strip_prefix,
             from_source = helper_from_source,
+            constrain_to_host = bool(helper_platforms),
         )
     if register:
         native.register_toolchains("@fleet_helper//:toolchain")
