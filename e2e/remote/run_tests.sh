@@ -54,7 +54,8 @@ copy_workspace() {
 }
 
 # The providers workspace needs the test provider packed into its mirror and lock files
-# written (by its run targets: local by nature).
+# written (by its run targets: local by nature), in an output base of their own so the
+# reference build below runs every action.
 prepare_providers() {
   local ws="$1" base="$2" pkg zip platform other binary
   pkg="$("$repo_root/e2e/provider/package.sh" --out "$ws/mirror" 2>"$logs/package.log")" || return 1
@@ -108,7 +109,7 @@ suite_workspace() { # suite_workspace NAME
   targets=("${targets_ref[@]}")
   echo "# $suite: ${targets[*]}"
   copy_workspace "$suite" "$ws"
-  if [[ "$suite" == providers ]] && ! prepare_providers "$ws" "$local_base"; then
+  if [[ "$suite" == providers ]] && ! prepare_providers "$ws" "$tmp/$suite/prepare-base"; then
     fail "$suite: prepare the mirror and lock files" "see $logs/package.log, $logs/providers-lock.log"
     return
   fi
