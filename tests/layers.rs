@@ -239,8 +239,8 @@ fn inline_mod_ranges(code: &[char]) -> Vec<std::ops::Range<usize>> {
             continue;
         }
         let mut depth = 0;
-        for close in open..code.len() {
-            match code[close] {
+        for (close, c) in code.iter().enumerate().skip(open) {
+            match c {
                 '{' => depth += 1,
                 '}' => {
                     depth -= 1;
