@@ -440,7 +440,6 @@ fn functions(source: &Source) -> Vec<(usize, String, String)> {
 }
 
 #[test]
-#[ignore = "enabled once issue 13's layering lands"]
 fn module_graph_has_no_cycle_and_report() {
     let sources = sources();
     let graph = module_graph(&sources);
@@ -479,7 +478,6 @@ fn module_graph_has_no_cycle_and_report() {
 }
 
 #[test]
-#[ignore = "enabled once issue 13's layering lands"]
 fn only_the_cli_layer_sees_clap_and_cmd() {
     let sources = sources();
     let graph = module_graph(&sources);

@@ -9,6 +9,7 @@
 pub mod graph;
 pub mod guard;
 pub mod job;
+pub mod outcome;
 pub mod output;
 pub mod process;
 pub mod progress;
