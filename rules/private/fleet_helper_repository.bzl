@@ -85,9 +85,9 @@ def _from_source(rctx):
         fail("%s: `cargo build --release --locked` of %s failed (exit %d)" % (rctx.name, manifest, result.return_code))
 
     # A copy, not a link: the next cargo build rewrites the target dir's binary in place.
-    rctx.execute(["cp", str(target_dir) + "/release/fleet", "fleet"])
-    if not rctx.path("fleet").exists:
-        fail("%s: cargo built no %s/release/fleet" % (rctx.name, target_dir))
+    copied = rctx.execute(["cp", str(target_dir) + "/release/fleet", "fleet"])
+    if copied.return_code != 0:
+        fail("%s: copying %s/release/fleet failed: %s" % (rctx.name, target_dir, copied.stderr))
 
 def _host_key(rctx):
     """The host as "<os>-<arch>", the suffix of the release's helper binaries."""
