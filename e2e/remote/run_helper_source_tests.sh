@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The helper built from source (no FLEET_HELPER, no prebuilt release) follows its sources:
 # on a private copy of rules_fleet, `bazel build @fleet_helper//:fleet` runs cargo; editing a
-# file under src/ makes the next build re-run the repository rule and cargo rebuild the
+# module under src/ makes the next build re-run the repository rule and cargo rebuild the
 # binary; a build with no edit, or after editing a file cargo does not read, re-runs nothing.
 #
 #   e2e/remote/run_helper_source_tests.sh      # needs cargo; E2E_KEEP=1 keeps logs
@@ -69,14 +69,16 @@ echo "# an edit cargo does not read" >>"$copy/README.md"
 build "$logs/readme.log"
 check "editing a file cargo does not read re-runs nothing" "" test "$(state)" = "$first"
 
-sed -i '1i // an edit: the helper must be rebuilt' "$copy/src/main.rs"
+# A module below src/, not only main.rs: the list must reach into subdirectories.
+edited_file="$(cd "$copy" && find src -mindepth 2 -name '*.rs' | sort | head -1)"
+sed -i '1i // an edit: the helper must be rebuilt' "$copy/$edited_file"
 if build "$logs/edited.log"; then
   edited="$(state)"
-  check "editing src/main.rs rebuilds the helper" "before: $(tr '\n' ' ' <<<"$first"); after: $(tr '\n' ' ' <<<"$edited")" \
+  check "editing $edited_file rebuilds the helper" "before: $(tr '\n' ' ' <<<"$first"); after: $(tr '\n' ' ' <<<"$edited")" \
     eval '[[ "$(sed -n 1p <<<"$edited")" != "$(sed -n 1p <<<"$first")" && "$(sed -n 2p <<<"$edited")" != "$(sed -n 2p <<<"$first")" ]]'
   check "the rebuilt helper runs" "" eval '"$base/external/fleet_helper/fleet" --help >/dev/null'
 else
-  fail "rebuild after editing src/main.rs" "see below"
+  fail "rebuild after editing $edited_file" "see below"
   tail -20 "$logs/edited.log"
 fi
 finish
