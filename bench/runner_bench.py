@@ -37,6 +37,7 @@ each side's best round.
 Usage: bench/runner_bench.py [--fleet PATH] [--terraform PATH] [--latency S]
          [--rounds N] [--only cold,warm,provider] [--sizes-cold 12@12,100@25]
          [--sizes-warm 40,100] [--provider-instances 12] [--pad-mb N]
+         [--provider-binary PATH] [--skip-serial]
 """
 
 import argparse
@@ -108,7 +109,8 @@ def base_env(tmp):
     with open(rc, "w") as f:
         f.write("disable_checkpoint = true\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TF_") and not k.startswith("FLEET")}
-    env.update(TF_CLI_CONFIG_FILE=rc, CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1")
+    # The fleettest provider refuses to configure without a token.
+    env.update(TF_CLI_CONFIG_FILE=rc, CHECKPOINT_DISABLE="1", TF_IN_AUTOMATION="1", FLEETTEST_TOKEN="bench")
     for var in ("BUILD_WORKSPACE_DIRECTORY", "RUNFILES_DIR"):
         env.pop(var, None)
     return env
@@ -162,8 +164,11 @@ class Fleet:
                "--runfiles", self.runfiles, "--workspace-root", self.workspace, "--store", self.store,
                "--parallelism", str(parallelism), "--report", self.report_path]
         start = time.monotonic()
-        subprocess.run(cmd, env=self.env, stdout=subprocess.DEVNULL, check=True)
+        proc = subprocess.run(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         wall = time.monotonic() - start
+        if proc.returncode != 0:
+            sys.exit("fleet run --action %s failed (exit %d):\n%s" % (
+                action, proc.returncode, proc.stdout.decode(errors="replace")[-3000:]))
         with open(self.report_path) as f:
             return wall, json.load(f)
 
@@ -404,8 +409,10 @@ def provider_package(args):
     if not found:
         print("packaging the fleettest provider with %d MiB of padding (cargo build --release)" % args.pad_mb,
               flush=True)
-        out = subprocess.run([os.path.join(ROOT, "e2e", "provider", "package.sh"), "--out", mirror,
-                              "--pad-mb", str(args.pad_mb)], stdout=subprocess.PIPE, check=True,
+        cmd = [os.path.join(ROOT, "e2e", "provider", "package.sh"), "--out", mirror, "--pad-mb", str(args.pad_mb)]
+        if args.provider_binary:
+            cmd += ["--binary", args.provider_binary]
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, check=True,
                              universal_newlines=True).stdout.splitlines()
         found = [out[0]]
     zip_path = found[0]
@@ -436,6 +443,7 @@ def main():
     parser.add_argument("--sizes-warm", default="40,100")
     parser.add_argument("--provider-instances", type=int, default=12)
     parser.add_argument("--pad-mb", type=int, default=100)
+    parser.add_argument("--provider-binary", help="package this fleettest binary instead of building one")
     parser.add_argument("--skip-serial", action="store_true", help="do not time the serial apply loop")
     args = parser.parse_args()
     args.fleet = os.path.abspath(args.fleet)

@@ -29,3 +29,4 @@ pub mod run;
 pub mod store;
 pub mod tag;
 pub mod tf;
+pub mod init_record;
