@@ -146,8 +146,10 @@ fn warm_plan_and_apply_run_one_terraform_process_per_instance() {
             .iter()
             .map(|s| s["name"].as_str().expect("step name"))
             .collect();
-        assert_eq!(steps, ["plan"], "{e:#}");
-        assert!(e["steps"][0]["seconds"].as_f64().expect("seconds") > 0.0);
+        assert_eq!(steps, ["prepare", "plan"], "{e:#}");
+        assert_eq!(e["steps"][0]["terraform"], false, "{e:#}");
+        assert_eq!(e["steps"][1]["terraform"], true, "{e:#}");
+        assert!(e["steps"][1]["seconds"].as_f64().expect("seconds") > 0.0);
     }
     let last = out.trim_end().lines().last().unwrap_or_default();
     assert!(
