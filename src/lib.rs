@@ -29,4 +29,3 @@ pub mod run;
 pub mod store;
 pub mod tag;
 pub mod tf;
-pub mod init_record;

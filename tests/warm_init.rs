@@ -69,8 +69,9 @@ impl Counted {
                touch {m}/init.started\n\
                timeout 120 sh -c 'while [ -e {m}/hold-init ]; do sleep 0.05; done'\n\
              fi\n\
-             exec {TERRAFORM} \"$@\"\n",
+             exec {terraform} \"$@\"\n",
             log = self.log.display(),
+            terraform = terraform().display(),
         );
         let dir = self.wrapper.parent().expect("bin dir");
         fs::create_dir_all(dir).expect("bin dir");
@@ -192,14 +193,21 @@ fn plan_after(c: &mut Counted, change: impl FnOnce(&mut Counted)) -> (Vec<String
 fn assert_reinits(what: &str, change: impl FnOnce(&mut Counted)) {
     let mut c = Counted::new(&["a"]);
     let (first, second) = plan_after(&mut c, change);
-    assert_eq!(first.first().map(String::as_str), Some("init"), "{what}: {first:?}");
+    assert_eq!(
+        first.first().map(String::as_str),
+        Some("init"),
+        "{what}: {first:?}"
+    );
     assert_eq!(second, ["plan"], "{what}: warm again after the re-init");
 }
 
 #[test]
 fn a_changed_module_file_reinits() {
     assert_reinits("module file", |c| {
-        c.fleet.render("a", &format!("{PLAIN}\noutput \"more\" {{\n  value = 1\n}}\n"));
+        c.fleet.render(
+            "a",
+            &format!("{PLAIN}\noutput \"more\" {{\n  value = 1\n}}\n"),
+        );
     });
 }
 

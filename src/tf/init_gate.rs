@@ -1,15 +1,15 @@
 //! Whether an instance run needs `terraform init` (and workspace selection)
 //! or can go straight to its action: the run directory's init record (see
-//! [`crate::init_record`]) against what init would be made from now.
+//! [`init_record`](super::init_record)) against what init would be made from now.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use super::init_record::{self, InitInputs, InitRecord};
 use super::rundir::RunDir;
 use super::terraform::Step;
-use crate::init_record::{self, InitInputs, InitRecord};
 use crate::manifest::Instance;
 
 /// The init inputs of one instance run.

@@ -7,6 +7,7 @@
 
 pub mod digest;
 pub mod init_gate;
+pub mod init_record;
 pub mod inputs;
 pub mod locate;
 pub mod private;

@@ -57,7 +57,7 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
     }
     for step in steps.iter().filter(|_| init) {
         let mut output = Vec::new();
-        let status = run_merged(&children, tf.command(&step), |line| {
+        let status = run_merged(&children, tf.command(step), |line| {
             output.extend_from_slice(line);
             output.push(b'\n');
         })?;

@@ -34,7 +34,11 @@ impl Fixture {
             data.join("providers/fleet.test/ns/t/0.1.0/linux_amd64"),
         )
         .unwrap();
-        fs::write(data.join("terraform.tfstate"), r#"{"backend":{"type":"local"}}"#).unwrap();
+        fs::write(
+            data.join("terraform.tfstate"),
+            r#"{"backend":{"type":"local"}}"#,
+        )
+        .unwrap();
         fs::write(run.join(".terraform.lock.hcl"), "provider {}").unwrap();
         let terraform = tmp.path().join("terraform");
         fs::write(&terraform, "#!/bin/sh\n").unwrap();
@@ -75,7 +79,10 @@ fn unchanged_run_directory_is_current_and_record_is_private() {
     assert!(!f.current(), "no record yet: init");
     f.record();
     assert!(f.current());
-    let mode = fs::metadata(record_path(&f.run)).unwrap().permissions().mode();
+    let mode = fs::metadata(record_path(&f.run))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
 
@@ -100,16 +107,29 @@ fn changed_by(change: impl FnOnce(&mut Fixture)) -> bool {
 #[test]
 fn every_input_of_init_invalidates_the_record() {
     assert!(changed_by(|f| f.args.push("-upgrade".into())));
-    assert!(changed_by(|f| fs::write(f.run.join(".terraform.lock.hcl"), "x").unwrap()));
-    assert!(changed_by(|f| fs::remove_file(f.run.join(".terraform.lock.hcl")).unwrap()));
+    assert!(changed_by(|f| fs::write(
+        f.run.join(".terraform.lock.hcl"),
+        "x"
+    )
+    .unwrap()));
+    assert!(changed_by(|f| fs::remove_file(
+        f.run.join(".terraform.lock.hcl")
+    )
+    .unwrap()));
     assert!(changed_by(|f| {
         let link = f.run.join(".plugins/fleet.test/ns/t/0.1.0/linux_amd64");
         fs::remove_file(&link).unwrap();
         symlink(f.store.join("bbbb"), &link).unwrap();
     }));
-    assert!(changed_by(|f| fs::write(f.data.join("terraform.tfstate"), "{}").unwrap()));
+    assert!(changed_by(|f| fs::write(
+        f.data.join("terraform.tfstate"),
+        "{}"
+    )
+    .unwrap()));
     assert!(changed_by(|f| fs::remove_dir_all(&f.data).unwrap()));
-    assert!(changed_by(|f| fs::remove_dir_all(f.store.join("aaaa")).unwrap()));
+    assert!(changed_by(
+        |f| fs::remove_dir_all(f.store.join("aaaa")).unwrap()
+    ));
     assert!(changed_by(|f| {
         f.env.insert("TF_CLI_ARGS_init".into(), "-upgrade".into());
     }));
@@ -119,7 +139,11 @@ fn every_input_of_init_invalidates_the_record() {
         fs::write(&next, "#!/bin/sh\n# 1.12\n").unwrap();
         fs::rename(&next, &f.terraform).unwrap();
     }));
-    assert!(changed_by(|f| fs::write(f.data.join("environment"), "staging").unwrap()));
+    assert!(changed_by(|f| fs::write(
+        f.data.join("environment"),
+        "staging"
+    )
+    .unwrap()));
 }
 
 #[test]
@@ -136,7 +160,8 @@ fn rendered_digest_and_workspace_are_compared() {
 #[test]
 fn record_holds_no_environment_values() {
     let mut f = Fixture::new();
-    f.env.insert("REGION".into(), "value-that-must-not-leak".into());
+    f.env
+        .insert("REGION".into(), "value-that-must-not-leak".into());
     f.record();
     let text = fs::read_to_string(record_path(&f.run)).unwrap();
     assert!(!text.contains("value-that-must-not-leak"), "{text}");

@@ -17,8 +17,8 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::private;
 use crate::fsutil;
-use crate::tf::private;
 
 /// The record's file name in the run directory.
 pub const INIT_RECORD: &str = ".fleet-init.json";
