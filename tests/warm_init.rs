@@ -44,6 +44,10 @@ impl Counted {
         for name in names {
             fleet.add(name, PLAIN, &[]);
         }
+        Counted::from_fleet(fleet)
+    }
+
+    fn from_fleet(fleet: Fleet) -> Counted {
         let log = fleet.root().join("terraform-calls.log");
         let wrapper = fleet.root().join("bin/terraform");
         let counted = Counted {
@@ -344,4 +348,110 @@ fn reinit_forces_init() {
         .expect("fleet tf");
     assert!(out.status.success(), "{}", describe(&out));
     assert_eq!(c.calls("a"), ["init", "plan"]);
+}
+
+/// A terraform `http` state backend on 127.0.0.1 (GET / POST of one state
+/// per path, no locking): a backend that is not local, so outputs cannot be
+/// read from a state file in the run directory.
+fn http_backend() -> u16 {
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut states: HashMap<String, Vec<u8>> = HashMap::new();
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                    break;
+                }
+                let lower = header.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let mut parts = request.split_whitespace();
+            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let (status, reply) = match method {
+                "GET" => match states.get(path) {
+                    Some(state) => ("200 OK", state.clone()),
+                    None => ("404 Not Found", Vec::new()),
+                },
+                "POST" => {
+                    states.insert(path.to_string(), body);
+                    ("200 OK", Vec::new())
+                }
+                _ => ("200 OK", Vec::new()),
+            };
+            let mut stream = reader.into_inner();
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                reply.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&reply);
+        }
+    });
+    port
+}
+
+fn use_http_backend(fleet: &Fleet, name: &str, port: u16) {
+    let backend = json!({"terraform": {"backend": {"http": {
+        "address": format!("http://127.0.0.1:{port}/state/{name}")
+    }}}});
+    let path = fleet.rendered(name).join("backend.tf.json");
+    fs::write(path, backend.to_string()).expect("backend");
+}
+
+#[test]
+fn remote_backend_outputs_cost_a_process_only_when_a_dependent_reads_them() {
+    let port = http_backend();
+    let mut fleet = Fleet::new();
+    fleet.add("up", PLAIN, &[]);
+    fleet.add("down", PLAIN, &["up"]);
+    fleet.input_from("down", "name", "up", "id");
+    use_http_backend(&fleet, "up", port);
+    let c = Counted::from_fleet(fleet);
+    c.run_ok("apply", &[]);
+    assert_eq!(c.calls("up"), ["init", "apply", "output"]);
+    c.clear();
+    c.run_ok("apply", &[]);
+    assert_eq!(c.calls("up"), ["apply", "output"], "a dependent reads them");
+    assert_eq!(c.calls("down"), ["apply"]);
+    let down = c
+        .fleet
+        .run_dir("down")
+        .join("fleet.inputs.auto.tfvars.json");
+    assert_eq!(
+        read_json(&down)["name"],
+        "x",
+        "the upstream's output reached it"
+    );
+
+    // The same instance in a fleet where nothing reads its outputs.
+    let mut alone = Fleet::new();
+    alone.add("up", PLAIN, &[]);
+    use_http_backend(&alone, "up", port);
+    let c = Counted::from_fleet(alone);
+    c.run_ok("apply", &[]);
+    c.clear();
+    c.run_ok("apply", &[]);
+    assert_eq!(
+        c.calls("up"),
+        ["apply"],
+        "nobody reads them: no output process"
+    );
+    assert!(
+        !c.fleet.run_dir("up").join("outputs.json").exists(),
+        "no outputs older than the apply are left behind"
+    );
 }
