@@ -3,9 +3,12 @@
 //! plan/apply: one terraform process instead of two (init verifies every
 //! provider package's checksums, hashing a large binary per instance).
 //!
-//! The record is removed before init starts and written (atomically, durably)
-//! only after init (and workspace selection) succeeded, so a failed or killed
-//! init leaves no record and the next run inits again. It holds only digests
+//! The record is removed before init starts and written (atomically) only
+//! after init (and workspace selection) succeeded, so a failed or killed
+//! init leaves no record and the next run inits again. No fsync: terraform
+//! does not sync the data directory either, and after a power loss a record
+//! that outlived a half-written data directory only makes terraform ask for
+//! `--reinit` (it checks providers and the backend on every command). It holds only digests
 //! and names, never values: secrets stay out.
 
 use std::collections::BTreeMap;
@@ -18,7 +21,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::private;
-use crate::fsutil;
 
 /// The record's file name in the run directory.
 pub const INIT_RECORD: &str = ".fleet-init.json";
@@ -111,23 +113,23 @@ pub fn is_current(run_dir: &Path, data_dir: &Path, inputs: &InitInputs) -> Resul
     Ok(recorded == InitRecord::observe(run_dir, data_dir, inputs)?)
 }
 
-/// Removes the record before init starts, durably: an init that fails or
-/// is killed from here on leaves no record behind.
+/// Removes the record before init starts: an init that fails or is killed
+/// from here on leaves no record behind.
 pub fn forget(run_dir: &Path) -> Result<()> {
     let path = record_path(run_dir);
     match fs::remove_file(&path) {
-        Ok(()) => fsutil::sync_parent(&path),
+        Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("removing init record {}", path.display())),
     }
 }
 
-/// Records a successful init (atomic, durable, 0600).
+/// Records a successful init (atomic, 0600).
 pub fn save(run_dir: &Path, record: &InitRecord) -> Result<()> {
     let path = record_path(run_dir);
     let mut text = serde_json::to_vec_pretty(record).context("encoding the init record")?;
     text.push(b'\n');
-    private::write_file(&path, &text, true)
+    private::write_file(&path, &text, false)
         .with_context(|| format!("writing init record {}", path.display()))
 }
 
