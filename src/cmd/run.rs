@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// apply: apply each instance's saved plan (from the plan action).
     #[arg(long)]
     pub from_plan: bool,
+    /// Run `terraform init` for every instance even when nothing it used
+    /// changed since its last init (by default such instances skip it).
+    #[arg(long, env = "FLEET_REINIT")]
+    pub reinit: bool,
 }
 
 pub fn run(args: RunArgs) -> Result<i32> {
@@ -55,5 +59,6 @@ pub fn run(args: RunArgs) -> Result<i32> {
         resume: args.resume,
         report: args.report,
         from_plan: args.from_plan,
+        reinit: args.reinit,
     })
 }

@@ -6,17 +6,19 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 
 use super::output::{Console, OutputMode};
 use super::process::{run_merged, run_stdout, Children};
 use super::report::Status;
+use super::steps::StepTiming;
 use super::summary::{self, Resources};
 use crate::error::{exit_code_of, ExitCode};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
+use crate::tf::init_gate::InitGate;
 use crate::tf::inputs;
 use crate::tf::locate::Located;
 use crate::tf::rundir::RunDir;
@@ -30,6 +32,8 @@ pub struct JobEnv {
     pub action: Action,
     pub from_plan: bool,
     pub lock_timeout: Duration,
+    /// Run `terraform init` even when its record says nothing changed.
+    pub reinit: bool,
     pub children: Arc<Children>,
     pub console: Arc<Console>,
 }
@@ -49,6 +53,10 @@ pub struct JobResult {
     pub digest: Option<String>,
     /// What grouped output shows for this instance.
     pub shown: Vec<u8>,
+    /// The steps it took, with their times (terraform processes and fleet's own).
+    pub steps: Vec<StepTiming>,
+    /// Whether init was skipped (its record matched); `None` before the decision.
+    pub init_skipped: Option<bool>,
     pub ended: SystemTime,
 }
 
@@ -69,6 +77,8 @@ impl JobResult {
             outputs_file: None,
             digest: None,
             shown: Vec::new(),
+            steps: Vec::new(),
+            init_skipped: None,
             ended: SystemTime::now(),
         }
     }
@@ -124,6 +134,10 @@ struct Job<'a> {
     shown: Vec<u8>,
     resources: Option<Resources>,
     digest: Option<String>,
+    /// The rendered tree's digest (known once the directory is prepared).
+    rendered: String,
+    steps: Vec<StepTiming>,
+    init_skipped: Option<bool>,
 }
 
 impl<'a> Job<'a> {
@@ -144,6 +158,9 @@ impl<'a> Job<'a> {
             shown: Vec::new(),
             resources: None,
             digest: None,
+            rendered: String::new(),
+            steps: Vec::new(),
+            init_skipped: None,
         }
     }
 
@@ -165,6 +182,8 @@ impl<'a> Job<'a> {
         result.log = Some(log_path);
         result.resources = self.resources;
         result.digest = self.digest.take();
+        result.steps = std::mem::take(&mut self.steps);
+        result.init_skipped = self.init_skipped;
         result.shown = std::mem::take(&mut self.shown);
         if result.status == Status::Succeeded {
             match self.env.action {
@@ -189,10 +208,8 @@ impl<'a> Job<'a> {
         let mode = Mode::Unattended {
             from_plan: env.from_plan,
         };
-        for step in terraform::prepare_steps(self.inst, self.run, mode) {
-            if let Some(ended) = self.step(&tf, &step, false) {
-                return ended;
-            }
+        if let Some(ended) = self.init(&tf, mode) {
+            return ended;
         }
         if let Some(ended) = self.step(&tf, &terraform::action_step(action, mode, &[]), true) {
             return ended;
@@ -233,8 +250,38 @@ impl<'a> Job<'a> {
             }
             _ => {}
         }
-        self.digest = Some(prepare(&env.located, self.inst, self.run, env.action)?);
+        let started = Instant::now();
+        let prepared = prepare(&env.located, self.inst, self.run, env.action)?;
+        self.steps
+            .push(StepTiming::new("prepare", started.elapsed(), false));
+        self.digest = Some(prepared.digest);
+        self.rendered = prepared.rendered;
         Ok(())
+    }
+
+    /// Runs init (and workspace selection) unless the run directory's init
+    /// record shows nothing it used changed; `Some(result)` when the run ends.
+    fn init(&mut self, tf: &Terraform, mode: Mode) -> Option<JobResult> {
+        let steps = terraform::prepare_steps(self.inst, self.run, mode);
+        let terraform = &self.env.located.terraform;
+        let gate = InitGate::new(self.run, self.inst, terraform, &self.rendered, &steps);
+        let skip = !self.env.reinit && gate.is_current();
+        self.init_skipped = Some(skip);
+        if skip {
+            self.log_line(b"(init skipped: nothing it used changed since the last init)");
+            return None;
+        }
+        if let Err(e) = gate.begin() {
+            return Some(self.fail(format!("{e:#}"), None));
+        }
+        for step in &steps {
+            if let Some(ended) = self.step(tf, step, false) {
+                return Some(ended);
+            }
+        }
+        gate.succeeded()
+            .err()
+            .map(|e| self.fail(format!("{e:#}"), None))
     }
 
     /// Runs one step; `Some(result)` when the run ends here.
@@ -247,6 +294,7 @@ impl<'a> Job<'a> {
         let mut log = self.log.take();
         let mut resources = None;
         let planned = self.env.action == Action::Plan;
+        let started = Instant::now();
         let status = run_merged(&self.env.children, tf.command(step), |line| {
             if let Some(log) = log.as_mut() {
                 let _ = log.write_all(line);
@@ -264,6 +312,10 @@ impl<'a> Job<'a> {
             lines.push(b'\n');
         });
         self.log = log;
+        if matches!(status, Ok(Some(_))) {
+            self.steps
+                .push(StepTiming::new(step.name, started.elapsed(), true));
+        }
         if resources.is_some() {
             self.resources = resources;
         }
@@ -320,6 +372,12 @@ impl<'a> Job<'a> {
             );
             return inputs::save_outputs(self.run, &outputs);
         }
+        if !inputs::has_dependents(&self.env.located.manifest, &self.inst.label) {
+            // Another terraform process only for values nobody here reads;
+            // old values must not outlive the apply that changed them.
+            self.log_line(b"(outputs not saved: the backend is not local and no instance of this fleet reads them)");
+            return inputs::forget_outputs(self.run);
+        }
         let step = terraform::outputs_step();
         self.log_line(
             format!(
@@ -330,10 +388,15 @@ impl<'a> Job<'a> {
             .as_bytes(),
         );
         let mut errors = Vec::new();
+        let started = Instant::now();
         let captured = run_stdout(&self.env.children, tf.command(&step), |line| {
             errors.extend_from_slice(line);
             errors.push(b'\n');
         })?;
+        if captured.is_some() {
+            self.steps
+                .push(StepTiming::new(step.name, started.elapsed(), true));
+        }
         self.log_line(&errors);
         match captured {
             Some((status, stdout)) if status.success() => inputs::save_outputs(self.run, &stdout),

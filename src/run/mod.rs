@@ -17,6 +17,7 @@ pub mod report;
 pub mod resume;
 pub mod scheduler;
 pub mod signals;
+pub mod steps;
 pub mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -58,6 +59,9 @@ pub struct RunOptions {
     pub report: Option<PathBuf>,
     /// apply: apply each instance's saved plan (from the plan action).
     pub from_plan: bool,
+    /// Run `terraform init` for every instance even when nothing it used
+    /// changed since its last init (by default such instances skip it).
+    pub reinit: bool,
 }
 
 pub fn run_command(args: &RunOptions) -> Result<i32> {
@@ -156,6 +160,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         located: located.clone(),
         action: args.action,
         from_plan: args.from_plan,
+        reinit: args.reinit,
         lock_timeout,
         children,
         console: Arc::clone(&console),
@@ -212,7 +217,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         .collect();
     let report = &progress.report;
     console.block(&format!(
-        "fleet: {} {}: {} succeeded, {} failed, {} interrupted, {} skipped, {} cancelled in {:.1}s; report: {}",
+        "fleet: {} {}: {} succeeded, {} failed, {} interrupted, {} skipped, {} cancelled in {:.1}s; {}; report: {}",
         manifest.target,
         args.action.as_str(),
         counts.succeeded,
@@ -221,6 +226,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         counts.skipped,
         counts.cancelled,
         report.duration_s,
+        steps::totals(&report.instances),
         written.join(", ")
     ));
     Ok(exit_code)

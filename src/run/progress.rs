@@ -126,6 +126,9 @@ fn not_run(located: &Located, i: usize, name: &str) -> InstanceReport {
         plan_file: None,
         outputs_file: None,
         digest: None,
+        terraform_processes: None,
+        init_skipped: None,
+        steps: Vec::new(),
     }
 }
 
@@ -170,6 +173,9 @@ pub fn instance_report(
             plan_file: path(&result.plan_file),
             outputs_file: path(&result.outputs_file),
             digest: result.digest.clone(),
+            terraform_processes: Some(super::steps::terraform_processes(&result.steps)),
+            init_skipped: result.init_skipped,
+            steps: result.steps.clone(),
             ..base
         },
     }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, Result};
 
 use super::digest;
+use super::init_gate::InitGate;
 use super::inputs::{self, Missing};
 use super::locate::{pick_instance, Located};
 use super::rundir::{self, RunDir};
@@ -45,12 +46,18 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
     let purpose = format!("fleet tf --action {} {}", args.action.as_str(), inst.label);
     let lock = Lock::acquire(&run.lock_path(), timeout, &purpose)?;
     run.narrow_lock_files();
-    prepare(&located, &inst, &run, args.action)?;
+    let prepared = prepare(&located, &inst, &run, args.action)?;
 
     let tf = Terraform::new(&located.terraform, &run, &inst, &lock)?;
-    for step in terraform::prepare_steps(&inst, &run, Mode::Interactive) {
+    let steps = terraform::prepare_steps(&inst, &run, Mode::Interactive);
+    let gate = InitGate::new(&run, &inst, &located.terraform, &prepared.rendered, &steps);
+    let init = args.reinit || !gate.is_current();
+    if init {
+        gate.begin()?;
+    }
+    for step in steps.iter().filter(|_| init) {
         let mut output = Vec::new();
-        let status = run_merged(&children, tf.command(&step), |line| {
+        let status = run_merged(&children, tf.command(step), |line| {
             output.extend_from_slice(line);
             output.push(b'\n');
         })?;
@@ -63,6 +70,9 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
             );
             return Ok(code);
         }
+    }
+    if init {
+        gate.succeeded()?;
     }
 
     let step = terraform::action_step(args.action, Mode::Interactive, &args.terraform_args);
@@ -80,9 +90,21 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
     Ok(code)
 }
 
-/// Syncs the rendered tree, writes the CLI config and the inputs file;
-/// returns the instance digest (see [`digest::instance_digest`]).
-pub fn prepare(located: &Located, inst: &Instance, run: &RunDir, action: Action) -> Result<String> {
+/// What [`prepare`] found.
+pub struct Prepared {
+    /// The instance digest (see [`digest::instance_digest`]).
+    pub digest: String,
+    /// The rendered tree's digest (an input of init, see [`InitGate`]).
+    pub rendered: String,
+}
+
+/// Syncs the rendered tree, writes the CLI config and the inputs file.
+pub fn prepare(
+    located: &Located,
+    inst: &Instance,
+    run: &RunDir,
+    action: Action,
+) -> Result<Prepared> {
     let rendered = run.sync_rendered(&located.rendered(inst)?)?;
     run.write_cli_config()?;
     prepare_providers(located, inst, run)?;
@@ -91,12 +113,10 @@ pub fn prepare(located: &Located, inst: &Instance, run: &RunDir, action: Action)
         Action::Destroy => inputs::write_inputs(located, inst, run, Missing::KeepPrevious)?,
         Action::Output => String::new(),
     };
-    Ok(digest::instance_digest(
-        inst,
-        &rendered,
-        &inputs,
-        &located.terraform,
-    ))
+    Ok(Prepared {
+        digest: digest::instance_digest(inst, &rendered, &inputs, &located.terraform),
+        rendered,
+    })
 }
 
 /// The digest `prepare` would return for a plan or apply now, computed
