@@ -15,7 +15,7 @@ use super::terraform::{self, Mode, Terraform};
 use super::{Action, TfOptions};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
-use crate::providers::{self, PluginDir};
+use crate::plugin_dir::{self, PluginDir};
 use crate::run::process::{run_merged, run_stdout, Children};
 use crate::run::signals;
 
@@ -130,9 +130,9 @@ fn prepare_providers(located: &Located, inst: &Instance, run: &RunDir) -> Result
     }
     let store = match &located.store {
         Some(dir) => dir.clone(),
-        None => providers::default_store_dir()?,
+        None => plugin_dir::default_store_dir()?,
     };
-    let plugins = providers::prepare(
+    let plugins = plugin_dir::prepare(
         &inst.providers,
         &located.runfiles,
         &run.path,
