@@ -17,6 +17,7 @@ use super::summary::{self, Resources};
 use crate::error::{exit_code_of, ExitCode};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
+use crate::plugin_dir::PluginDir;
 use crate::tf::inputs;
 use crate::tf::locate::Located;
 use crate::tf::rundir::RunDir;
@@ -124,6 +125,8 @@ struct Job<'a> {
     shown: Vec<u8>,
     resources: Option<Resources>,
     digest: Option<String>,
+    /// Held while terraform runs: keeps the provider packages pinned.
+    plugin_dir: Option<PluginDir>,
 }
 
 impl<'a> Job<'a> {
@@ -144,6 +147,7 @@ impl<'a> Job<'a> {
             shown: Vec::new(),
             resources: None,
             digest: None,
+            plugin_dir: None,
         }
     }
 
@@ -233,7 +237,9 @@ impl<'a> Job<'a> {
             }
             _ => {}
         }
-        self.digest = Some(prepare(&env.located, self.inst, self.run, env.action)?);
+        let prepared = prepare(&env.located, self.inst, self.run, env.action)?;
+        self.digest = Some(prepared.digest);
+        self.plugin_dir = prepared.plugin_dir;
         Ok(())
     }
 

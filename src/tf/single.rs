@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
@@ -45,7 +45,8 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
     let purpose = format!("fleet tf --action {} {}", args.action.as_str(), inst.label);
     let lock = Lock::acquire(&run.lock_path(), timeout, &purpose)?;
     run.narrow_lock_files();
-    prepare(&located, &inst, &run, args.action)?;
+    // Keeps the plugin directory's store versions pinned until terraform is done.
+    let _prepared = prepare(&located, &inst, &run, args.action)?;
 
     let tf = Terraform::new(&located.terraform, &run, &inst, &lock)?;
     for step in terraform::prepare_steps(&inst, &run, Mode::Interactive) {
@@ -80,23 +81,35 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
     Ok(code)
 }
 
-/// Syncs the rendered tree, writes the CLI config and the inputs file;
-/// returns the instance digest (see [`digest::instance_digest`]).
-pub fn prepare(located: &Located, inst: &Instance, run: &RunDir, action: Action) -> Result<String> {
+/// A prepared run directory.
+pub struct Prepared {
+    /// The instance digest (see [`digest::instance_digest`]).
+    pub digest: String,
+    /// The provider packages' plugin directory: holding it keeps their store
+    /// versions safe from `fleet gc` while terraform runs.
+    pub plugin_dir: Option<PluginDir>,
+}
+
+/// Syncs the rendered tree, writes the CLI config, the plugin directory and
+/// the inputs file.
+pub fn prepare(
+    located: &Located,
+    inst: &Instance,
+    run: &RunDir,
+    action: Action,
+) -> Result<Prepared> {
     let rendered = run.sync_rendered(&located.rendered(inst)?)?;
     run.write_cli_config()?;
-    prepare_providers(located, inst, run)?;
+    let plugin_dir = prepare_plugin_dir(located, inst, run)?;
     let inputs = match action {
         Action::Plan | Action::Apply => inputs::write_inputs(located, inst, run, Missing::Fail)?,
         Action::Destroy => inputs::write_inputs(located, inst, run, Missing::KeepPrevious)?,
         Action::Output => String::new(),
     };
-    Ok(digest::instance_digest(
-        inst,
-        &rendered,
-        &inputs,
-        &located.terraform,
-    ))
+    Ok(Prepared {
+        digest: digest::instance_digest(inst, &rendered, &inputs, &located.terraform),
+        plugin_dir,
+    })
 }
 
 /// The digest `prepare` would return for a plan or apply now, computed
@@ -117,36 +130,29 @@ pub fn current_digest(located: &Located, inst: &Instance) -> Result<String> {
     ))
 }
 
-/// Plugin directories in use: their store versions stay pinned (safe from
-/// `fleet gc`) until the process ends.
-static PLUGIN_DIRS: Mutex<Vec<PluginDir>> = Mutex::new(Vec::new());
-
 /// Links the instance's provider packages from the machine-wide store into
 /// `<run dir>/.plugins` (each unpacked once per machine, checked against the
 /// lock file's h1: hashes), the read-only `-plugin-dir` of its `init`.
-fn prepare_providers(located: &Located, inst: &Instance, run: &RunDir) -> Result<()> {
+fn prepare_plugin_dir(
+    located: &Located,
+    inst: &Instance,
+    run: &RunDir,
+) -> Result<Option<PluginDir>> {
     if inst.providers.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let store = match &located.store {
         Some(dir) => dir.clone(),
         None => plugin_dir::default_store_dir()?,
     };
-    let plugins = plugin_dir::prepare(
+    plugin_dir::prepare(
         &inst.providers,
         &located.runfiles,
         &run.path,
         &store,
         located.lock_timeout,
     )
-    .with_context(|| format!("{}: provider packages", inst.label))?;
-    if let Some(plugins) = plugins {
-        PLUGIN_DIRS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(plugins);
-    }
-    Ok(())
+    .with_context(|| format!("{}: provider packages", inst.label))
 }
 
 /// After a successful apply, saves the outputs; after a destroy, forgets them.
