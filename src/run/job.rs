@@ -18,6 +18,7 @@ use super::summary::{self, Resources};
 use crate::error::{exit_code_of, ExitCode};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
+use crate::plugin_dir::PluginDir;
 use crate::tf::init_gate::InitGate;
 use crate::tf::inputs;
 use crate::tf::locate::Located;
@@ -138,6 +139,8 @@ struct Job<'a> {
     rendered: String,
     steps: Vec<StepTiming>,
     init_skipped: Option<bool>,
+    /// Held while terraform runs: keeps the provider packages pinned.
+    plugin_dir: Option<PluginDir>,
 }
 
 impl<'a> Job<'a> {
@@ -161,6 +164,7 @@ impl<'a> Job<'a> {
             rendered: String::new(),
             steps: Vec::new(),
             init_skipped: None,
+            plugin_dir: None,
         }
     }
 
@@ -256,6 +260,7 @@ impl<'a> Job<'a> {
             .push(StepTiming::new("prepare", started.elapsed(), false));
         self.digest = Some(prepared.digest);
         self.rendered = prepared.rendered;
+        self.plugin_dir = prepared.plugin_dir;
         Ok(())
     }
 
