@@ -6,3 +6,7 @@ pub mod lock_file;
 pub mod provider_package;
 #[path = "cmd/render.rs"]
 pub mod render;
+#[path = "cmd/tag_verify.rs"]
+pub mod tag_verify;
+#[path = "cmd/variant_build.rs"]
+pub mod variant_build;

@@ -52,9 +52,11 @@ pub fn parse(text: &str, what: &str) -> Result<Vec<LockedProvider>> {
     for block in body.blocks().filter(|b| b.identifier() == "provider") {
         let source = match block.labels() {
             [label] => label.as_str().to_string(),
-            _ => return Err(unsafe_input(format!(
+            _ => {
+                return Err(unsafe_input(format!(
                 "lock file {what}: a provider block needs exactly one label (its source address)"
-            ))),
+            )))
+            }
         };
         let mut provider = LockedProvider {
             source,
