@@ -47,6 +47,15 @@ pub enum Command {
     Run(crate::run::RunArgs),
     /// Check one instance at build time: plan its values against mock providers (or validate).
     Check(crate::check::CheckArgs),
+    /// Write an instance tree (the `tf_instance` render action).
+    Render(crate::glue_cli::render::RenderArgs),
+    /// Package a provider binary as a reproducible zip (the `tf_provider` action).
+    ProviderPackage(crate::glue_cli::provider_package::ProviderPackageArgs),
+    /// Regenerate, check or list a Terraform lock file (`.terraform.lock.hcl`).
+    #[command(subcommand)]
+    LockFile(crate::glue_cli::lock_file::LockFileCommand),
+    /// Run one variant's build tool with its tools and tags (the `variant_build` action).
+    VariantBuild(crate::glue_cli::variant_build::VariantBuildArgs),
 }
 
 /// How long to wait for a lock.
@@ -101,6 +110,9 @@ pub struct ExtractArgs {
     /// Print one JSON object: path, sha256, h1, extracted, repaired, waited_ms.
     #[arg(long)]
     pub json: bool,
+    /// Print nothing on success (build actions: the tree is the output).
+    #[arg(long, conflicts_with = "json")]
+    pub quiet: bool,
 }
 
 #[derive(Args, Debug)]
@@ -118,6 +130,8 @@ pub enum TagCommand {
     Write(TagArgs),
     /// Exit 0 when the tag matches the inputs as they are now, 5 otherwise.
     Check(TagArgs),
+    /// Check keyed inputs against an expected tag (exit 5), then write their tag (`fleet_verify`).
+    Verify(crate::glue_cli::tag_verify::TagVerifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -142,6 +156,9 @@ pub struct HashArgs {
     /// h1 (default for directories and zips), sha256 (default for other files) or zh.
     #[arg(long, value_enum)]
     pub format: Option<hash::Format>,
+    /// Write the hash and a newline to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -237,5 +254,10 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Tf(args) => crate::tf::tf_command(&args),
         Command::Run(args) => crate::run::run_command(&args),
         Command::Check(args) => crate::check::check_command(&args),
+        Command::Render(args) => crate::glue_cli::render::run(&args),
+        Command::ProviderPackage(args) => crate::glue_cli::provider_package::run(&args),
+        Command::LockFile(command) => crate::glue_cli::lock_file::run(&command),
+        Command::VariantBuild(args) => crate::glue_cli::variant_build::run(&args),
+        Command::Tag(TagCommand::Verify(args)) => crate::glue_cli::tag_verify::run(&args),
     }
 }

@@ -154,8 +154,15 @@ pub fn hash_path(path: &Path, format: Option<Format>) -> Result<String> {
 
 /// `fleet hash`.
 pub fn hash_command(args: &crate::cli::HashArgs) -> Result<()> {
-    println!("{}", hash_path(&args.path, args.format)?);
-    Ok(())
+    let hash = hash_path(&args.path, args.format)?;
+    match &args.out {
+        Some(out) => crate::fsutil::write_replace(out, format!("{hash}\n").as_bytes(), false)
+            .with_context(|| format!("writing the hash to {}", out.display())),
+        None => {
+            println!("{hash}");
+            Ok(())
+        }
+    }
 }
 
 /// Parses a 64-digit hex sha256 (either case).

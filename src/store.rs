@@ -781,6 +781,9 @@ pub fn extract_command(args: &crate::cli::ExtractArgs) -> Result<()> {
             repaired: false,
             waited_ms: 0,
         };
+        if args.quiet {
+            return Ok(());
+        }
         return print_extraction(&result, args.json);
     }
     let root = args
@@ -797,7 +800,7 @@ pub fn extract_command(args: &crate::cli::ExtractArgs) -> Result<()> {
     if let Some(link) = &args.link {
         store.link(link, &result.path)?;
     }
-    if result.extracted && !args.json {
+    if result.extracted && !args.json && !args.quiet {
         eprintln!(
             "fleet: {} {} into {} in {:.2}s",
             if result.repaired {
@@ -809,6 +812,9 @@ pub fn extract_command(args: &crate::cli::ExtractArgs) -> Result<()> {
             result.path.display(),
             started.elapsed().as_secs_f64()
         );
+    }
+    if args.quiet {
+        return Ok(());
     }
     print_extraction(&result, args.json)
 }
