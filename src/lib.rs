@@ -26,6 +26,7 @@ pub mod lock;
 pub mod lock_file;
 pub mod manifest;
 pub mod module_files;
+pub mod plugin_dir;
 pub mod private_dir;
 pub mod provider_package;
 pub mod providers;
