@@ -40,7 +40,7 @@ pub fn render(out: &Path, files: &[(String, PathBuf)]) -> Result<()> {
 
 /// `PATH FILE PATH FILE ...` as pairs.
 pub fn pairs(words: &[String]) -> Result<Vec<(String, PathBuf)>> {
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         return Err(usage(format!(
             "render takes PATH FILE pairs; {} word(s) given",
             words.len()

@@ -8,7 +8,7 @@ fn sample() -> Vec<u8> {
     (0..300_000)
         .map(|_| {
             x = (x * 1_103_515_245 + 12_345) & 0x7fff_ffff;
-            if x % 5 != 0 {
+            if !x.is_multiple_of(5) {
                 alphabet[(x % 19) as usize]
             } else {
                 ((x >> 16) & 0xff) as u8
