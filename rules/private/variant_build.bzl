@@ -1,8 +1,8 @@
 """variant_build: one action per variant of a project, all sharing one tools bundle safely."""
 
 load(":labels.bzl", "label_string")
+load(":providers.bzl", "FleetToolsInfo", "FleetVerifyInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
-load(":variant_providers.bzl", "FleetToolsInfo", "FleetVerifyInfo")
 
 # Set by variant_build itself: a private directory must not replace them.
 _RESERVED_VARS = ["FLEET_TOOLS_DIR", "FLEET_VARIANT"]
