@@ -32,10 +32,10 @@ pub struct ComponentArgs {
     #[arg(long = "platform")]
     pub platforms: Vec<String>,
     /// A provider package: SOURCE VERSION PLATFORM ZIP.
-    #[arg(long = "package", num_args = 4, value_names = ["SOURCE", "VERSION", "PLATFORM", "ZIP"])]
+    #[arg(long = "package", num_args = 4, value_names = ["SOURCE", "VERSION", "PLATFORM", "ZIP"], allow_hyphen_values = true)]
     pub packages: Vec<String>,
     /// A module file: PATH (in the module) FILE.
-    #[arg(long = "module", num_args = 2, value_names = ["PATH", "FILE"])]
+    #[arg(long = "module", num_args = 2, value_names = ["PATH", "FILE"], allow_hyphen_values = true)]
     pub modules: Vec<String>,
 }
 
@@ -111,9 +111,9 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-pub fn run(command: &LockFileCommand) -> Result<i32> {
+pub fn run(command: LockFileCommand) -> Result<i32> {
     match command {
-        LockFileCommand::Regenerate(args) => regenerate_command(args),
+        LockFileCommand::Regenerate(args) => regenerate_command(&args),
         LockFileCommand::Check(args) => {
             let c = &args.component;
             check::check(&check::Check {
@@ -128,7 +128,7 @@ pub fn run(command: &LockFileCommand) -> Result<i32> {
             })?;
             Ok(0)
         }
-        LockFileCommand::List(args) => list_command(args),
+        LockFileCommand::List(args) => list_command(&args),
     }
 }
 

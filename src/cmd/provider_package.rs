@@ -18,7 +18,7 @@ pub struct ProviderPackageArgs {
     pub zip: PathBuf,
 }
 
-pub fn run(args: &ProviderPackageArgs) -> Result<i32> {
+pub fn run(args: ProviderPackageArgs) -> Result<i32> {
     crate::provider_package::write_package(&args.binary, &args.entry, &args.zip)?;
     Ok(0)
 }

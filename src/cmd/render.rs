@@ -11,11 +11,11 @@ pub struct RenderArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// PATH FILE pairs: FILE's bytes at OUT/PATH, mode 0644.
-    #[arg(value_name = "PATH FILE")]
+    #[arg(value_name = "PATH FILE", allow_hyphen_values = true)]
     pub pairs: Vec<String>,
 }
 
-pub fn run(args: &RenderArgs) -> Result<i32> {
+pub fn run(args: RenderArgs) -> Result<i32> {
     crate::render::render(&args.out, &crate::render::pairs(&args.pairs)?)?;
     Ok(0)
 }

@@ -1,17 +1,16 @@
 //! `fleet tag verify`: the `fleet_verify` action.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
 
-use crate::error::usage;
+use super::args::LockTimeoutArg;
 use crate::keyed_tag::{self, Verify};
 
 #[derive(Args, Debug)]
 pub struct TagVerifyArgs {
-    /// The tag listing the expected digests (`fleet_verify(lock = ...)`).
+    /// The tag listing the expected digests (`fleet_verify(expected = ...)`).
     #[arg(long)]
     pub expected: PathBuf,
     /// Its path relative to the package, for the fix-it command.
@@ -24,30 +23,24 @@ pub struct TagVerifyArgs {
     #[arg(long)]
     pub label: String,
     /// KEY PATH: PATH's digest must be the expected one for KEY.
-    #[arg(long = "input", num_args = 2, value_names = ["KEY", "PATH"])]
+    #[arg(long = "input", num_args = 2, value_names = ["KEY", "PATH"], allow_hyphen_values = true)]
     pub inputs: Vec<String>,
-    /// Seconds to wait for the tag's lock before exiting 3.
-    #[arg(long, env = "FLEET_LOCK_TIMEOUT", default_value_t = 300.0)]
-    pub timeout: f64,
+    #[command(flatten)]
+    pub lock_timeout: LockTimeoutArg,
 }
 
-pub fn run(args: &TagVerifyArgs) -> Result<i32> {
+pub fn run(args: TagVerifyArgs) -> Result<()> {
+    let inputs = args
+        .inputs
+        .chunks(2)
+        .map(|i| (i[0].clone(), PathBuf::from(&i[1])))
+        .collect();
     keyed_tag::verify(&Verify {
-        expected: args.expected.clone(),
-        expected_name: args.expected_name.clone(),
-        out: args.tag.clone(),
-        label: args.label.clone(),
-        inputs: args
-            .inputs
-            .chunks(2)
-            .map(|i| (i[0].clone(), PathBuf::from(&i[1])))
-            .collect(),
-        timeout: Duration::try_from_secs_f64(args.timeout).map_err(|_| {
-            usage(format!(
-                "--timeout {} is not a number of seconds",
-                args.timeout
-            ))
-        })?,
-    })?;
-    Ok(0)
+        expected: args.expected,
+        expected_name: args.expected_name,
+        out: args.tag,
+        label: args.label,
+        inputs,
+        timeout: args.lock_timeout.duration()?,
+    })
 }

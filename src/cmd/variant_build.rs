@@ -1,11 +1,11 @@
 //! `fleet variant-build`: the action of one `variant_build` target.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
+use super::args::LockTimeoutArg;
 use crate::error::usage;
 use crate::variant_action::{self, ExpectedTag, Tools, VariantAction};
 
@@ -47,7 +47,7 @@ pub struct VariantBuildArgs {
     #[arg(long = "tag", value_name = "DEST")]
     pub tags: Vec<PathBuf>,
     /// DEST KEY PATH: record PATH's digest as KEY in the tag at DEST.
-    #[arg(long = "tag-input", num_args = 3, value_names = ["DEST", "KEY", "PATH"])]
+    #[arg(long = "tag-input", num_args = 3, value_names = ["DEST", "KEY", "PATH"], allow_hyphen_values = true)]
     pub tag_inputs: Vec<String>,
     /// A named machine-wide lock (`<store>/.locks/<NAME>.lock`) held by the tool.
     #[arg(long = "lock", value_name = "NAME")]
@@ -58,16 +58,15 @@ pub struct VariantBuildArgs {
     /// Where the private directories are made.
     #[arg(long)]
     pub private_root: Option<PathBuf>,
-    /// Seconds to wait for a lock before exiting 3.
-    #[arg(long, env = "FLEET_LOCK_TIMEOUT", default_value_t = 300.0)]
-    pub timeout: f64,
+    #[command(flatten)]
+    pub lock_timeout: LockTimeoutArg,
     /// The tool and its arguments.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
 }
 
-pub fn run(args: &VariantBuildArgs) -> Result<i32> {
-    variant_action::run(&action(args)?)
+pub fn run(args: VariantBuildArgs) -> Result<i32> {
+    variant_action::run(&action(&args)?)
 }
 
 fn action(args: &VariantBuildArgs) -> Result<VariantAction> {
@@ -109,12 +108,7 @@ fn action(args: &VariantBuildArgs) -> Result<VariantAction> {
         private_dirs: args.private_dirs.clone(),
         private_root: args.private_root.clone(),
         command: args.command.clone(),
-        timeout: Duration::try_from_secs_f64(args.timeout).map_err(|_| {
-            usage(format!(
-                "--timeout {} is not a number of seconds",
-                args.timeout
-            ))
-        })?,
+        timeout: args.lock_timeout.duration()?,
     })
 }
 
