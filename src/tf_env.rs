@@ -78,9 +78,15 @@ pub fn sanitize_from_process(cmd: &mut Command, scope: Scope) {
     sanitize(cmd, scope, std::env::vars_os());
 }
 
-/// What fleet sets for every terraform it starts, whatever the scope.
-pub fn fleet_settings() -> [(&'static str, &'static str); 2] {
-    [("CHECKPOINT_DISABLE", "1"), ("TF_IN_AUTOMATION", "1")]
+/// What fleet sets for every terraform it starts in `scope` (after
+/// [`sanitize`]; each caller adds its own data dir and CLI config). A hermetic
+/// terraform never prompts; a run target's may (`fleet tf` asks for approval).
+pub fn fleet_settings(scope: Scope) -> Vec<(&'static str, &'static str)> {
+    let mut vars = vec![("CHECKPOINT_DISABLE", "1"), ("TF_IN_AUTOMATION", "1")];
+    if scope == Scope::Hermetic {
+        vars.push(("TF_INPUT", "0"));
+    }
+    vars
 }
 
 #[cfg(test)]

@@ -56,7 +56,7 @@ impl ModuleCopy {
         let mut command = Command::new(absolute(terraform)?);
         tf_env::sanitize_from_process(&mut command, Scope::Hermetic);
         command
-            .envs(tf_env::fleet_settings())
+            .envs(tf_env::fleet_settings(Scope::Hermetic))
             .env(
                 "TF_CLI_CONFIG_FILE",
                 self.scratch.path().join("terraformrc"),
