@@ -30,7 +30,6 @@ pub mod private_dir;
 pub mod provider_package;
 pub mod providers;
 pub mod render;
-pub mod replace_file;
 pub mod run;
 pub mod scratch_dir;
 pub mod store;

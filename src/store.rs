@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::archive::model::Model;
 use crate::archive::{self, Limits, Unpacked};
 use crate::error::unsafe_input;
-use crate::fsutil;
+use crate::fsutil::{self, Replace};
 use crate::hash;
 use crate::lock::{Lock, Mode};
 
@@ -285,7 +285,14 @@ impl Store {
         let unpacked = self.unpack_and_publish(file, digest, source, replace)?;
         let listing = serde_json::to_vec(&unpacked.model).context("encoding version listing")?;
         let temp = self.staging_path(digest, "listing");
-        fsutil::write_through(&temp, &self.listing_path(digest), &listing, true)?;
+        fsutil::replace_file(
+            &self.listing_path(digest),
+            &listing,
+            Replace {
+                staging: Some(&temp),
+                ..Replace::DURABLE
+            },
+        )?;
         let manifest = VersionManifest {
             schema: MANIFEST_SCHEMA,
             sha256: digest.to_string(),
@@ -298,7 +305,14 @@ impl Store {
         // Staged under the digest's name so the sweep of a later extraction
         // removes it if this process dies before the rename.
         let temp = self.staging_path(digest, "manifest");
-        fsutil::write_through(&temp, &self.manifest_path(digest), &json, true)?;
+        fsutil::replace_file(
+            &self.manifest_path(digest),
+            &json,
+            Replace {
+                staging: Some(&temp),
+                ..Replace::DURABLE
+            },
+        )?;
         Ok(manifest)
     }
 
@@ -330,7 +344,7 @@ impl Store {
         if archive_identity(archive.path)? == key {
             let absolute = std::path::absolute(archive.path).context("resolving archive path")?;
             let text = format!("{digest}\n{}\n", absolute.display());
-            fsutil::write_replace(&record, text.as_bytes(), false)?;
+            fsutil::replace_file(&record, text.as_bytes(), Replace::QUICK)?;
         }
         Ok((digest, DigestSource::HashedHere))
     }
@@ -493,15 +507,7 @@ impl Store {
                     ));
                 }
             }
-            fsutil::sweep_dead_temps(link);
-            let temp = fsutil::sibling_temp(link);
-            std::os::unix::fs::symlink(version, &temp)
-                .with_context(|| format!("creating symlink {}", temp.display()))?;
-            if let Err(e) = fs::rename(&temp, link) {
-                let _ = fs::remove_file(&temp);
-                return Err(e).with_context(|| format!("replacing link {}", link.display()));
-            }
-            fsutil::sync_parent(link)?;
+            fsutil::replace_symlink(link, version)?;
         }
         self.record_link(link)
     }

@@ -158,15 +158,12 @@ fn tools_dir(tools: &Tools, root: &Path, timeout: Duration) -> Result<(Option<Pa
     }
 }
 
-/// Points `link` at `target` through a renamed temporary link.
+/// Points `link` at `target` (parents created), replaced atomically.
 fn replace_link(link: &Path, target: &Path) -> Result<()> {
     if let Some(parent) = link.parent() {
         fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    let temp = fsutil::sibling_temp(link);
-    std::os::unix::fs::symlink(target, &temp)
-        .with_context(|| format!("creating symlink {}", temp.display()))?;
-    fs::rename(&temp, link).with_context(|| format!("replacing link {}", link.display()))
+    fsutil::replace_symlink(link, target)
 }
 
 /// `FLEET_STORE`, else `$HOME/.cache/rules_fleet/store` (the home directory

@@ -23,8 +23,12 @@ pub struct HashArgs {
 pub fn run(args: HashArgs) -> Result<()> {
     let hash = hash_path(&args.path, args.format)?;
     match &args.out {
-        Some(out) => crate::fsutil::write_replace(out, format!("{hash}\n").as_bytes(), false)
-            .with_context(|| format!("writing the hash to {}", out.display())),
+        Some(out) => crate::fsutil::replace_file(
+            out,
+            format!("{hash}\n").as_bytes(),
+            crate::fsutil::Replace::QUICK,
+        )
+        .with_context(|| format!("writing the hash to {}", out.display())),
         None => {
             println!("{hash}");
             Ok(())

@@ -13,9 +13,9 @@ use anyhow::{Context, Result};
 use super::mirror::{self, PackageArg};
 use super::terraform::{copy_content, ModuleCopy};
 use crate::error::usage;
+use crate::fsutil::{replace_file, Replace};
 use crate::hash;
 use crate::provider_package::package_file_name;
-use crate::replace_file::{replace, Replace};
 
 /// What to regenerate, as `tf_lock` and the user's `-- ...` arguments give it.
 #[derive(Debug, Clone)]
@@ -104,11 +104,10 @@ pub fn regenerate(req: &Regenerate) -> Result<Outcome> {
         return Ok(Outcome::Unchanged);
     }
     let how = Replace {
-        durable: true,
         mode: Some(0o644),
-        staging: None,
+        ..Replace::DURABLE
     };
-    replace(&dest, &data, how)
+    replace_file(&dest, &data, how)
         .with_context(|| format!("{}: writing {}", req.label, dest.display()))?;
     println!("{}: {} updated", req.label, req.dest);
     Ok(Outcome::Updated)

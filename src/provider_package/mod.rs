@@ -47,7 +47,7 @@ pub fn write_package(binary: &Path, entry: &str, zip: &Path) -> Result<()> {
         .with_context(|| format!("reading provider binary {}", binary.display()))?;
     let bytes = package_bytes(entry, &data)
         .with_context(|| format!("packaging {} as {}", binary.display(), zip.display()))?;
-    fsutil::write_replace(zip, &bytes, false)
+    fsutil::replace_file(zip, &bytes, fsutil::Replace::QUICK)
 }
 
 #[cfg(test)]
