@@ -20,7 +20,7 @@ pub fn compute_keyed(inputs: &[(String, PathBuf)]) -> Result<Tag> {
         values: BTreeMap::new(),
     };
     for (key, path) in inputs {
-        let digest = digest_of(path)?;
+        let digest = tag::digest_of(path)?;
         if tag.inputs.insert(key.clone(), digest).is_some() {
             return Err(usage(format!("input {key} is given twice")));
         }
@@ -75,18 +75,4 @@ pub fn verify(req: &Verify) -> Result<()> {
     }
     tag::write(&req.out, &tag::encode(&now)?, req.timeout)?;
     Ok(())
-}
-
-/// `sha256:<hex>` of a file, `h1:...` of a directory (as `fleet tag write` records them).
-fn digest_of(path: &Path) -> Result<String> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("reading tag input {}", path.display()))?;
-    if meta.is_dir() {
-        crate::hash::h1_dir(path)
-    } else {
-        Ok(format!(
-            "sha256:{}",
-            hex::encode(crate::hash::sha256_file(path)?)
-        ))
-    }
 }
