@@ -12,6 +12,14 @@
 //! - [`providers`]: provider packages from the store as a read-only plugin dir.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
+//! - [`tf_env`]: the one environment policy of every terraform fleet starts.
+//! - [`lock_file`]: the one reader (and `zh:` writer) of `.terraform.lock.hcl`;
+//!   `<component>.lock` and `.lock_test`.
+//! - [`plugin_dir`]: the one builder of the unpacked plugin-directory layout.
+//! - [`provider_package`], [`render`], [`keyed_tag`], [`variant_action`]: the
+//!   work of the rules' build actions (`tf_provider`, `tf_instance`,
+//!   `fleet_verify`, `variant_build`).
+//! - [`scratch_dir`]: private temporary directories removed on drop.
 //! - [`cmd`]: the command-line layer: one file per subcommand (clap lives only here).
 
 pub mod archive;
