@@ -6,22 +6,12 @@ mod common;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 use common::*;
 
 const SOURCE: &str = "fleet.test/rules-fleet/fleettest";
-
-/// `TERRAFORM`, else `terraform` from PATH.
-fn terraform() -> PathBuf {
-    if let Some(t) = std::env::var_os("TERRAFORM").filter(|t| !t.is_empty()) {
-        return PathBuf::from(t);
-    }
-    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-        .map(|d| d.join("terraform"))
-        .find(|p| p.is_file())
-        .expect("terraform on PATH (or TERRAFORM)")
-}
 
 /// A workspace with one module requiring the provider, and packages for two platforms.
 struct Fixture {
