@@ -61,12 +61,14 @@ def _render(ctx, component, backend_config):
         pairs.append((_var_file_name(index + 1, file), file))
 
     args = ctx.actions.args()
-    args.add(tree.path)
+    args.add("render")
+    args.add("--out", tree.path)
+    args.add("--")
     for path, file in pairs:
         args.add(path)
         args.add(file)
     ctx.actions.run(
-        executable = ctx.executable._render,
+        executable = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary,
         arguments = [args],
         inputs = [file for _, file in pairs],
         outputs = [tree],
@@ -251,12 +253,6 @@ enters action inputs, outputs or caches. Only the names are written, to the mani
         "fleet_root": attr.string(
             default = ".fleet",
             doc = "Run directories live under `<workspace root>/<fleet_root>/<package>/<name>/`; relative, without `..`.",
-        ),
-        "_render": attr.label(
-            default = Label("//rules/private:render.sh"),
-            executable = True,
-            allow_single_file = True,
-            cfg = "exec",
         ),
         "check": attr.string(
             default = "plan",

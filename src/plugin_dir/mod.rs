@@ -11,16 +11,20 @@
 //! instances cost one unpacked copy, and there is no shared writable
 //! `TF_PLUGIN_CACHE_DIR` anywhere.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::error::{mismatch, unsafe_input};
+use crate::error::mismatch;
 use crate::fsutil;
+use crate::lock_file;
 use crate::manifest::ProviderPackage;
 use crate::store::{Pin, Store};
+
+mod slot;
+
+pub use slot::Slot;
 
 /// Where the machine-wide store lives: `$FLEET_STORE`, else
 /// `$XDG_CACHE_HOME/rules_fleet/store`, else `~/.cache/rules_fleet/store`.
@@ -78,17 +82,8 @@ pub fn prepare(
         }
         let locked = lock_file_h1_hashes(provider, runfiles)?;
         verify_h1(provider, &locked, &extraction.h1)?;
-        let slot = plugin_slot(&plugins, provider)?;
-        if let Some(parent) = slot.parent() {
-            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        }
-        std::os::unix::fs::symlink(&extraction.path, &slot).with_context(|| {
-            format!(
-                "linking {} to {}",
-                slot.display(),
-                extraction.path.display()
-            )
-        })?;
+        Slot::new(&provider.source, &provider.version, &provider.platform)?
+            .link(&plugins, &extraction.path)?;
         pins.push(pin);
     }
     Ok(Some(PluginDir {
@@ -106,45 +101,10 @@ fn lock_file_h1_hashes(provider: &ProviderPackage, runfiles: &Path) -> Result<Ve
     let Some(lock_file) = &provider.lock_file else {
         return Ok(Vec::new());
     };
-    let path = runfiles.join(lock_file);
-    let text = fs::read_to_string(&path)
-        .with_context(|| format!("reading lock file {}", path.display()))?;
-    Ok(lock_file_hashes(&text, &provider.source)
-        .into_iter()
-        .filter(|h| h.starts_with("h1:"))
-        .collect())
-}
-
-/// The `hashes` of one provider block of a `.terraform.lock.hcl`. The file
-/// is machine-written by terraform in one fixed shape, so a line scanner is
-/// enough: `provider "<source>" {`, then `hashes = [`, quoted strings, `]`.
-pub fn lock_file_hashes(text: &str, source: &str) -> Vec<String> {
-    let header = format!("provider \"{source}\"");
-    let mut hashes = Vec::new();
-    let (mut in_block, mut in_hashes) = (false, false);
-    for line in text.lines().map(str::trim) {
-        if !in_block {
-            in_block = line.starts_with(&header) && line.ends_with('{');
-            continue;
-        }
-        if in_hashes {
-            if line.starts_with(']') {
-                break;
-            }
-            if let Some(hash) = line
-                .trim_end_matches(',')
-                .strip_prefix('"')
-                .and_then(|l| l.strip_suffix('"'))
-            {
-                hashes.push(hash.to_string());
-            }
-        } else if line.starts_with("hashes") {
-            in_hashes = true;
-        } else if line == "}" {
-            break;
-        }
-    }
-    hashes
+    let locked = lock_file::read(&runfiles.join(lock_file))?;
+    Ok(lock_file::find(&locked, &provider.source)
+        .map(|block| block.hashes_with("h1:"))
+        .unwrap_or_default())
 }
 
 /// The unpacked package must match one of the lock file's `h1:` hashes.
@@ -171,32 +131,6 @@ fn verify_h1(provider: &ProviderPackage, locked: &[String], h1: &str) -> Result<
     )))
 }
 
-/// `<plugins>/<host>/<namespace>/<type>/<version>/<os_arch>`, every part checked.
-fn plugin_slot(plugins: &Path, provider: &ProviderPackage) -> Result<PathBuf> {
-    let mut parts: Vec<&str> = provider.source.split('/').collect();
-    parts.push(&provider.version);
-    parts.push(&provider.platform);
-    let mut slot = plugins.to_path_buf();
-    let mut count = 0;
-    for part in parts {
-        if part.is_empty() || part == "." || part == ".." {
-            return Err(unsafe_input(format!(
-                "provider source {:?} version {:?} platform {:?} is not a valid address",
-                provider.source, provider.version, provider.platform
-            )));
-        }
-        slot.push(part);
-        count += 1;
-    }
-    if count != 5 {
-        return Err(unsafe_input(format!(
-            "provider source {:?} must be <host>/<namespace>/<type>",
-            provider.source
-        )));
-    }
-    Ok(slot)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,14 +149,6 @@ mod tests {
     }
 
     #[test]
-    fn slot_follows_the_unpacked_mirror_layout() {
-        let slot = plugin_slot(Path::new("/p"), &provider("example.com/ns/t")).unwrap();
-        assert_eq!(slot, Path::new("/p/example.com/ns/t/0.1.0/linux_amd64"));
-        assert!(plugin_slot(Path::new("/p"), &provider("../ns/t")).is_err());
-        assert!(plugin_slot(Path::new("/p"), &provider("ns/t")).is_err());
-    }
-
-    #[test]
     fn h1_must_be_listed() {
         let p = provider("a/b/c");
         assert!(verify_h1(&p, &p.h1, "h1:abc").is_ok());
@@ -236,38 +162,5 @@ mod tests {
             format!("{err:#}").contains("bazel run //infra:cache.lock"),
             "{err:#}"
         );
-    }
-
-    /// The shape `terraform providers lock` writes.
-    const LOCK_FILE: &str = r#"# This file is maintained automatically by "terraform init".
-# Manual edits may be lost in future updates.
-
-provider "fleet.test/rules-fleet/other" {
-  version = "1.0.0"
-  hashes = [
-    "h1:other=",
-  ]
-}
-
-provider "fleet.test/rules-fleet/fleettest" {
-  version     = "0.1.0"
-  constraints = "0.1.0"
-  hashes = [
-    "h1:8wPxA7FX82JUwuMERzcyX2/pcloFa+3YEDFFAojcgFc=",
-    "zh:047a94ffa1aa50597b79e6954f41d547c7f1ea072d2459236a7061b2abd96dd7",
-  ]
-}
-"#;
-
-    #[test]
-    fn lock_file_hashes_of_one_provider() {
-        assert_eq!(
-            lock_file_hashes(LOCK_FILE, "fleet.test/rules-fleet/fleettest"),
-            vec![
-                "h1:8wPxA7FX82JUwuMERzcyX2/pcloFa+3YEDFFAojcgFc=".to_string(),
-                "zh:047a94ffa1aa50597b79e6954f41d547c7f1ea072d2459236a7061b2abd96dd7".to_string()
-            ]
-        );
-        assert!(lock_file_hashes(LOCK_FILE, "fleet.test/rules-fleet/absent").is_empty());
     }
 }
