@@ -11,6 +11,9 @@
 #   e2e/terraform/run_group_tests.sh      # FLEET_HELPER defaults to <repo>/target/release/fleet
 #   FLEET_E2E_KEEP=1 e2e/terraform/run_group_tests.sh   # keeps the temp dir and says where
 #
+# The analysis refusals (a member in two groups, order cycles) are skylib
+# analysis tests: e2e/analysis/groups.
+#
 # Runs are steered through the environment and marker files (TF_VAR_e2e_dir:
 # fail-<name>, hook-fails), never by editing sources. Nothing sleeps to
 # synchronise: the instances' sleep is their workload.
@@ -55,23 +58,6 @@ bz() {
   (cd "$ws" && "$bazelw" "$command" "--repo_env=FLEET_HELPER=$helper" "$@")
 }
 
-# refused NAME TARGET PATTERN...: building TARGET fails and its output holds every pattern.
-refused() {
-  local name="$1" target="$2" log="$logs/refused-$1.log" pattern
-  shift 2
-  if bz build "$target" >"$log" 2>&1; then
-    fail "$name" "the build succeeded"
-    return
-  fi
-  for pattern in "$@"; do
-    if ! grep -qF -- "$pattern" "$log"; then
-      fail "$name" "no '$pattern' in $log: $(grep -m3 ERROR "$log")"
-      return
-    fi
-  done
-  pass "$name"
-}
-
 # round NAME ACTION: one `fleet run` of the fleet with a fresh e2e_round and
 # events log; its exit status in $status, its report in $tmp/NAME.json.
 round() {
@@ -88,12 +74,6 @@ round() {
 report_has() {
   python3 -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$tmp/$1.json"
 }
-
-refused "a member in two groups fails analysis, naming both" //negative/groups:two_groups \
-  "//negative/groups:a is a member of two groups: " "//negative/groups:first" "//negative/groups:second"
-refused "a serial order against a dependency fails analysis, naming the cycle" //negative/groups:contradiction \
-  "order cycle: //negative/groups:" "//negative/groups:b" "//negative/groups:c" \
-  "serial order of //negative/groups:contradiction"
 
 round r1 apply
 if [[ $status -eq 0 ]]; then

@@ -2,21 +2,9 @@
 
 load(":group_order.bzl", "check_group_order", "check_memberships", "membership_claim")
 load(":labels.bzl", "label_string")
-load(":providers.bzl", "TfInstanceInfo")
+load(":providers.bzl", "TfGroupInfo", "TfInstanceInfo")
 
 GROUP_MODES = ["parallel", "serial"]
-
-TfGroupInfo = provider(
-    doc = "A run group (`tf_group`): how `fleet run` schedules its members, and what a fleet listing it needs.",
-    fields = {
-        "label": "Canonical label string of the group.",
-        "entry": "Dict: this group's entry in a manifest's `groups` list (label, name, mode, concurrency, members, on_change).",
-        "transitive_groups": "Depset of JSON strings: manifest entries of this group and every group nested in it.",
-        "memberships": "Depset of membership_claim strings (`<member>\\t<group>`) of this group and the groups nested in it.",
-        "instances": "List of TfInstanceInfo of every instance in the group, nested groups included, in listed order.",
-        "runfiles": "Runfiles of the `on_change` hooks of this group and the groups nested in it.",
-    },
-)
 
 def _tf_group_impl(ctx):
     label = label_string(ctx.label)
