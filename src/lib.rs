@@ -11,6 +11,7 @@
 //! - [`module_files`]: reading a Terraform module's `.tf` / `.tf.json` files.
 //! - [`providers`]: provider packages from the store as a read-only plugin dir.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
+//! - [`schedule`]: the rules deciding what a fleet run starts next (groups, limits, exclusive).
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
 //! - [`cmd`]: the command-line layer: one file per subcommand (clap lives only here).
 
@@ -26,6 +27,7 @@ pub mod module_files;
 pub mod private_dir;
 pub mod providers;
 pub mod run;
+pub mod schedule;
 pub mod store;
 pub mod tag;
 pub mod tf;

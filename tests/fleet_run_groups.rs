@@ -39,7 +39,11 @@ fn with_groups(fleet: &Fleet, groups: Value, exclusive: &[&str]) {
             inst["exclusive"] = json!(true);
         }
     }
-    fs::write(&fleet.manifest, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    fs::write(
+        &fleet.manifest,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
 }
 
 /// A hook script in the runfiles that records its environment and report,
@@ -122,7 +126,10 @@ fn limits_order_exclusivity_and_the_hook_hold_on_the_instances_own_times() {
     let out = apply(&fleet);
     assert!(out.status.success(), "{}", describe(&out));
 
-    let caches: Vec<(f64, f64)> = ["c1", "c2", "c3", "c4"].iter().map(|n| span(&fleet, n)).collect();
+    let caches: Vec<(f64, f64)> = ["c1", "c2", "c3", "c4"]
+        .iter()
+        .map(|n| span(&fleet, n))
+        .collect();
     assert_eq!(max_overlap(&caches), 2, "caches {caches:?}");
     let migrations: Vec<(f64, f64)> = ["m1", "m2", "m3"].iter().map(|n| span(&fleet, n)).collect();
     assert!(
@@ -141,12 +148,20 @@ fn limits_order_exclusivity_and_the_hook_hold_on_the_instances_own_times() {
         "exclusive overlapped: {alone:?} vs {everyone:?}, hook {hook:?}"
     );
     assert!(
-        caches.iter().any(|&c| migrations.iter().any(|&m| overlaps(c, m))),
+        caches
+            .iter()
+            .any(|&c| migrations.iter().any(|&m| overlaps(c, m))),
         "the two groups never ran at once: {caches:?} {migrations:?}"
     );
     let last_cache = caches.iter().map(|c| c.1).fold(0.0, f64::max);
-    assert!(hook.0 >= last_cache, "hook at {hook:?} before the last cache ended {last_cache}");
-    assert!(span(&fleet, "dep").0 >= hook.1, "dep started before the hook ended");
+    assert!(
+        hook.0 >= last_cache,
+        "hook at {hook:?} before the last cache ended {last_cache}"
+    );
+    assert!(
+        span(&fleet, "dep").0 >= hook.1,
+        "dep started before the hook ended"
+    );
 
     let runs = fs::read_to_string(fleet.marker("hook.runs")).unwrap();
     assert_eq!(runs, "//pkg:caches apply\n");
@@ -159,7 +174,11 @@ fn limits_order_exclusivity_and_the_hook_hold_on_the_instances_own_times() {
         .map(|i| i["label"].as_str().unwrap())
         .collect();
     assert_eq!(labels, ["//pkg:c1", "//pkg:c2", "//pkg:c3", "//pkg:c4"]);
-    assert!(members["instances"].as_array().unwrap().iter().all(|i| i["status"] == "succeeded"));
+    assert!(members["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["status"] == "succeeded"));
 
     let report = fleet.report();
     let caches = group(&report, "caches");
@@ -167,15 +186,25 @@ fn limits_order_exclusivity_and_the_hook_hold_on_the_instances_own_times() {
     assert_eq!(caches["status"], "succeeded");
     assert_eq!(caches["hook"]["status"], "succeeded");
     let log = caches["hook"]["log"].as_str().expect("hook log");
-    assert!(fs::read_to_string(log).unwrap().contains("flushing the caches"));
+    assert!(fs::read_to_string(log)
+        .unwrap()
+        .contains("flushing the caches"));
     assert_eq!(group(&report, "migrations")["mode"], "serial");
-    assert!(stdout(&out).contains("group caches (parallel, concurrency 2): 4 succeeded; on_change succeeded"), "{}", describe(&out));
+    assert!(
+        stdout(&out)
+            .contains("group caches (parallel, concurrency 2): 4 succeeded; on_change succeeded"),
+        "{}",
+        describe(&out)
+    );
 
     // Nothing changes the second time: no hook.
     fs::remove_file(fleet.marker("hook.runs")).unwrap();
     let again = apply(&fleet);
     assert!(again.status.success(), "{}", describe(&again));
-    assert!(!fleet.marker("hook.runs").exists(), "the hook ran without a change");
+    assert!(
+        !fleet.marker("hook.runs").exists(),
+        "the hook ran without a change"
+    );
     assert!(group(&fleet.report(), "caches")["hook"].is_null());
 }
 
@@ -190,7 +219,12 @@ fn failures_skip_later_serial_members_and_a_failing_hook_skips_dependents() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let report = fleet.report();
     let status = |n: &str| entry(&report, n)["status"].as_str().unwrap().to_string();
-    let reason = |n: &str| entry(&report, n)["reason"].as_str().unwrap_or("").to_string();
+    let reason = |n: &str| {
+        entry(&report, n)["reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
     // Parallel: the other caches ran to completion.
     for n in ["c1", "c2", "c4", "m1", "alone"] {
         assert_eq!(status(n), "succeeded", "{n}: {}", reason(n));
@@ -200,13 +234,20 @@ fn failures_skip_later_serial_members_and_a_failing_hook_skips_dependents() {
     assert_eq!(status("m3"), "skipped");
     assert_eq!(reason("m3"), "earlier member of migrations failed: m2");
     // The hook still ran (c1, c2, c4 changed), failed, and dep was skipped.
-    assert_eq!(fs::read_to_string(fleet.marker("hook.runs")).unwrap(), "//pkg:caches apply\n");
+    assert_eq!(
+        fs::read_to_string(fleet.marker("hook.runs")).unwrap(),
+        "//pkg:caches apply\n"
+    );
     let caches = group(&report, "caches");
     assert_eq!(caches["hook"]["status"], "failed");
     assert_eq!(caches["hook"]["exit_code"], 7);
     assert_eq!(caches["status"], "failed");
     assert_eq!(status("dep"), "skipped");
-    assert!(reason("dep").contains("the on_change hook of caches failed"), "{}", reason("dep"));
+    assert!(
+        reason("dep").contains("the on_change hook of caches failed"),
+        "{}",
+        reason("dep")
+    );
 }
 
 #[test]
@@ -242,7 +283,11 @@ fn groups_that_cannot_run_are_refused() {
     with_groups(&fleet, two, &[]);
     let out = fleet.run("plan", &[]);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
-    assert!(stderr(&out).contains("b is a member of two groups: s and p"), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("b is a member of two groups: s and p"),
+        "{}",
+        describe(&out)
+    );
 
     with_groups(&fleet, json!([serial(json!(["//pkg:nope"]))]), &[]);
     let out = fleet.run("plan", &[]);

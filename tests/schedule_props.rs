@@ -119,7 +119,7 @@ fn simulate(w: &World, schedule: &mut Schedule) -> Trace {
     let mut t = 0;
     loop {
         trace.decisions.push(t);
-        for step in schedule.next() {
+        for step in schedule.decide() {
             match step {
                 Step::Start(i) => {
                     assert!(trace.start[i].is_none(), "i{i} started twice");
@@ -220,7 +220,10 @@ impl<'a> Rules<'a> {
     fn member_done(&self, m: Member) -> (Option<u64>, bool) {
         match m {
             Member::Instance(i) if !self.w.spec.scheduled[i] => (Some(0), true),
-            Member::Instance(i) => (self.t.end[i].or(self.t.skipped[i].as_ref().map(|s| s.0)), self.ok(i)),
+            Member::Instance(i) => (
+                self.t.end[i].or(self.t.skipped[i].as_ref().map(|s| s.0)),
+                self.ok(i),
+            ),
             Member::Group(g) => {
                 let (mut at, mut ok) = (Some(0), true);
                 for m in self.ordered(g) {
@@ -242,10 +245,18 @@ impl<'a> Rules<'a> {
     fn waits(&self, i: usize) -> Vec<(Member, String, bool)> {
         let mut waits = Vec::new();
         for &d in &self.w.spec.before[i] {
-            waits.push((Member::Instance(d), "upstream dependencies failed".to_string(), false));
+            waits.push((
+                Member::Instance(d),
+                "upstream dependencies failed".to_string(),
+                false,
+            ));
             for g in self.groups_of(d) {
                 if self.w.spec.groups[g].hook && !self.groups_of(i).contains(&g) {
-                    waits.push((Member::Group(g), format!("on_change hook of g{g} failed"), true));
+                    waits.push((
+                        Member::Group(g),
+                        format!("on_change hook of g{g} failed"),
+                        true,
+                    ));
                 }
             }
         }
@@ -254,7 +265,11 @@ impl<'a> Rules<'a> {
             if self.w.spec.groups[g].mode != Mode::Serial {
                 continue;
             }
-            let mine = if k == 0 { Member::Instance(i) } else { Member::Group(chain[k - 1]) };
+            let mine = if k == 0 {
+                Member::Instance(i)
+            } else {
+                Member::Group(chain[k - 1])
+            };
             for m in self.ordered(g).into_iter().take_while(|&m| m != mine) {
                 waits.push((m, format!("earlier member of g{g} failed"), false));
             }
@@ -265,9 +280,7 @@ impl<'a> Rules<'a> {
     /// Whether a wait went well (for a hooked group: its hook did not fail).
     fn wait_ok(&self, m: Member, hook_only: bool) -> bool {
         match m {
-            Member::Group(g) if hook_only => {
-                self.t.hooks[g].is_empty() || !self.w.hook_fails[g]
-            }
+            Member::Group(g) if hook_only => self.t.hooks[g].is_empty() || !self.w.hook_fails[g],
             _ => self.member_done(m).1,
         }
     }
@@ -285,7 +298,12 @@ impl<'a> Rules<'a> {
     }
 
     fn hooks_at(&self, t: u64) -> usize {
-        self.t.hooks.iter().flatten().filter(|(s, e)| *s <= t && t < *e).count()
+        self.t
+            .hooks
+            .iter()
+            .flatten()
+            .filter(|(s, e)| *s <= t && t < *e)
+            .count()
     }
 }
 
@@ -347,7 +365,10 @@ fn check(w: &World, t: &Trace) -> Result<(), TestCaseError> {
                 let s = t.start[i].unwrap_or(u64::MAX);
                 for (m, _, _) in r.waits(i) {
                     let done = r.member_done(m).0;
-                    prop_assert!(done.is_some_and(|d| d <= s), "i{i} started at {s} before {m:?} was done ({done:?})");
+                    prop_assert!(
+                        done.is_some_and(|d| d <= s),
+                        "i{i} started at {s} before {m:?} was done ({done:?})"
+                    );
                 }
             }
         }
@@ -356,16 +377,25 @@ fn check(w: &World, t: &Trace) -> Result<(), TestCaseError> {
         let active = r.active_at(now);
         prop_assert!(active.len() <= spec.limit, "limit at {now}: {active:?}");
         let alone = active.iter().any(|&i| spec.exclusive[i]);
-        prop_assert!(!alone || (active.len() == 1 && r.hooks_at(now) == 0), "exclusive at {now}: {active:?}");
+        prop_assert!(
+            !alone || (active.len() == 1 && r.hooks_at(now) == 0),
+            "exclusive at {now}: {active:?}"
+        );
         let load = |g: usize| active.iter().filter(|&&i| r.in_group(i, g)).count();
         for (g, group) in spec.groups.iter().enumerate() {
             if group.mode == Mode::Parallel && group.concurrency > 0 {
-                prop_assert!(load(g) <= group.concurrency, "g{g} over {} at {now}", group.concurrency);
+                prop_assert!(
+                    load(g) <= group.concurrency,
+                    "g{g} over {} at {now}",
+                    group.concurrency
+                );
             }
         }
         // No idle slot: a ready instance not running is held back by a rule.
         let waiting: Vec<usize> = (0..n)
-            .filter(|&i| spec.scheduled[i] && t.start[i].is_none_or(|s| s > now) && r.ready_at(i, now))
+            .filter(|&i| {
+                spec.scheduled[i] && t.start[i].is_none_or(|s| s > now) && r.ready_at(i, now)
+            })
             .collect();
         let draining = waiting.iter().any(|&j| spec.exclusive[j]);
         for &i in &waiting {
@@ -375,7 +405,9 @@ fn check(w: &World, t: &Trace) -> Result<(), TestCaseError> {
                 || (!spec.exclusive[i] && draining)
                 || r.groups_of(i).iter().any(|&g| {
                     let group = &spec.groups[g];
-                    group.mode == Mode::Parallel && group.concurrency > 0 && load(g) >= group.concurrency
+                    group.mode == Mode::Parallel
+                        && group.concurrency > 0
+                        && load(g) >= group.concurrency
                 });
             prop_assert!(held, "i{i} ready but idle at {now}: active {active:?}");
         }
@@ -390,10 +422,16 @@ fn check(w: &World, t: &Trace) -> Result<(), TestCaseError> {
             for m in r.ordered(g) {
                 done = done.max(r.member_done(m).0.unwrap_or(u64::MAX));
             }
-            prop_assert!(done <= start, "hook of g{g} at {start} before its group finished at {done}");
+            prop_assert!(
+                done <= start,
+                "hook of g{g} at {start} before its group finished at {done}"
+            );
             // It started at the first decision after that with no exclusive instance running.
             for &now in t.decisions.iter().filter(|&&d| d >= done && d < start) {
-                prop_assert!(r.active_at(now).iter().any(|&i| spec.exclusive[i]), "hook of g{g} idle at {now}");
+                prop_assert!(
+                    r.active_at(now).iter().any(|&i| spec.exclusive[i]),
+                    "hook of g{g} idle at {now}"
+                );
             }
         }
     }

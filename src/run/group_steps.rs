@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::hook::{run_hook, HookCall, HookResult};
+use super::outcome::Outcome;
 use super::output::OutputMode;
 use super::progress::{self, Progress};
 use super::report::Status;
-use super::scheduler::{Event, Node, Outcome, Scheduler};
+use super::scheduler::{Event, Node, Scheduler};
 use crate::schedule::Step;
 
 impl Scheduler {
@@ -82,9 +83,10 @@ impl Scheduler {
         };
         let env = Arc::clone(&self.env);
         let to_scheduler = sender.clone();
-        self.env
-            .console
-            .progress(&format!("fleet: started the on_change hook of {}", group.name));
+        self.env.console.progress(&format!(
+            "fleet: started the on_change hook of {}",
+            group.name
+        ));
         let spawned = std::thread::Builder::new()
             .name(format!("hook {}", group.name))
             .spawn(move || {

@@ -141,7 +141,11 @@ pub fn summary_lines(groups: &[GroupReport]) -> String {
         text.push_str(&format!("group {} ({shape}): {}", g.name, parts.join(", ")));
         match (&g.hook, &g.on_change) {
             (Some(h), _) => {
-                text.push_str(&format!("; on_change {} in {:.1}s", h.status.as_str(), h.duration_s));
+                text.push_str(&format!(
+                    "; on_change {} in {:.1}s",
+                    h.status.as_str(),
+                    h.duration_s
+                ));
                 if let Some(reason) = &h.reason {
                     text.push_str(&format!(": {reason}"));
                 }

@@ -77,7 +77,11 @@ pub fn run_hook(env: &JobEnv, call: &HookCall) -> HookResult {
 
 fn run(env: &JobEnv, call: &HookCall, result: &mut HookResult) -> Result<()> {
     let action = env.action.as_str();
-    let dir = env.located.fleet_root.join(".groups").join(label_dir(&call.label)?);
+    let dir = env
+        .located
+        .fleet_root
+        .join(".groups")
+        .join(label_dir(&call.label)?);
     create_dirs(&env.located.fleet_root, &dir)?;
     let report_path = dir.join(format!("{action}.report.json"));
     let report = GroupReportFile {
@@ -184,7 +188,10 @@ mod tests {
 
     #[test]
     fn label_dirs_stay_inside() {
-        assert_eq!(label_dir("//infra/cache:all").unwrap().to_str(), Some("infra/cache/all"));
+        assert_eq!(
+            label_dir("//infra/cache:all").unwrap().to_str(),
+            Some("infra/cache/all")
+        );
         assert_eq!(label_dir("@r//p:g").unwrap().to_str(), Some("@r/p/g"));
         assert!(label_dir("//..:x").is_err());
         assert!(label_dir("//a/../../b:x").is_err());

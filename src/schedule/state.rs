@@ -1,4 +1,4 @@
-//! The scheduling state machine. The runner calls [`Schedule::next`] after
+//! The scheduling state machine. The runner calls [`Schedule::decide`] after
 //! every change and performs the [`Step`]s it returns; it reports back with
 //! [`Schedule::finished`] and [`Schedule::hook_finished`].
 //!
@@ -35,7 +35,9 @@ pub enum HookState {
     /// Some member has not finished yet.
     Waiting,
     Running,
-    Done { ok: bool },
+    Done {
+        ok: bool,
+    },
     /// No hook, or nothing of the group changed (or the action changes nothing).
     NotNeeded,
 }
@@ -113,7 +115,7 @@ impl Schedule {
     }
 
     /// What to do now; call again after every finish.
-    pub fn next(&mut self) -> Vec<Step> {
+    pub fn decide(&mut self) -> Vec<Step> {
         let mut steps = Vec::new();
         loop {
             let mut progressed = false;
@@ -198,7 +200,9 @@ impl Schedule {
             .priority
             .iter()
             .copied()
-            .filter(|&i| self.run[i] == Run::Pending && matches!(self.readiness(i), Readiness::Ready))
+            .filter(|&i| {
+                self.run[i] == Run::Pending && matches!(self.readiness(i), Readiness::Ready)
+            })
             .collect();
         if let Some(&alone) = ready.iter().find(|&&i| self.spec.exclusive[i]) {
             if self.active == 0 && self.hooks_running == 0 {
