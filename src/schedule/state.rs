@@ -269,6 +269,7 @@ impl Schedule {
     fn readiness(&self, i: usize) -> Readiness {
         let mut failed_deps = Vec::new();
         let mut reasons = Vec::new();
+        let mut serial_failed = Vec::new();
         for wait in &self.shape.waits[i] {
             match *wait {
                 Wait::Dependency(d) => match self.member_done(Member::Instance(d)) {
@@ -278,12 +279,16 @@ impl Schedule {
                 },
                 Wait::Earlier { group, member } => match self.member_done(member) {
                     None => return Readiness::Blocked,
-                    Some(false) => reasons.push(format!(
-                        "earlier member of {} failed: {}",
-                        self.spec.groups[group].name,
-                        self.member_name(member)
-                    )),
-                    Some(true) => {}
+                    // Only the first failed member of a group: the later ones were skipped for it.
+                    Some(false) if !serial_failed.contains(&group) => {
+                        serial_failed.push(group);
+                        reasons.push(format!(
+                            "earlier member of {} failed: {}",
+                            self.spec.groups[group].name,
+                            self.member_name(member)
+                        ))
+                    }
+                    Some(_) => {}
                 },
                 Wait::Hook(g) => match self.hooks[g] {
                     HookState::Waiting | HookState::Running => return Readiness::Blocked,
