@@ -12,6 +12,7 @@
 //! - [`plugin_dir`]: Terraform provider packages from the store as a read-only plugin dir
 //!   (and the one builder of that layout, [`plugin_dir::Slot`]).
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
+//! - [`schedule`]: the rules deciding what a fleet run starts next (groups, limits, exclusive).
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
 //! - [`tf_env`]: the one environment policy of every terraform fleet starts.
 //! - [`lock_file`]: the one reader (and `zh:` writer) of `.terraform.lock.hcl`;
@@ -38,6 +39,7 @@ pub mod private_dir;
 pub mod provider_package;
 pub mod render;
 pub mod run;
+pub mod schedule;
 pub mod scratch_dir;
 pub mod store;
 pub mod tag;

@@ -150,6 +150,7 @@ def _tf_instance_impl(ctx):
         deps = dep_labels,
         inputs_from = inputs_from,
         secret_env = dict(ctx.attr.secret_env),
+        exclusive = ctx.attr.exclusive,
     )
     entry["providers"] = manifest_providers(
         component.providers,
@@ -249,6 +250,10 @@ enters action inputs, outputs or caches. Only the names are written, to the mani
         ),
         "allow_secret_like_keys": attr.string_list(
             doc = "Exact key names in `vars`, `backend_config` or `env` that look like secrets by name but are not (e.g. `token_ttl`).",
+        ),
+        "exclusive": attr.bool(
+            default = False,
+            doc = "`fleet run` runs this instance alone: it starts when nothing else of the run runs, and nothing else starts while it does.",
         ),
         "fleet_root": attr.string(
             default = ".fleet",
