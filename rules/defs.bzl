@@ -2,15 +2,14 @@
 
 load("//rules/private:fleet_tools.bzl", _fleet_tools = "fleet_tools")
 load("//rules/private:fleet_verify.bzl", _fleet_verify = "fleet_verify")
-load("//rules/private:providers.bzl", _FleetHelperInfo = "FleetHelperInfo", _TerraformInfo = "TerraformInfo", _TfComponentInfo = "TfComponentInfo", _TfInstanceGroupInfo = "TfInstanceGroupInfo", _TfInstanceInfo = "TfInstanceInfo")
+load("//rules/private:providers.bzl", _FleetHelperInfo = "FleetHelperInfo", _FleetToolsInfo = "FleetToolsInfo", _FleetVerifyInfo = "FleetVerifyInfo", _TerraformInfo = "TerraformInfo", _TfComponentInfo = "TfComponentInfo", _TfFleetInfo = "TfFleetInfo", _TfInstanceGroupInfo = "TfInstanceGroupInfo", _TfInstanceInfo = "TfInstanceInfo", _TfProviderInfo = "TfProviderInfo")
 load("//rules/private:tf_component.bzl", _tf_component = "tf_component")
-load("//rules/private:tf_fleet.bzl", _TfFleetInfo = "TfFleetInfo", _tf_fleet = "tf_fleet")
+load("//rules/private:tf_fleet.bzl", _tf_fleet = "tf_fleet")
 load("//rules/private:tf_instance.bzl", _tf_instance = "tf_instance")
 load("//rules/private:tf_instances.bzl", _tf_instance_group = "tf_instance_group", _tf_instances = "tf_instances")
-load("//rules/private:tf_provider.bzl", _TfProviderInfo = "TfProviderInfo", _tf_provider = "tf_provider", _tf_provider_package = "tf_provider_package")
+load("//rules/private:tf_provider.bzl", _tf_provider = "tf_provider", _tf_provider_package = "tf_provider_package")
 load("//rules/private:toolchains.bzl", _current_fleet_helper = "current_fleet_helper", _fleet_helper_toolchain = "fleet_helper_toolchain", _terraform_toolchain = "terraform_toolchain")
 load("//rules/private:variant_build.bzl", _variant_build = "variant_build")
-load("//rules/private:variant_providers.bzl", _FleetToolsInfo = "FleetToolsInfo", _FleetVerifyInfo = "FleetVerifyInfo")
 
 # One Terraform root module (and `<name>.lock`, `<name>.lock_test` when it uses providers).
 tf_component = _tf_component

@@ -24,52 +24,18 @@
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=e2e/lib.sh
 source "$here/../lib.sh"
 e2e_suite e2e-providers
 rounds="${E2E_PROVIDERS_ROUNDS:-10}"
 process_rounds="${E2E_PROVIDERS_PROCESS_ROUNDS:-3}"
 source_addr="fleet.test/rules-fleet/fleettest"
 
-if [[ ! -x "$helper" ]] || ! "$helper" tf --help 2>/dev/null | grep -q -- --store; then
-  fail "helper" "$helper is missing or its 'tf' has no --store (cargo build --release)"
-  finish
-fi
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/e2e-providers.XXXXXX")"
-ws="$tmp/ws"
-logs="$tmp/logs"
-mkdir -p "$ws" "$logs"
-# The output base lives in the scratch directory: the fetched and unpacked 100 MiB
-# packages go away with it.
-output_base="$tmp/output-base"
-cleanup() {
-  [[ -f "$ws/WORKSPACE" ]] && (cd "$ws" && "$bazelw" "--output_base=$output_base" shutdown >/dev/null 2>&1)
-  if [[ -n "${E2E_PROVIDERS_KEEP:-}" ]]; then
-    echo "kept $tmp"
-    return
-  fi
-  chmod -R u+w "$tmp" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# The workspace copy consumes rules_fleet from this checkout, by absolute path.
-tar -C "$here" --exclude=./.fleet --exclude=./mirror --exclude=./mirror-tampered -cf - . | tar -C "$ws" -xf -
-sed -i "s|path = \"../..\"|path = \"$repo_root\"|" "$ws/WORKSPACE" "$ws/MODULE.bazel"
-sed -i "s|MIRROR_ROOT|$ws|" "$ws/MODULE.bazel"
-
 # The caller's terraform settings must not matter; a plugin cache in the environment
 # must stay untouched (terraform would copy packages into it even with -plugin-dir).
 unset TF_CLI_CONFIG_FILE TF_DATA_DIR TF_LOG FLEETTEST_APPLY_DELAY_MS FLEET_STORE
 export CHECKPOINT_DISABLE=1
-export TF_PLUGIN_CACHE_DIR="$tmp/plugin-cache"
-mkdir -p "$TF_PLUGIN_CACHE_DIR"
 
-bz() { # bz COMMAND ARGS...: bazel in the workspace copy, helper from FLEET_HELPER.
-  local command="$1"
-  shift
-  (cd "$ws" && "$bazelw" "--output_base=$output_base" "$command" "--repo_env=FLEET_HELPER=$helper" "$@")
-}
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 quiet() { # quiet LOG COMMAND...: runs the command with its output in LOG.
   local log="$1"
@@ -77,58 +43,95 @@ quiet() { # quiet LOG COMMAND...: runs the command with its output in LOG.
   "$@" >"$log" 2>&1
 }
 
-# --- 0. the provider: built, packaged padded (>= 100 MiB) into the mirror ----------------
-echo "# building and packaging the fleettest provider (cargo build --release --locked)"
-if ! pkg="$("$repo_root/e2e/provider/package.sh" --out "$ws/mirror" --pad-mb 100 2>"$logs/package.log")"; then
-  fail "package the provider" "see $logs/package.log"
-  tail -20 "$logs/package.log"
-  finish
-fi
-zip="$(sed -n 1p <<<"$pkg")"
-platform="$(basename "$zip" .zip | sed 's/^terraform-provider-fleettest_0\.1\.0_//')"
-binary="${CARGO_TARGET_DIR:-$repo_root/e2e/provider/target}/release/terraform-provider-fleettest"
-size="$(stat -c %s "$zip")"
-check "padded package is at least 100 MB" "$size bytes, $platform" test "$size" -ge 100000000
-other="darwin_arm64"
-[[ "$platform" == darwin_arm64 ]] && other="linux_amd64"
-sed -i "s|\"linux_amd64\"|\"@HOST@\"|; s|\"darwin_arm64\"|\"@OTHER@\"|; s|@HOST@|$platform|; s|@OTHER@|$other|" \
-  "$ws/infra/cache/BUILD.bazel" "$ws/checks/BUILD.bazel"
-# Another platform's package: its contents only matter to its hashes.
-python3 "$repo_root/e2e/provider/mirror_zip.py" --binary /bin/true --binary-name terraform-provider-fleettest_v0.1.0 \
-  --zip "$ws/mirror/$source_addr/terraform-provider-fleettest_0.1.0_$other.zip" >/dev/null
-# The same name served with other contents.
-mkdir -p "$ws/mirror-tampered/$source_addr"
-python3 "$repo_root/e2e/provider/mirror_zip.py" --binary /bin/false --binary-name terraform-provider-fleettest_v0.1.0 \
-  --zip "$ws/mirror-tampered/$source_addr/$(basename "$zip")" >/dev/null
-plain="$("$repo_root/e2e/provider/package.sh" --binary "$binary" --out "$tmp/mirror-plain" 2>>"$logs/package.log" | sed -n 1p)"
-cp "$binary" "$ws/tfprovider/terraform-provider-fleettest"
+# The workspace copy (its own output base: the fetched and unpacked 100 MiB
+# packages go away with it); the provider built, packaged padded (>= 100 MiB)
+# into the mirror.
+suite_setup() {
+  if [[ ! -x "$helper" ]] || ! "$helper" tf --help 2>/dev/null | grep -q -- --store; then
+    fail "helper" "$helper is missing or its 'tf' has no --store (cargo build --release)"
+    finish
+  fi
+  e2e_tmp e2e-providers
+  ws="$tmp/ws"
+  e2e_output_base[$ws]="$tmp/output-base"
+  e2e_copy_workspace "$ws" "$here" ./mirror ./mirror-tampered
+  sed -i "s|MIRROR_ROOT|$ws|" "$ws/MODULE.bazel"
+  export TF_PLUGIN_CACHE_DIR="$tmp/plugin-cache"
+  mkdir -p "$TF_PLUGIN_CACHE_DIR"
+  echo "# building and packaging the fleettest provider (cargo build --release --locked)"
+  if ! pkg="$("$repo_root/e2e/provider/package.sh" --out "$ws/mirror" --pad-mb 100 2>"$logs/package.log")"; then
+    fail "package the provider" "see $logs/package.log"
+    tail -20 "$logs/package.log"
+    finish
+  fi
+  zip="$(sed -n 1p <<<"$pkg")"
+  platform="$(basename "$zip" .zip | sed 's/^terraform-provider-fleettest_0\.1\.0_//')"
+  binary="${CARGO_TARGET_DIR:-$repo_root/e2e/provider/target}/release/terraform-provider-fleettest"
+  size="$(stat -c %s "$zip")"
+  check "padded package is at least 100 MB" "$size bytes, $platform" test "$size" -ge 100000000
+  other="darwin_arm64"
+  [[ "$platform" == darwin_arm64 ]] && other="linux_amd64"
+  sed -i "s|\"linux_amd64\"|\"@HOST@\"|; s|\"darwin_arm64\"|\"@OTHER@\"|; s|@HOST@|$platform|; s|@OTHER@|$other|" \
+    "$ws/infra/cache/BUILD.bazel" "$ws/checks/BUILD.bazel"
+  # Another platform's package: its contents only matter to its hashes.
+  python3 "$repo_root/e2e/provider/mirror_zip.py" --binary /bin/true --binary-name terraform-provider-fleettest_v0.1.0 \
+    --zip "$ws/mirror/$source_addr/terraform-provider-fleettest_0.1.0_$other.zip" >/dev/null
+  # The same name served with other contents.
+  mkdir -p "$ws/mirror-tampered/$source_addr"
+  python3 "$repo_root/e2e/provider/mirror_zip.py" --binary /bin/false --binary-name terraform-provider-fleettest_v0.1.0 \
+    --zip "$ws/mirror-tampered/$source_addr/$(basename "$zip")" >/dev/null
+  plain="$("$repo_root/e2e/provider/package.sh" --binary "$binary" --out "$tmp/mirror-plain" 2>>"$logs/package.log" | sed -n 1p)"
+  cp "$binary" "$ws/tfprovider/terraform-provider-fleettest"
 
-lock="$ws/infra/cache/.terraform.lock.hcl"
-bin_dir="$(bz info bazel-bin 2>/dev/null)"
+  lock="$ws/infra/cache/.terraform.lock.hcl"
+  bin_dir="$(bz "$ws" info bazel-bin 2>/dev/null)"
+}
 
-# --- 1. <component>.lock writes the lock file; it is stable; .lock_test passes --------------
-if bz run //infra/cache:cache.lock >"$logs/lock1.log" 2>&1 && [[ -f "$lock" ]]; then
+# Setup of most checks: <component>.lock wrote the lock file (its digest in lock_sha).
+locked() {
+  if bz "$ws" run //infra/cache:cache.lock >"$logs/lock1.log" 2>&1 && [[ -f "$lock" ]]; then
+    lock_sha="$(sha "$lock")"
+  else
+    fail "cache.lock writes the lock file" "see below"
+    tail -20 "$logs/lock1.log"
+    finish
+  fi
+}
+# Setup of the round checks: //infra/... built once.
+built_infra() {
+  e2e_needs locked
+  if ! bz "$ws" build //infra/... --execution_log_json_file="$tmp/build.json" \
+    "--action_env=TF_PLUGIN_CACHE_DIR=$TF_PLUGIN_CACHE_DIR" >"$logs/build.log" 2>&1; then
+    fail "build //infra/..." "see below"
+    tail -30 "$logs/build.log"
+    finish
+  fi
+}
+# Setup of the checks that start launchers directly: every target of infra/cache built.
+built_launchers() {
+  e2e_needs locked
+  bz "$ws" build //infra/cache:all >"$logs/launchers.log" 2>&1
+}
+
+# <component>.lock writes the lock file; it is stable; .lock_test passes
+check_lock() {
+  e2e_needs locked
   h1s="$(grep -c '"h1:' "$lock")"
   zhs="$(grep -c '"zh:' "$lock")"
   check "cache.lock writes the lock file for 2 platforms" "$h1s h1:, $zhs zh:" test "$h1s" -eq 2 -a "$zhs" -eq 2
   check "the lock file records the package's zh: and h1:" "" \
     grep -q "\"zh:$(sha "$zip")\"" "$lock"
   grep -q "\"$("$helper" hash "$zip" --format h1)\"" "$lock" || fail "the lock file records the package's h1:"
-else
-  fail "cache.lock writes the lock file" "see below"
-  tail -20 "$logs/lock1.log"
-  finish
-fi
-lock_sha="$(sha "$lock")"
-lock_mtime="$(stat -c "%y %i" "$lock")"
-bz run //infra/cache:cache.lock >"$logs/lock2.log" 2>&1
-check "a second cache.lock changes nothing" "$(tail -1 "$logs/lock2.log")" \
-  test "$(sha "$lock")" = "$lock_sha" -a "$(stat -c "%y %i" "$lock")" = "$lock_mtime"
-check "cache.lock_test passes" "" quiet "$logs/lock_test.log" bz test //infra/cache:cache.lock_test
+  lock_mtime="$(stat -c "%y %i" "$lock")"
+  bz "$ws" run //infra/cache:cache.lock >"$logs/lock2.log" 2>&1
+  check "a second cache.lock changes nothing" "$(tail -1 "$logs/lock2.log")" \
+    test "$(sha "$lock")" = "$lock_sha" -a "$(stat -c "%y %i" "$lock")" = "$lock_mtime"
+  check "cache.lock_test passes" "" quiet "$logs/lock_test.log" bz "$ws" test //infra/cache:cache.lock_test
+}
 
-# --- 2. build: verified fetch, one unpack, 12 hermetic validations ----------------------------
-if bz build //infra/... --execution_log_json_file="$tmp/build.json" \
-  "--action_env=TF_PLUGIN_CACHE_DIR=$TF_PLUGIN_CACHE_DIR" >"$logs/build.log" 2>&1; then
+# build: verified fetch, one unpack, 12 hermetic validations
+check_build() {
+  e2e_needs built_infra
   valid=0
   for n in $(seq 1 12); do
     grep -q '"result": "pass"' "$bin_dir/infra/cache/cache-$n.check.json" 2>/dev/null && valid=$((valid + 1))
@@ -136,14 +139,9 @@ if bz build //infra/... --execution_log_json_file="$tmp/build.json" \
   check "build //infra/... validates 12 instances from a read-only plugin dir" "$valid valid" test "$valid" -eq 12
   unpacks="$(grep -c '"mnemonic": "TerraformProviderUnpack"' "$tmp/build.json")"
   check "the build unpacks the package once for 12 validations" "$unpacks unpack action(s)" test "$unpacks" -eq 1
-else
-  fail "build //infra/..." "see below"
-  tail -30 "$logs/build.log"
-  finish
-fi
+}
 
-# --- 3. the seed's scenario ------------------------------------------------------------------
-run_dirs="$ws/.fleet/infra/cache"
+# The seed's scenario: helpers of the rounds.
 watch_store() { # watch_store STORE: starts store_watch.py on a fresh store; sets watcher, watch_out.
   mkdir -p "$1/.staging"
   mkfifo "$1.ready"
@@ -176,98 +174,116 @@ round_checks() {
   fi
 }
 
-for round in $(seq 1 "$rounds"); do
-  store="$tmp/store-run-$round"
-  rm -rf "$ws/.fleet"
-  watch_store "$store"
-  start=$SECONDS
-  FLEET_STORE="$store" bz run //infra/cache:caches.apply -- --parallelism 12 >"$logs/run-$round.log" 2>&1
-  ok="$(grep -c '^cache-[0-9]* *succeeded' "$logs/run-$round.log")"
-  round_checks "fleet run round $round ($((SECONDS - start))s)" "$store" "$logs/run-$round.log" "$ok"
-done
-
-bz build //infra/cache:all >"$logs/launchers.log" 2>&1
-for round in $(seq 1 "$process_rounds"); do
-  store="$tmp/store-tf-$round"
-  rm -rf "$ws/.fleet"
-  watch_store "$store"
-  start=$SECONDS
-  pids=()
-  for n in $(seq 1 12); do
-    (cd "$ws" && BUILD_WORKSPACE_DIRECTORY="$ws" FLEET_STORE="$store" \
-      "$bin_dir/infra/cache/cache-$n.apply" -auto-approve -no-color >"$logs/tf-$round-$n.log" 2>&1) &
-    pids+=($!)
+# the seed's scenario, through fleet run
+check_fleet_run_rounds() {
+  e2e_needs built_infra
+  run_dirs="$ws/.fleet/infra/cache"
+  for round in $(seq 1 "$rounds"); do
+    store="$tmp/store-run-$round"
+    rm -rf "$ws/.fleet"
+    watch_store "$store"
+    start=$SECONDS
+    FLEET_STORE="$store" bz "$ws" run //infra/cache:caches.apply -- --parallelism 12 >"$logs/run-$round.log" 2>&1
+    ok="$(grep -c '^cache-[0-9]* *succeeded' "$logs/run-$round.log")"
+    round_checks "fleet run round $round ($((SECONDS - start))s)" "$store" "$logs/run-$round.log" "$ok"
   done
-  ok=0
-  for pid in "${pids[@]}"; do wait "$pid" && ok=$((ok + 1)); done
-  round_checks "12 fleet tf processes, round $round ($((SECONDS - start))s)" "$store" "$logs/tf-$round-1.log" "$ok"
-done
-cached="$(find "$TF_PLUGIN_CACHE_DIR" -mindepth 1 | wc -l)"
-check "TF_PLUGIN_CACHE_DIR in the environment stays empty" "$cached entries" test "$cached" -eq 0
-check "the lock file is byte-identical after every round" "sha256 ${lock_sha:0:12}" test "$(sha "$lock")" = "$lock_sha"
+}
 
-# --- 4. tf_provider and a component using it ---------------------------------------------
-if bz build //tfprovider:fleettest >"$logs/tf_provider.log" 2>&1; then
-  built="$bin_dir/tfprovider/fleettest/$source_addr/terraform-provider-fleettest_0.1.0_$platform.zip"
-  check "tf_provider packs the binary into the mirror layout, same bytes as package.sh" "$(basename "$built")" \
-    cmp -s "$built" "$plain"
-else
-  fail "tf_provider builds" "$(tail -5 "$logs/tf_provider.log")"
-fi
-direct_lock="$ws/tfprovider/.terraform.lock.hcl"
-cp "$lock" "$direct_lock" # a lock file for another package (the padded one)
-if bz build //tfprovider:direct-1 >"$logs/direct-bad.log" 2>&1; then
-  fail "validation refuses a lock file that does not cover the package"
-else
-  check "validation refuses a lock file that does not cover the package, naming the .lock target" "" \
-    grep -q "regenerate it: bazel run //tfprovider:direct.lock" "$logs/direct-bad.log"
-fi
-bz run //tfprovider:direct.lock -- --fresh >"$logs/direct-lock.log" 2>&1
-check "direct.lock --fresh relocks for the workspace-built package" "" \
-  grep -q "\"$("$helper" hash "$plain" --format h1)\"" "$direct_lock"
-check "the component validates with the tf_provider package" "" quiet "$logs/direct.log" bz build //tfprovider:direct-1
+# the seed's scenario, through 12 fleet tf processes
+check_fleet_tf_rounds() {
+  e2e_needs built_infra built_launchers
+  run_dirs="$ws/.fleet/infra/cache"
+  for round in $(seq 1 "$process_rounds"); do
+    store="$tmp/store-tf-$round"
+    rm -rf "$ws/.fleet"
+    watch_store "$store"
+    start=$SECONDS
+    pids=()
+    for n in $(seq 1 12); do
+      (cd "$ws" && BUILD_WORKSPACE_DIRECTORY="$ws" FLEET_STORE="$store" \
+        "$bin_dir/infra/cache/cache-$n.apply" -auto-approve -no-color >"$logs/tf-$round-$n.log" 2>&1) &
+      pids+=($!)
+    done
+    ok=0
+    for pid in "${pids[@]}"; do wait "$pid" && ok=$((ok + 1)); done
+    round_checks "12 fleet tf processes, round $round ($((SECONDS - start))s)" "$store" "$logs/tf-$round-1.log" "$ok"
+  done
+  cached="$(find "$TF_PLUGIN_CACHE_DIR" -mindepth 1 | wc -l)"
+  check "TF_PLUGIN_CACHE_DIR in the environment stays empty" "$cached entries" test "$cached" -eq 0
+  check "the lock file is byte-identical after every round" "sha256 ${lock_sha:0:12}" test "$(sha "$lock")" = "$lock_sha"
+}
 
-# --- 5. mirror and lock-file checks ----------------------------------------------------------
-grep -v '"h1:' "$lock" >"$ws/checks/zh.lock.hcl"
-grep -v '"zh:' "$lock" >"$ws/checks/h1.lock.hcl"
-check "a zh:-only lock file fetches the package (Bazel's sha256)" "" quiet "$logs/good_zh.log" bz build @good_zh//:all
-check "an h1:-only lock file fetches the package (fleet hash)" "" quiet "$logs/good_h1.log" bz build @good_h1//:all
-for kind in zh h1; do
-  if bz build "@tampered_$kind//:all" >"$logs/tampered_$kind.log" 2>&1; then
-    fail "a tampered package fails against a $kind:-only lock file"
+# tf_provider and a component using it
+check_tf_provider() {
+  e2e_needs locked
+  if bz "$ws" build //tfprovider:fleettest >"$logs/tf_provider.log" 2>&1; then
+    built="$bin_dir/tfprovider/fleettest/$source_addr/terraform-provider-fleettest_0.1.0_$platform.zip"
+    check "tf_provider packs the binary into the mirror layout, same bytes as package.sh" "$(basename "$built")" \
+      cmp -s "$built" "$plain"
   else
-    check "a tampered package fails against a $kind:-only lock file, clearly" "" \
-      grep -q "does not match the lock file //checks:$kind.lock.hcl: it hashes to $kind:" "$logs/tampered_$kind.log"
+    fail "tf_provider builds" "$(tail -5 "$logs/tf_provider.log")"
   fi
-done
-if bz test //checks:zh_only.lock_test >"$logs/zh_only_test.log" 2>&1; then
-  fail ".lock_test fails when a platform lacks hashes"
-else
-  testlog="$(bz info bazel-testlogs 2>/dev/null)/checks/zh_only.lock_test/test.log"
-  check ".lock_test fails when a platform lacks hashes, naming the .lock target" "" \
-    grep -q "a platform lacks hashes" "$testlog"
-  grep -q "bazel run //checks:zh_only.lock" "$testlog" || fail ".lock_test names the .lock target"
-fi
-if bz test //checks:unlocked.lock_test >"$logs/unlocked_test.log" 2>&1; then
-  fail ".lock_test fails when a provider is not locked"
-else
-  testlog="$(bz info bazel-testlogs 2>/dev/null)/checks/unlocked.lock_test/test.log"
-  check ".lock_test fails when a provider is not locked" "" \
-    grep -q "$source_addr is required by the module but not in the lock file" "$testlog"
-fi
-if bz build //checks:zh-only-1 >"$logs/zh_only.log" 2>&1; then
-  fail "a zh:-only lock file fails validation (terraform checks unpacked packages by h1:)"
-else
-  check "a zh:-only lock file fails validation, naming the .lock target" "" \
-    grep -q "regenerate it: bazel run //checks:zh_only.lock" "$logs/zh_only.log"
-fi
+  direct_lock="$ws/tfprovider/.terraform.lock.hcl"
+  cp "$lock" "$direct_lock" # a lock file for another package (the padded one)
+  if bz "$ws" build //tfprovider:direct-1 >"$logs/direct-bad.log" 2>&1; then
+    fail "validation refuses a lock file that does not cover the package"
+  else
+    check "validation refuses a lock file that does not cover the package, naming the .lock target" "" \
+      grep -q "regenerate it: bazel run //tfprovider:direct.lock" "$logs/direct-bad.log"
+  fi
+  bz "$ws" run //tfprovider:direct.lock -- --fresh >"$logs/direct-lock.log" 2>&1
+  check "direct.lock --fresh relocks for the workspace-built package" "" \
+    grep -q "\"$("$helper" hash "$plain" --format h1)\"" "$direct_lock"
+  check "the component validates with the tf_provider package" "" quiet "$logs/direct.log" bz "$ws" build //tfprovider:direct-1
+}
 
-# Runs check the store's unpacked package against the lock file's h1: hashes: those in
-# the manifest `bazel run` hands to fleet or, when it lists none (packages built in the
-# workspace), those of the rendered lock file. None found, or none matching, is exit 5.
-runfiles="$bin_dir/infra/cache/cache-1.apply.runfiles/e2e_providers"
-rewrite_manifest() { # case, output
-  python3 - "$bin_dir/infra/cache/cache-1.manifest.json" "$2" "$1" <<'PY'
+# mirror and lock-file checks
+check_lock_file_checks() {
+  e2e_needs locked
+  grep -v '"h1:' "$lock" >"$ws/checks/zh.lock.hcl"
+  grep -v '"zh:' "$lock" >"$ws/checks/h1.lock.hcl"
+  check "a zh:-only lock file fetches the package (Bazel's sha256)" "" quiet "$logs/good_zh.log" bz "$ws" build @good_zh//:all
+  check "an h1:-only lock file fetches the package (fleet hash)" "" quiet "$logs/good_h1.log" bz "$ws" build @good_h1//:all
+  for kind in zh h1; do
+    if bz "$ws" build "@tampered_$kind//:all" >"$logs/tampered_$kind.log" 2>&1; then
+      fail "a tampered package fails against a $kind:-only lock file"
+    else
+      check "a tampered package fails against a $kind:-only lock file, clearly" "" \
+        grep -q "does not match the lock file //checks:$kind.lock.hcl: it hashes to $kind:" "$logs/tampered_$kind.log"
+    fi
+  done
+  if bz "$ws" test //checks:zh_only.lock_test >"$logs/zh_only_test.log" 2>&1; then
+    fail ".lock_test fails when a platform lacks hashes"
+  else
+    testlog="$(bz "$ws" info bazel-testlogs 2>/dev/null)/checks/zh_only.lock_test/test.log"
+    check ".lock_test fails when a platform lacks hashes, naming the .lock target" "" \
+      grep -q "a platform lacks hashes" "$testlog"
+    grep -q "bazel run //checks:zh_only.lock" "$testlog" || fail ".lock_test names the .lock target"
+  fi
+  if bz "$ws" test //checks:unlocked.lock_test >"$logs/unlocked_test.log" 2>&1; then
+    fail ".lock_test fails when a provider is not locked"
+  else
+    testlog="$(bz "$ws" info bazel-testlogs 2>/dev/null)/checks/unlocked.lock_test/test.log"
+    check ".lock_test fails when a provider is not locked" "" \
+      grep -q "$source_addr is required by the module but not in the lock file" "$testlog"
+  fi
+  if bz "$ws" build //checks:zh-only-1 >"$logs/zh_only.log" 2>&1; then
+    fail "a zh:-only lock file fails validation (terraform checks unpacked packages by h1:)"
+  else
+    check "a zh:-only lock file fails validation, naming the .lock target" "" \
+      grep -q "regenerate it: bazel run //checks:zh_only.lock" "$logs/zh_only.log"
+  fi
+}
+
+# runs check the package against the lock file's h1:
+check_run_h1() {
+  e2e_needs locked built_launchers
+  # Runs check the store's unpacked package against the lock file's h1: hashes: those in
+  # the manifest `bazel run` hands to fleet or, when it lists none (packages built in the
+  # workspace), those of the rendered lock file. None found, or none matching, is exit 5.
+  runfiles="$bin_dir/infra/cache/cache-1.apply.runfiles/e2e_providers"
+  rewrite_manifest() { # case, output
+    python3 - "$bin_dir/infra/cache/cache-1.manifest.json" "$2" "$1" <<'PY'
 import json, sys
 manifest = json.load(open(sys.argv[1]))
 for package in manifest["instances"][0]["providers"]:
@@ -281,24 +297,32 @@ for package in manifest["instances"][0]["providers"]:
         package["h1"] = ["h1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]
 json.dump(manifest, open(sys.argv[2], "w"))
 PY
+  }
+  rewrite_manifest from-lock "$tmp/h1-from-lock.json"
+  check "a run reads the h1: hashes from the rendered lock file when the manifest lists none" "" \
+    "$helper" tf --manifest "$tmp/h1-from-lock.json" --action plan --runfiles "$runfiles" --workspace-root "$ws" \
+    --store "$tmp/store-h1-from-lock" -- -no-color
+  for case in no wrong; do
+    rewrite_manifest "$case" "$tmp/h1-$case.json"
+    "$helper" tf --manifest "$tmp/h1-$case.json" --action plan --runfiles "$runfiles" --workspace-root "$ws" \
+      --store "$tmp/store-h1-$case" -- -no-color >"$logs/h1-$case.log" 2>&1
+    status=$?
+    if [[ $case == no ]]; then
+      want="no h1: hash for $source_addr.*\.lock"
+    else
+      want="unpacks to h1:.*not among the lock file's hashes"
+    fi
+    check "a run with $case lock-file h1: for the package refuses it (exit 5)" "exit $status" \
+      grep -q "$want" "$logs/h1-$case.log"
+    [[ $status -eq 5 ]] || fail "a run with $case lock-file h1: exits 5" "exit $status"
+  done
 }
-rewrite_manifest from-lock "$tmp/h1-from-lock.json"
-check "a run reads the h1: hashes from the rendered lock file when the manifest lists none" "" \
-  "$helper" tf --manifest "$tmp/h1-from-lock.json" --action plan --runfiles "$runfiles" --workspace-root "$ws" \
-  --store "$tmp/store-h1-from-lock" -- -no-color
-for case in no wrong; do
-  rewrite_manifest "$case" "$tmp/h1-$case.json"
-  "$helper" tf --manifest "$tmp/h1-$case.json" --action plan --runfiles "$runfiles" --workspace-root "$ws" \
-    --store "$tmp/store-h1-$case" -- -no-color >"$logs/h1-$case.log" 2>&1
-  status=$?
-  if [[ $case == no ]]; then
-    want="no h1: hash for $source_addr.*\.lock"
-  else
-    want="unpacks to h1:.*not among the lock file's hashes"
-  fi
-  check "a run with $case lock-file h1: for the package refuses it (exit 5)" "exit $status" \
-    grep -q "$want" "$logs/h1-$case.log"
-  [[ $status -eq 5 ]] || fail "a run with $case lock-file h1: exits 5" "exit $status"
-done
 
-finish
+e2e_check lock check_lock
+e2e_check build check_build
+e2e_check fleet-run-rounds check_fleet_run_rounds
+e2e_check fleet-tf-rounds check_fleet_tf_rounds
+e2e_check tf-provider check_tf_provider
+e2e_check lock-file-checks check_lock_file_checks
+e2e_check run-h1 check_run_h1
+e2e_main "$@"

@@ -8,46 +8,39 @@
 # fail with Bazel's checksum error. First, the CI / BCR files are checked.
 #
 #   e2e/smoke/run_tests.sh
+#   e2e/smoke/run_tests.sh NAME...   # only the named checks (--list prints them)
 #
 # Prints one line per check and, last, `smoke: N passed, N failed`.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=e2e/lib.sh
 source "$here/../lib.sh"
 e2e_suite smoke
 version="0.0.0-smoke"
 terraform_bin="${TERRAFORM_BIN:-$(command -v terraform || true)}"
-if [[ -z "$terraform_bin" ]]; then
-  fail "terraform" "terraform is not on PATH"
-  finish
-fi
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/e2e-smoke.XXXXXX")"
-dist="$tmp/dist"
-logs="$tmp/logs"
-mkdir -p "$logs" "$tmp/home" "$tmp/bin"
 
 # The user's world: its own HOME (no ~/.cargo, its own Bazel output root) and
 # a PATH of system directories plus terraform, without cargo or the checkout.
-ln -s "$terraform_bin" "$tmp/bin/terraform"
-user_path="$tmp/bin:/usr/bin:/bin"
 as_user() {
   env -u CARGO -u CARGO_HOME -u RUSTUP_HOME -u FLEET_HELPER -u RUSTC HOME="$tmp/home" PATH="$user_path" "$@"
 }
-bz() { # DIR COMMAND ARGS...: bazel in DIR as the user
-  local dir="$1"
-  shift
-  (cd "$dir" && as_user "$bazelw" "$@")
+# bz DIR COMMAND ARGS... (lib.sh) runs bazel as the user; the rules fetch the
+# release's own helper.
+e2e_bazel_runner=(as_user)
+e2e_pass_helper=0
+
+suite_setup() {
+  if [[ -z "$terraform_bin" ]]; then
+    fail "terraform" "terraform is not on PATH"
+    finish
+  fi
+  e2e_tmp e2e-smoke
+  dist="$tmp/dist"
+  mkdir -p "$tmp/home" "$tmp/bin"
+  ln -s "$terraform_bin" "$tmp/bin/terraform"
+  user_path="$tmp/bin:/usr/bin:/bin"
 }
-cleanup() {
-  local ws
-  for ws in "$tmp"/ws*; do
-    [[ -f "$ws/WORKSPACE" ]] && bz "$ws" shutdown >/dev/null 2>&1
-  done
-  chmod -R u+w "$tmp" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 
 check_ci_files() {
   check "CI and BCR files parse; every command they run exists" "" python3 "$here/check_ci_files.py" "$repo_root"
@@ -73,8 +66,15 @@ release() {
   "$repo_root/tools/release" "$version" --out "$1" --base-url "file://$dist" >"$logs/release-${1##*/}.log" 2>&1
 }
 
+# Setup of every check using the release: tools/release into $dist (status in release_status).
+released() {
+  release_status=0
+  release "$dist" || release_status=$?
+}
+
 check_release() {
-  if ! release "$dist"; then
+  e2e_needs released
+  if [[ $release_status -ne 0 ]]; then
     fail "tools/release" "$(tail -5 "$logs/release-dist.log")"
     finish
   fi
@@ -141,6 +141,7 @@ check_apply() { # WS INSTANCE: .apply records the instance in its own state
 }
 
 check_consumer() {
+  e2e_needs released
   local ws
   ws="$(new_workspace ws)"
   check_user_world
@@ -178,6 +179,7 @@ expect_checksum_error() {
 }
 
 check_wrong_digests() {
+  e2e_needs released
   local ws right wrong
   ws="$(new_workspace ws-wrong-archive-digest)"
   right="$(sha256sum "$dist/rules_fleet-$version.tar.gz" | cut -d' ' -f1)"
@@ -193,6 +195,7 @@ check_wrong_digests() {
 # A release without a helper for this host (as if built for other platforms
 # only): the build fails naming the host and the ways out, and builds nothing.
 check_no_prebuilt_for_host() {
+  e2e_needs released
   local ws unpacked="$tmp/other-platforms" archive="$tmp/other-platforms.tar.gz" sha
   mkdir -p "$unpacked"
   tar -C "$unpacked" -xzf "$dist/rules_fleet-$version.tar.gz"
@@ -210,9 +213,9 @@ check_no_prebuilt_for_host() {
   bz "$ws" shutdown >/dev/null 2>&1
 }
 
-check_ci_files
-check_release
-check_consumer
-check_no_prebuilt_for_host
-check_wrong_digests
-finish
+e2e_check ci-files check_ci_files
+e2e_check release check_release
+e2e_check consumer check_consumer
+e2e_check no-prebuilt-for-host check_no_prebuilt_for_host
+e2e_check wrong-digests check_wrong_digests
+e2e_main "$@"

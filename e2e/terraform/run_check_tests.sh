@@ -18,51 +18,18 @@
 # 6. A toolchain without mock providers (a terraform that says 1.6.6) validates, with a note.
 #
 #   e2e/terraform/run_check_tests.sh     # FLEET_HELPER defaults to <repo>/target/release/fleet
+#   e2e/terraform/run_check_tests.sh NAME...   # only the named checks (--list prints them)
 #
 # Prints one line per check and, last, `e2e-check: N passed, N failed`.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=e2e/lib.sh
 source "$here/../lib.sh"
 e2e_suite e2e-check
 
-if [[ ! -x "$helper" ]] || ! "$helper" check --help >/dev/null 2>&1; then
-  fail "helper" "$helper is missing or has no 'check' command (cargo build --release)"
-  finish
-fi
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/e2e-check.XXXXXX")"
-logs="$tmp/logs"
-mkdir -p "$logs"
-cleanup() {
-  if [[ -n "${E2E_CHECK_KEEP:-}" ]]; then
-    echo "kept $tmp"
-    return
-  fi
-  for dir in "$tmp/ws" "$tmp/elsewhere/ws"; do
-    [[ -f "$dir/WORKSPACE" ]] && (cd "$dir" && "$bazelw" shutdown >/dev/null 2>&1)
-  done
-  chmod -R u+w "$tmp" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
 unset TF_CLI_CONFIG_FILE TF_DATA_DIR TF_LOG TF_PLUGIN_CACHE_DIR FLEETTEST_TOKEN
 export CHECKPOINT_DISABLE=1
-
-# copy_workspace DIR: this workspace, consuming rules_fleet from this checkout.
-copy_workspace() {
-  mkdir -p "$1"
-  tar -C "$here" --exclude=./.fleet -cf - . | tar -C "$1" -xf -
-  sed -i "s|path = \"../..\"|path = \"$repo_root\"|" "$1/WORKSPACE" "$1/MODULE.bazel"
-}
-ws="$tmp/ws"
-copy_workspace "$ws"
-
-bz() { # bz DIR COMMAND ARGS...: bazel in DIR, helper from FLEET_HELPER.
-  local dir="$1" command="$2"
-  shift 2
-  (cd "$dir" && "$bazelw" "$command" "--repo_env=FLEET_HELPER=$helper" "$@")
-}
 has() { grep -qF -- "$2" "$1"; }
 lacks() { [[ -f "$1" ]] && ! grep -qF -- "$2" "$1"; }
 quiet() { # quiet LOG COMMAND...: runs the command with its output in LOG.
@@ -70,37 +37,37 @@ quiet() { # quiet LOG COMMAND...: runs the command with its output in LOG.
   shift
   "$@" >"$log" 2>&1
 }
-
-# --- 0. the provider binary, its package and the lock file ----------------------------------
-echo "# building the fleettest provider (cargo build --release --locked)"
-target="${CARGO_TARGET_DIR:-$repo_root/e2e/provider/target}"
-if ! cargo build --release --locked --manifest-path "$repo_root/e2e/provider/Cargo.toml" >"$logs/provider.log" 2>&1; then
-  fail "build the fleettest provider" "$(tail -3 "$logs/provider.log")"
-  finish
-fi
-cp "$target/release/terraform-provider-fleettest" "$ws/check/provider/"
-: >"$ws/check/provider/.terraform.lock.hcl"
-bz "$ws" run //check/provider:tokened.lock -- --fresh >"$logs/lock.log" 2>&1 ||
-  fail "tokened.lock writes the lock file" "$(tail -3 "$logs/lock.log")"
-bin_dir="$(bz "$ws" info bazel-bin 2>/dev/null)"
 password="e2e-sensitive-4f1d9c"
 
-# --- 1. a fitting instance ------------------------------------------------------------------
-if bz "$ws" build //check/shape:fits --output_groups=+check >"$logs/fits.log" 2>&1; then
-  pass "an instance whose values fit its component builds"
-  result="$bin_dir/check/shape/fits.check.json"
-  cp "$result" "$tmp/fits.check.json"
-  check "fits.check.json records the planned addresses and actions" "" \
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["result"]=="pass", r; \
-a={c["address"]:c["actions"] for c in r["resources"]}; \
-assert a=={"terraform_data.cluster":["create"],"terraform_data.replica[\"r1\"]":["create"]}, a' "$result"
-  check "fits.check.json holds no sensitive value" "" lacks "$result" "$password"
-  check "fits.check.json holds no absolute path" "" lacks "$result" "$tmp"
-else
-  fail "an instance whose values fit its component builds" "$(tail -15 "$logs/fits.log")"
-fi
+# The workspace copy, the fleettest provider binary, its package and the lock file.
+suite_setup() {
+  if [[ ! -x "$helper" ]] || ! "$helper" check --help >/dev/null 2>&1; then
+    fail "helper" "$helper is missing or has no 'check' command (cargo build --release)"
+    finish
+  fi
+  e2e_tmp e2e-check
+  ws="$tmp/ws"
+  e2e_copy_workspace "$ws"
+  echo "# building the fleettest provider (cargo build --release --locked)"
+  local target="${CARGO_TARGET_DIR:-$repo_root/e2e/provider/target}"
+  if ! cargo build --release --locked --manifest-path "$repo_root/e2e/provider/Cargo.toml" >"$logs/provider.log" 2>&1; then
+    fail "build the fleettest provider" "$(tail -3 "$logs/provider.log")"
+    finish
+  fi
+  cp "$target/release/terraform-provider-fleettest" "$ws/check/provider/"
+  : >"$ws/check/provider/.terraform.lock.hcl"
+  bz "$ws" run //check/provider:tokened.lock -- --fresh >"$logs/lock.log" 2>&1 ||
+    fail "tokened.lock writes the lock file" "$(tail -3 "$logs/lock.log")"
+  bin_dir="$(bz "$ws" info bazel-bin 2>/dev/null)"
+}
 
-# --- 2. instances that do not fit -----------------------------------------------------------
+# Setup of two checks: //check/shape:fits built (status in fits_status, its report kept).
+built_fits() {
+  fits_status=0
+  bz "$ws" build //check/shape:fits --output_groups=+check >"$logs/fits.log" 2>&1 || fits_status=$?
+  [[ $fits_status -eq 0 ]] && cp "$bin_dir/check/shape/fits.check.json" "$tmp/fits.check.json"
+}
+
 # expect_misfit NAME COMPONENT REASON AT: bazel build fails naming the instance and REASON at AT.
 expect_misfit() {
   local name="$1" component="$2" reason="$3" at="$4" log="$logs/${1//[:\/]/_}.log"
@@ -116,64 +83,103 @@ expect_misfit() {
   check "$name fails: no absolute or sandbox path, no sensitive value" "$(wc -l <"$log.text") lines" \
     bash -c '[[ -s "$1" ]] && ! grep -qE "fleet-check\.|/sandbox/|execroot|$2|$3" "$1"' _ "$log.text" "$password" "$tmp"
 }
-shape=//check/shape:shape
-expect_misfit //check/shape:wrong_type "$shape" "list of string required" "check/shape/main.tf:3"
-expect_misfit //check/shape:missing_required "$shape" 'required variable "shape"' "check/shape/main.tf:3"
-expect_misfit //check/shape:too_many_nodes "$shape" "shape.nodes must be at most 6." "check/shape/main.tf:9"
-expect_misfit //check/shape:no_zones "$shape" "shape.zones must name at least one zone." "check/shape/main.tf:40"
-expect_misfit //check/shape:bad_for_each "$shape" '"for_each" sets must not contain null values' "check/shape/main.tf:47"
-expect_misfit //check/bad_call:calls_wrong //check/bad_call:bad_call \
-  'An argument named "zone_count" is not expected here.' "check/bad_call/main.tf:5"
 
-# --- 3. a provider that refuses to configure without a token --------------------------------
-if bz "$ws" build //check/provider:fits >"$logs/provider-fits.log" 2>&1; then
-  pass "an instance of a component using fleettest (no token anywhere) builds: nothing configured"
-else
-  fail "an instance of a component using fleettest (no token anywhere) builds" "$(tail -15 "$logs/provider-fits.log")"
-fi
-expect_misfit //check/provider:unmocked_digest //check/provider:unmocked \
-  "the echo digest must be 64 hex characters." "check/provider/main.tf:4"
-check "... and with the mock file given to the instance (tf_instance mocks) it builds" "" \
-  quiet "$logs/mocked-here.log" bz "$ws" build //check/provider:mocked_here
-bz "$ws" run //check/provider:fits.plan >"$logs/provider-plan.log" 2>&1
-check "a real plan of the same instance fails: the provider wants a token" "" has "$logs/provider-plan.log" "fleettest: no token"
-
-# --- 4. check = "validate" and "none" --------------------------------------------------------
 # spawned LOG MNEMONIC: how many actions of MNEMONIC the build of that execution log ran.
 spawned() { grep -c "\"mnemonic\": \"$2\"" "$1"; }
-check 'check = "none" builds an instance that does not fit' "" \
-  quiet "$logs/none.log" bz "$ws" build //check/shape:unchecked --execution_log_json_file="$tmp/none.json"
-ran="$(($(spawned "$tmp/none.json" TerraformCheck) + $(spawned "$tmp/none.json" TerraformValidate)))"
-check 'check = "none" runs neither plan nor validate' "$ran action(s)" test "$ran" = 0
-check 'check = "validate" ignores values (nodes = 9 builds)' "" \
-  quiet "$logs/validate.log" bz "$ws" build //check/shape:validated_only //check/shape:validated_too \
-  --execution_log_json_file="$tmp/validate.json"
-validates="$(spawned "$tmp/validate.json" TerraformValidate)"
-check 'validate runs once per component, not once per instance' "$validates action(s) for 2 instances" test "$validates" = 1
-plans="$(spawned "$tmp/validate.json" TerraformCheck)"
-check 'check = "validate" runs no plan' "$plans action(s)" test "$plans" = 0
 
-check 'an instance fed by inputs_from builds (no values at build time)' "" \
-  quiet "$logs/upstream.log" bz "$ws" build //check/shape:reads_upstream
-check '... and says at analysis that it checks with validate instead of plan' "" has "$logs/upstream.log" \
-  "rules_fleet: //check/shape:reads_upstream: admin_pin get their values only at run time (inputs_from, secret_env); checking with validate instead of plan"
+# a fitting instance
+check_fits() {
+  e2e_needs built_fits
+  if [[ $fits_status -eq 0 ]]; then
+    pass "an instance whose values fit its component builds"
+    result="$bin_dir/check/shape/fits.check.json"
+    check "fits.check.json records the planned addresses and actions" "" \
+      python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["result"]=="pass", r; \
+  a={c["address"]:c["actions"] for c in r["resources"]}; \
+  assert a=={"terraform_data.cluster":["create"],"terraform_data.replica[\"r1\"]":["create"]}, a' "$result"
+    check "fits.check.json holds no sensitive value" "" lacks "$result" "$password"
+    check "fits.check.json holds no absolute path" "" lacks "$result" "$tmp"
+  else
+    fail "an instance whose values fit its component builds" "$(tail -15 "$logs/fits.log")"
+  fi
+}
 
-# --- 5. the same instance at another path: the same bytes -----------------------------------
-other="$tmp/elsewhere/ws"
-copy_workspace "$other"
-if bz "$other" build //check/shape:fits --output_groups=+check >"$logs/elsewhere.log" 2>&1; then
-  check "fits.check.json is byte-identical at another workspace path" "" \
-    cmp "$tmp/fits.check.json" "$(bz "$other" info bazel-bin 2>/dev/null)/check/shape/fits.check.json"
-else
-  fail "fits builds at another workspace path" "$(tail -5 "$logs/elsewhere.log")"
-fi
-# --- 6. a toolchain without mock providers: validate, with a note ---------------------------
-# terraform 1.11 that says it is 1.6.6: the rules must not plan with it.
-printf '#!/bin/sh\n[ "$1" = version ] && { echo %s; exit 0; }\nexec %s "$@"\n' \
-  "'{\"terraform_version\": \"1.6.6\"}'" "$(command -v terraform)" >"$tmp/terraform-1.6"
-chmod +x "$tmp/terraform-1.6"
-check 'on terraform 1.6 an instance that does not fit builds (validate)' "" \
-  quiet "$logs/old-terraform.log" bz "$ws" build //check/shape:too_many_nodes "--repo_env=TERRAFORM=$tmp/terraform-1.6"
-check '... and analysis says so' "" has "$logs/old-terraform.log" \
-  "rules_fleet: //check/shape:too_many_nodes: terraform 1.6.6 has no mock providers (needs 1.7); checking with validate instead of plan"
-finish
+# instances that do not fit
+check_misfits() {
+  shape=//check/shape:shape
+  expect_misfit //check/shape:wrong_type "$shape" "list of string required" "check/shape/main.tf:3"
+  expect_misfit //check/shape:missing_required "$shape" 'required variable "shape"' "check/shape/main.tf:3"
+  expect_misfit //check/shape:too_many_nodes "$shape" "shape.nodes must be at most 6." "check/shape/main.tf:9"
+  expect_misfit //check/shape:no_zones "$shape" "shape.zones must name at least one zone." "check/shape/main.tf:40"
+  expect_misfit //check/shape:bad_for_each "$shape" '"for_each" sets must not contain null values' "check/shape/main.tf:47"
+  expect_misfit //check/bad_call:calls_wrong //check/bad_call:bad_call \
+    'An argument named "zone_count" is not expected here.' "check/bad_call/main.tf:5"
+}
+
+# a provider that refuses to configure without a token
+check_provider() {
+  if bz "$ws" build //check/provider:fits >"$logs/provider-fits.log" 2>&1; then
+    pass "an instance of a component using fleettest (no token anywhere) builds: nothing configured"
+  else
+    fail "an instance of a component using fleettest (no token anywhere) builds" "$(tail -15 "$logs/provider-fits.log")"
+  fi
+  expect_misfit //check/provider:unmocked_digest //check/provider:unmocked \
+    "the echo digest must be 64 hex characters." "check/provider/main.tf:4"
+  check "... and with the mock file given to the instance (tf_instance mocks) it builds" "" \
+    quiet "$logs/mocked-here.log" bz "$ws" build //check/provider:mocked_here
+  bz "$ws" run //check/provider:fits.plan >"$logs/provider-plan.log" 2>&1
+  check "a real plan of the same instance fails: the provider wants a token" "" has "$logs/provider-plan.log" "fleettest: no token"
+}
+
+# check = "validate" and "none"
+check_modes() {
+  check 'check = "none" builds an instance that does not fit' "" \
+    quiet "$logs/none.log" bz "$ws" build //check/shape:unchecked --execution_log_json_file="$tmp/none.json"
+  ran="$(($(spawned "$tmp/none.json" TerraformCheck) + $(spawned "$tmp/none.json" TerraformValidate)))"
+  check 'check = "none" runs neither plan nor validate' "$ran action(s)" test "$ran" = 0
+  check 'check = "validate" ignores values (nodes = 9 builds)' "" \
+    quiet "$logs/validate.log" bz "$ws" build //check/shape:validated_only //check/shape:validated_too \
+    --execution_log_json_file="$tmp/validate.json"
+  validates="$(spawned "$tmp/validate.json" TerraformValidate)"
+  check 'validate runs once per component, not once per instance' "$validates action(s) for 2 instances" test "$validates" = 1
+  plans="$(spawned "$tmp/validate.json" TerraformCheck)"
+  check 'check = "validate" runs no plan' "$plans action(s)" test "$plans" = 0
+
+  check 'an instance fed by inputs_from builds (no values at build time)' "" \
+    quiet "$logs/upstream.log" bz "$ws" build //check/shape:reads_upstream
+  check '... and says at analysis that it checks with validate instead of plan' "" has "$logs/upstream.log" \
+    "rules_fleet: //check/shape:reads_upstream: admin_pin get their values only at run time (inputs_from, secret_env); checking with validate instead of plan"
+}
+
+# the same instance at another path: the same bytes
+check_other_path() {
+  other="$tmp/elsewhere/ws"
+  e2e_copy_workspace "$other"
+  e2e_needs built_fits
+  if bz "$other" build //check/shape:fits --output_groups=+check >"$logs/elsewhere.log" 2>&1; then
+    check "fits.check.json is byte-identical at another workspace path" "" \
+      cmp "$tmp/fits.check.json" "$(bz "$other" info bazel-bin 2>/dev/null)/check/shape/fits.check.json"
+  else
+    fail "fits builds at another workspace path" "$(tail -5 "$logs/elsewhere.log")"
+  fi
+}
+
+# a toolchain without mock providers: validate, with a note
+check_old_terraform() {
+  # terraform 1.11 that says it is 1.6.6: the rules must not plan with it.
+  printf '#!/bin/sh\n[ "$1" = version ] && { echo %s; exit 0; }\nexec %s "$@"\n' \
+    "'{\"terraform_version\": \"1.6.6\"}'" "$(command -v terraform)" >"$tmp/terraform-1.6"
+  chmod +x "$tmp/terraform-1.6"
+  check 'on terraform 1.6 an instance that does not fit builds (validate)' "" \
+    quiet "$logs/old-terraform.log" bz "$ws" build //check/shape:too_many_nodes "--repo_env=TERRAFORM=$tmp/terraform-1.6"
+  check '... and analysis says so' "" has "$logs/old-terraform.log" \
+    "rules_fleet: //check/shape:too_many_nodes: terraform 1.6.6 has no mock providers (needs 1.7); checking with validate instead of plan"
+}
+
+e2e_check fits check_fits
+e2e_check misfits check_misfits
+e2e_check provider check_provider
+e2e_check check-modes check_modes
+e2e_check other-path check_other_path
+e2e_check old-terraform check_old_terraform
+e2e_main "$@"

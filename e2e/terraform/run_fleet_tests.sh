@@ -6,7 +6,8 @@
 # dependent, and the twelve redis clusters, at parallelism 3.
 #
 #   e2e/terraform/run_fleet_tests.sh      # FLEET_HELPER defaults to <repo>/target/release/fleet
-#   FLEET_E2E_KEEP=1 e2e/terraform/run_fleet_tests.sh   # keeps the temp dir (logs, reports) and says where
+#   e2e/terraform/run_fleet_tests.sh NAME...   # only the named checks (--list prints them)
+#   E2E_KEEP=1 e2e/terraform/run_fleet_tests.sh   # keeps the temp dir (logs, reports) and says where
 #
 # Runs are steered through the environment, never by editing sources:
 # TF_VAR_e2e_dir names a directory of marker files read by
@@ -20,66 +21,52 @@ set -uo pipefail
 export LC_ALL=C
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=e2e/lib.sh
 source "$here/../lib.sh"
 e2e_suite e2e-fleet
 
-if [[ ! -x "$helper" ]] || ! "$helper" run --help >/dev/null 2>&1; then
-  fail "helper" "$helper is missing or has no 'run' command (cargo build --release)"
-  finish
-fi
-if ! command -v terraform >/dev/null 2>&1; then
-  fail "terraform" "terraform is not on PATH"
-  finish
-fi
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/e2e-fleet.XXXXXX")"
-ws="$tmp/ws"
-logs="$tmp/logs"
-marks="$tmp/marks"
-mkdir -p "$ws" "$logs" "$marks"
-ws="$(cd "$ws" && pwd -P)"
-background=()
-
-cleanup() {
-  # Runs this driver started that a failed check left behind, then what they started.
+# Runs this driver started that a failed check left behind, then what they started.
+stop_leftovers() {
+  local pid
   for pid in "${background[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in $(check procs "$ws/.fleet/" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
-  if [[ -n "${FLEET_E2E_KEEP:-}" ]]; then
-    [[ -f "$ws/WORKSPACE" ]] && (cd "$ws" && "$bazelw" shutdown >/dev/null 2>&1)
-    echo "kept $tmp (logs/, reports *.json, ws/.fleet/)"
-    return
-  fi
-  # Stops the server and deletes this copy's output base (one per workspace path).
-  [[ -f "$ws/WORKSPACE" ]] && (cd "$ws" && "$bazelw" clean --expunge >/dev/null 2>&1)
-  chmod -R u+w "$tmp" 2>/dev/null
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
 
-# The workspace copy consumes rules_fleet from this checkout, by absolute path.
-tar -C "$here" --exclude=./.fleet -cf - . | tar -C "$ws" -xf -
-sed -i "s|path = \"../..\"|path = \"$repo_root\"|" "$ws/WORKSPACE" "$ws/MODULE.bazel"
-
-# Every terraform of every run sees these (fleets/chain/hook.sh reads them).
-export TF_VAR_e2e_dir="$marks"
-export TF_VAR_e2e_round=r1
-
-# bz COMMAND ARGS...: bazel in the workspace copy with the helper taken from FLEET_HELPER.
-bz() {
-  local command="$1"
-  shift
-  (cd "$ws" && "$bazelw" "$command" "--repo_env=FLEET_HELPER=$helper" "$@")
+suite_setup() {
+  if [[ ! -x "$helper" ]] || ! "$helper" run --help >/dev/null 2>&1; then
+    fail "helper" "$helper is missing or has no 'run' command (cargo build --release)"
+    finish
+  fi
+  if ! command -v terraform >/dev/null 2>&1; then
+    fail "terraform" "terraform is not on PATH"
+    finish
+  fi
+  e2e_tmp e2e-fleet
+  ws="$tmp/ws"
+  marks="$tmp/marks"
+  mkdir -p "$marks"
+  background=()
+  e2e_at_exit stop_leftovers
+  e2e_copy_workspace "$ws"
+  write_check_py
+  # Every terraform of every run sees these (fleets/chain/hook.sh reads them).
+  export TF_VAR_e2e_dir="$marks"
+  export TF_VAR_e2e_round=r1
+  fleet_root="$ws/.fleet"
+  bin_dir="$(bz "$ws" info bazel-bin 2>/dev/null)"
+  manifest="$bin_dir/fleets/chain/platform.manifest.json"
 }
 
 # fleet_run ACTION LOG ARGS...: `bazel run //fleets/chain:platform.ACTION -- ARGS`; returns its status.
 fleet_run() {
   local action="$1" log="$2"
   shift 2
-  bz run "//fleets/chain:platform.$action" -- "$@" >"$log" 2>&1
+  bz "$ws" run "//fleets/chain:platform.$action" -- "$@" >"$log" 2>&1
 }
 
 # Checks over reports, manifests, states and processes.
-cat >"$tmp/check.py" <<'EOF'
+write_check_py() {
+  cat >"$tmp/check.py" <<'EOF'
 import json, os, sys
 
 def load(path):
@@ -243,6 +230,7 @@ def cmd_manifest(manifest):
 commands = {k[4:].replace("_", "-"): v for k, v in globals().items() if k.startswith("cmd_")}
 commands[sys.argv[1]](*sys.argv[2:])
 EOF
+}
 check() { python3 "$tmp/check.py" "$@"; }
 
 # wait_until SECONDS COMMAND...: polls COMMAND until it succeeds; fails after SECONDS.
@@ -265,230 +253,276 @@ names_where() { check statuses "$1" | awk -F'\t' "$2 { print \$1 }" | sort | tr 
 hooks_of() { awk -v r="$1" '$2 == r { print $1 }' "$marks/hooks" 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//'; }
 
 chain="app-1 app-2 app-3 flaky flaky-consumer network subnet-a subnet-b"
-fleet_root="$ws/.fleet"
-bin_dir="$(bz info bazel-bin 2>/dev/null)"
-manifest="$bin_dir/fleets/chain/platform.manifest.json"
 
-# --- 1. <fleet> builds and validates every instance, dependencies included -------
-if bz build //fleets/chain:platform >"$logs/build.log" 2>&1; then
-  valid=0
-  for name in $chain; do
-    # Instances fed by inputs_from are checked by the component's validation (no values at build time).
-    report="$bin_dir/fleets/chain/$name.check.json"
-    [[ -f "$report" ]] || report="$bin_dir/fleets/chain/service.validation.json"
-    grep -q '"result": "pass"' "$report" 2>/dev/null && valid=$((valid + 1))
-  done
+# Setups several checks share (each runs once): the fleet built; the
+# keep-going apply (flaky fails); the --resume after it (flaky fixed).
+fleet_built() {
+  fleet_build_status=0
+  bz "$ws" build //fleets/chain:platform >"$logs/build.log" 2>&1 || fleet_build_status=$?
+}
+kept_going() {
+  e2e_needs fleet_built
+  r1="$tmp/keep-going.json"
+  keep_going_status=0
+  fleet_run apply "$logs/keep-going.log" --report "$r1" || keep_going_status=$?
+}
+resumed_after_keep_going() {
+  e2e_needs kept_going
+  touch "$marks/fixed"
+  resumed="$tmp/resumed.json"
+  resume_status=0
+  # No report at $resumed yet: --resume reads the fleet's last report under .fleet/.reports/.
+  fleet_run apply "$logs/resume.log" --resume --report "$resumed" || resume_status=$?
+}
+
+# <fleet> builds and validates every instance, dependencies included
+check_build() {
+  e2e_needs fleet_built
+  if [[ $fleet_build_status -eq 0 ]]; then
+    valid=0
+    for name in $chain; do
+      # Instances fed by inputs_from are checked by the component's validation (no values at build time).
+      report="$bin_dir/fleets/chain/$name.check.json"
+      [[ -f "$report" ]] || report="$bin_dir/fleets/chain/service.validation.json"
+      grep -q '"result": "pass"' "$report" 2>/dev/null && valid=$((valid + 1))
+    done
+    for n in $(seq 1 12); do
+      grep -q '"result": "pass"' "$bin_dir/infra/elasticache/redis-cluster-$n.check.json" 2>/dev/null && valid=$((valid + 1))
+    done
+    if [[ $valid -eq 20 ]]; then pass "building the fleet validates its 16 listed instances and their 4 dependencies"; else
+      fail "building the fleet validates all 20 instances" "$valid valid reports"
+    fi
+  else
+    fail "building the fleet validates all 20 instances" "$(grep -m3 ERROR "$logs/build.log")"
+  fi
+  read -r count parallelism names subnet_deps app3_deps < <(check manifest "$manifest" 2>/dev/null)
+  expected_names="$(printf '%s\n' $chain $(seq -f 'redis-cluster-%g' 1 12) | sort | tr '\n' ',' | sed 's/,$//')"
+  if [[ "${count:-}" == 20 && "$parallelism" == 3 && "$names" == "$expected_names" &&
+    "$subnet_deps" == "network" && "$app3_deps" == "subnet-a,subnet-b" ]]; then
+    pass "the manifest holds the 20 instances, parallelism 3, and deps implied by inputs_from"
+  else
+    fail "fleet manifest" "count ${count:-?}, parallelism ${parallelism:-?}, subnet-a deps '${subnet_deps:-}', app-3 deps '${app3_deps:-}', names ${names:-}"
+  fi
+}
+
+# a dependency cycle, or shared state, fails analysis naming the culprits
+check_analysis_failures() {
+  if bz "$ws" build //fleets/cycle:cycle >"$logs/cycle.log" 2>&1; then
+    fail "a cycle fails analysis" "the build succeeded"
+  elif grep -q "cycle in dependency graph" "$logs/cycle.log" &&
+    grep -qE '^\.-> //fleets/cycle:a$' "$logs/cycle.log" && grep -qE '^\|   //fleets/cycle:b$' "$logs/cycle.log" &&
+    grep -qE '^\|   //fleets/cycle:c$' "$logs/cycle.log" && grep -qE '^`-- //fleets/cycle:a$' "$logs/cycle.log"; then
+    pass "an inputs_from cycle a -> b -> c -> a fails analysis, naming the cycle"
+  else
+    fail "a cycle fails analysis naming it" "$(grep -m5 -A5 ERROR "$logs/cycle.log")"
+  fi
+
+  if bz "$ws" build //fleets/shared_state >"$logs/shared.log" 2>&1; then
+    fail "a fleet whose instances share state fails analysis" "the build succeeded"
+  elif grep -q "Analysis of target '//fleets/shared_state:shared_state' failed" "$logs/shared.log" &&
+    grep -qF "//fleets/shared_state:shared_state: instances //fleets/shared_state/east:network and //fleets/shared_state/west:network share state" "$logs/shared.log"; then
+    pass "a fleet of two instances sharing one S3 key fails analysis, naming both"
+  else
+    fail "a fleet whose instances share state fails analysis naming both" "$(grep -m3 ERROR "$logs/shared.log")"
+  fi
+}
+
+# keep-going: order, limit, the failure's dependents skipped, the rest applied
+check_keep_going() {
+  e2e_needs kept_going
+  status=$keep_going_status
+  if [[ ! -f "$r1" ]]; then
+    fail "keep-going apply writes a report" "exit $status: $(tail -5 "$logs/keep-going.log")"
+  else
+    read -r checked violations detail < <(check order "$r1" "$manifest" forward)
+    # 8 dependency pairs; flaky-consumer never started.
+    if [[ "$checked" -eq 7 && "$violations" -eq 0 ]]; then
+      pass "order: in each of the 7 dependency pairs that ran, the dependency ended before its dependent started"
+    else
+      fail "dependency order" "$checked pairs checked, $violations violated: $detail"
+    fi
+    most="$(check overlap "$r1")"
+    if [[ "$most" -eq 3 ]]; then pass "at most 3 (the fleet's parallelism) ran at once, and 3 did"; else
+      fail "concurrency limit 3" "$most ran at once"
+    fi
+    skipped="$(names_where "$r1" '$2 == "skipped"')"
+    reason="$(check statuses "$r1" | awk -F'\t' '$1 == "flaky-consumer" { print $4 }')"
+    succeeded="$(names_where "$r1" '$2 == "succeeded"' | wc -w)"
+    states="$(check states "$fleet_root" r1)"
+    if [[ $status -eq 1 && "$(status_of "$r1" flaky)" == failed && "$skipped" == flaky-consumer &&
+      "$reason" == "upstream dependencies failed: flaky" && $succeeded -eq 18 && ! -e "$fleet_root/fleets/chain/flaky-consumer/terraform.tfstate" ]]; then
+      pass "flaky failed, its dependent was skipped (upstream dependencies failed: flaky), the other 18 applied (exit 1)"
+    else
+      fail "failure handling" "exit $status, flaky $(status_of "$r1" flaky), skipped '$skipped' ($reason), $succeeded succeeded"
+    fi
+    if [[ "$states" == "flaky-consumer: "* && "$states" != *";"* ]]; then
+      pass "every applied instance's state holds its upstreams' outputs (inputs_from) or its own values"
+    else
+      fail "states after the keep-going apply" "$states"
+    fi
+  fi
+}
+
+# --resume re-runs exactly the failed and skipped ones
+check_resume() {
+  e2e_needs resumed_after_keep_going
+  status=$resume_status
+  reran="$(names_where "$resumed" '$3 == "ran"' 2>/dev/null)"
+  reused="$(names_where "$resumed" '$3 == "reused" && $2 == "succeeded"' 2>/dev/null | wc -w)"
+  if [[ $status -eq 0 && "$reran" == "flaky flaky-consumer" && $reused -eq 18 &&
+    "$(hooks_of r1)" == "app-1 app-2 app-3 flaky flaky flaky-consumer network subnet-a subnet-b" &&
+    "$(check states "$fleet_root" r1)" == ok ]]; then
+    pass "--resume re-ran exactly flaky and flaky-consumer (report and hooks agree), all 20 now applied"
+  else
+    fail "--resume" "exit $status, re-ran '$reran', reused $reused, hooks of r1: $(hooks_of r1)"
+  fi
+}
+
+# --fail-fast launches nothing after the failure
+check_fail_fast() {
+  e2e_needs fleet_built resumed_after_keep_going
+  # With --parallelism 2: subnet-a is held in flight and flaky waits for fail-now.
+  # Once both have said so, both slots are theirs; whatever else is ready
+  # (redis clusters, app-2...) waits for a slot that the failure frees.
+  export TF_VAR_e2e_round=r2
+  rm -f "$marks/fixed" "$marks/release" "$marks"/held-* "$marks"/waiting-*
+  touch "$marks/hold-subnet-a" "$marks/fail-when-told"
+  ff="$tmp/fail-fast.json"
+  fleet_run apply "$logs/fail-fast.log" --fail-fast --parallelism 2 --report "$ff" &
+  runner=$!
+  background+=("$runner")
+  if wait_until 60 exists "$marks/held-subnet-a" && wait_until 60 exists "$marks/waiting-flaky"; then
+    touch "$marks/fail-now"
+    # A runner that did not stop would wait for subnet-a until the hook gives up:
+    # release it after a while, so that it goes on to launch what the check catches.
+    wait_until 40 gone "$runner" || touch "$marks/release"
+  fi
+  status=0
+  wait "$runner" || status=$?
+  rm -f "$marks/fail-when-told" "$marks/fail-now" "$marks/hold-subnet-a"
+  if [[ -f "$ff" ]]; then
+    late="$(check started-after "$ff" flaky 2>/dev/null)"
+    cancelled="$(names_where "$ff" '$2 == "cancelled"' | wc -w)"
+    ready="$(check ready-cancelled "$ff" "$manifest")"
+    if [[ $status -ne 0 && "$(status_of "$ff" flaky)" == failed && "$late" == "-" &&
+      "$(status_of "$ff" subnet-a)" == interrupted && $ready -ge 1 ]] && no_run_processes; then
+      pass "--fail-fast: nothing started after flaky failed ($ready ready to start, $cancelled cancelled), subnet-a interrupted"
+    else
+      fail "--fail-fast" "exit $status, started after the failure: $late, flaky $(status_of "$ff" flaky), subnet-a $(status_of "$ff" subnet-a), ready but cancelled $ready, processes left: $(check procs "$fleet_root/" | wc -l)"
+    fi
+  else
+    fail "--fail-fast" "no report (exit $status): $(tail -5 "$logs/fail-fast.log")"
+  fi
+}
+
+# SIGINT mid-run: no terraform left, a resumable report
+check_sigint() {
+  e2e_needs fleet_built resumed_after_keep_going
+  export TF_VAR_e2e_round=r3
+  rm -f "$marks/release" "$marks"/held-*
+  touch "$marks/fixed" "$marks/hold"
+  interrupted_report="$tmp/interrupted.json"
+  fleet_run apply "$logs/sigint.log" --report "$interrupted_report" &
+  runner=$!
+  background+=("$runner")
+  sent=0
+  if wait_until 60 exists "$marks/held-network"; then
+    for pid in $(check fleet-pids "$ws"); do kill -INT "$pid" && sent=$((sent + 1)); done
+  fi
+  wait_until 60 gone "$runner"
+  status=0
+  wait "$runner" || status=$?
+  left="$(check procs "$fleet_root/" | wc -l)"
+  touch "$marks/release"
+  if [[ $sent -eq 1 && $status -eq 130 && $left -eq 0 && -f "$interrupted_report" &&
+    "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["interrupted_by"])' "$interrupted_report")" == SIGINT &&
+    "$(status_of "$interrupted_report" network)" == interrupted ]]; then
+    pass "SIGINT to fleet run: network interrupted, exit 130, no terraform or hook process left"
+  else
+    fail "SIGINT mid-run" "signalled $sent fleet run(s), exit $status, $left processes left, network $(status_of "$interrupted_report" network 2>/dev/null)"
+  fi
+  rm -f "$marks/hold"
+  unfinished="$(names_where "$interrupted_report" '$2 != "succeeded"' 2>/dev/null)"
+  status=0
+  fleet_run apply "$logs/sigint-resume.log" --resume --report "$interrupted_report" || status=$?
+  reran="$(names_where "$interrupted_report" '$3 == "ran"' 2>/dev/null)"
+  if [[ $status -eq 0 && -n "$unfinished" && "$reran" == "$unfinished" &&
+    "$(names_where "$interrupted_report" '$2 == "succeeded"' | wc -w)" -eq 20 && "$(check states "$fleet_root" r3)" == ok ]]; then
+    pass "--resume after SIGINT re-ran exactly the $(wc -w <<<"$unfinished") unfinished instances; all 20 applied"
+  else
+    fail "resume after SIGINT" "exit $status, unfinished '$unfinished', re-ran '$reran'"
+  fi
+}
+
+# two fleet applies at once take turns per instance
+check_concurrent_applies() {
+  e2e_needs fleet_built resumed_after_keep_going
+  export TF_VAR_e2e_round=r4
+  rm -f "$marks/release" "$marks"/held-*
+  touch "$marks/hold"
+  fleet_run apply "$logs/twin-a.log" --report "$tmp/twin-a.json" &
+  twin_a=$!
+  fleet_run apply "$logs/twin-b.log" --report "$tmp/twin-b.json" &
+  twin_b=$!
+  background+=("$twin_a" "$twin_b")
+  waited=0
+  wait_until 90 grep -q "waiting for lock" "$logs/twin-a.log" "$logs/twin-b.log" 2>/dev/null && waited=1
+  touch "$marks/release"
+  status_a=0
+  status_b=0
+  wait "$twin_a" || status_a=$?
+  wait "$twin_b" || status_b=$?
+  ok_a="$(names_where "$tmp/twin-a.json" '$2 == "succeeded"' 2>/dev/null | wc -w)"
+  ok_b="$(names_where "$tmp/twin-b.json" '$2 == "succeeded"' 2>/dev/null | wc -w)"
+  lock_wait="$(check max-lock-wait "$tmp/twin-a.json" 2>/dev/null) $(check max-lock-wait "$tmp/twin-b.json" 2>/dev/null)"
+  hooks="$(hooks_of r4)"
+  states="$(check states "$fleet_root" r4)"
+  if [[ $status_a -eq 0 && $status_b -eq 0 && $ok_a -eq 20 && $ok_b -eq 20 && $waited -eq 1 &&
+    "$hooks" == "$chain" && "$states" == ok ]]; then
+    pass "two applies at once both succeed; one waited for the other's lock (max waits $lock_wait s); each change applied once; states correct"
+  else
+    fail "two concurrent applies" "exit $status_a/$status_b, succeeded $ok_a/$ok_b, lock waited: $waited, hooks of r4: '$hooks', states: $states"
+  fi
+}
+
+# tf_instances creates a fleet; relative --report is the caller's
+check_instances_fleet() {
+  status=0
+  bz "$ws" run //infra/elasticache:redis.plan -- --report redis-plan.json >"$logs/redis-plan.log" 2>&1 || status=$?
+  plans=0
   for n in $(seq 1 12); do
-    grep -q '"result": "pass"' "$bin_dir/infra/elasticache/redis-cluster-$n.check.json" 2>/dev/null && valid=$((valid + 1))
+    [[ -f "$fleet_root/infra/elasticache/redis-cluster-$n/plan.tfplan" ]] && plans=$((plans + 1))
   done
-  if [[ $valid -eq 20 ]]; then pass "building the fleet validates its 16 listed instances and their 4 dependencies"; else
-    fail "building the fleet validates all 20 instances" "$valid valid reports"
-  fi
-else
-  fail "building the fleet validates all 20 instances" "$(grep -m3 ERROR "$logs/build.log")"
-fi
-read -r count parallelism names subnet_deps app3_deps < <(check manifest "$manifest" 2>/dev/null)
-expected_names="$(printf '%s\n' $chain $(seq -f 'redis-cluster-%g' 1 12) | sort | tr '\n' ',' | sed 's/,$//')"
-if [[ "${count:-}" == 20 && "$parallelism" == 3 && "$names" == "$expected_names" &&
-  "$subnet_deps" == "network" && "$app3_deps" == "subnet-a,subnet-b" ]]; then
-  pass "the manifest holds the 20 instances, parallelism 3, and deps implied by inputs_from"
-else
-  fail "fleet manifest" "count ${count:-?}, parallelism ${parallelism:-?}, subnet-a deps '${subnet_deps:-}', app-3 deps '${app3_deps:-}', names ${names:-}"
-fi
-
-# --- 2. a dependency cycle, or shared state, fails analysis naming the culprits ------
-if bz build //fleets/cycle:cycle >"$logs/cycle.log" 2>&1; then
-  fail "a cycle fails analysis" "the build succeeded"
-elif grep -q "cycle in dependency graph" "$logs/cycle.log" &&
-  grep -qE '^\.-> //fleets/cycle:a$' "$logs/cycle.log" && grep -qE '^\|   //fleets/cycle:b$' "$logs/cycle.log" &&
-  grep -qE '^\|   //fleets/cycle:c$' "$logs/cycle.log" && grep -qE '^`-- //fleets/cycle:a$' "$logs/cycle.log"; then
-  pass "an inputs_from cycle a -> b -> c -> a fails analysis, naming the cycle"
-else
-  fail "a cycle fails analysis naming it" "$(grep -m5 -A5 ERROR "$logs/cycle.log")"
-fi
-
-if bz build //fleets/shared_state >"$logs/shared.log" 2>&1; then
-  fail "a fleet whose instances share state fails analysis" "the build succeeded"
-elif grep -q "Analysis of target '//fleets/shared_state:shared_state' failed" "$logs/shared.log" &&
-  grep -qF "//fleets/shared_state:shared_state: instances //fleets/shared_state/east:network and //fleets/shared_state/west:network share state" "$logs/shared.log"; then
-  pass "a fleet of two instances sharing one S3 key fails analysis, naming both"
-else
-  fail "a fleet whose instances share state fails analysis naming both" "$(grep -m3 ERROR "$logs/shared.log")"
-fi
-
-# --- 3. keep-going: order, limit, the failure's dependents skipped, the rest applied ---
-r1="$tmp/keep-going.json"
-status=0
-fleet_run apply "$logs/keep-going.log" --report "$r1" || status=$?
-if [[ ! -f "$r1" ]]; then
-  fail "keep-going apply writes a report" "exit $status: $(tail -5 "$logs/keep-going.log")"
-else
-  read -r checked violations detail < <(check order "$r1" "$manifest" forward)
-  # 8 dependency pairs; flaky-consumer never started.
-  if [[ "$checked" -eq 7 && "$violations" -eq 0 ]]; then
-    pass "order: in each of the 7 dependency pairs that ran, the dependency ended before its dependent started"
+  if [[ $status -eq 0 && -f "$ws/redis-plan.json" && $plans -eq 12 &&
+    "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["parallelism"], r["counts"]["succeeded"])' "$ws/redis-plan.json")" == "10 12" ]]; then
+    pass "tf_instances' redis fleet: bazel run :redis.plan plans all 12 at parallelism 10; --report redis-plan.json lands in the caller's directory"
   else
-    fail "dependency order" "$checked pairs checked, $violations violated: $detail"
+    fail "tf_instances fleet plan" "exit $status, $plans plan files, report: $(ls "$ws"/redis-plan.json 2>&1)"
   fi
-  most="$(check overlap "$r1")"
-  if [[ "$most" -eq 3 ]]; then pass "at most 3 (the fleet's parallelism) ran at once, and 3 did"; else
-    fail "concurrency limit 3" "$most ran at once"
-  fi
-  skipped="$(names_where "$r1" '$2 == "skipped"')"
-  reason="$(check statuses "$r1" | awk -F'\t' '$1 == "flaky-consumer" { print $4 }')"
-  succeeded="$(names_where "$r1" '$2 == "succeeded"' | wc -w)"
-  states="$(check states "$fleet_root" r1)"
-  if [[ $status -eq 1 && "$(status_of "$r1" flaky)" == failed && "$skipped" == flaky-consumer &&
-    "$reason" == "upstream dependencies failed: flaky" && $succeeded -eq 18 && ! -e "$fleet_root/fleets/chain/flaky-consumer/terraform.tfstate" ]]; then
-    pass "flaky failed, its dependent was skipped (upstream dependencies failed: flaky), the other 18 applied (exit 1)"
+}
+
+# destroy walks the graph in reverse
+check_destroy() {
+  e2e_needs fleet_built resumed_after_keep_going
+  destroyed="$tmp/destroy.json"
+  status=0
+  fleet_run destroy "$logs/destroy.log" --report "$destroyed" || status=$?
+  read -r checked violations detail < <(check order "$destroyed" "$manifest" reverse 2>/dev/null)
+  remaining="$(check empty-states "$fleet_root")"
+  if [[ $status -eq 0 && "${checked:-0}" -eq 8 && "${violations:-1}" -eq 0 && "$remaining" == "-" ]]; then
+    pass "destroy: every dependent ended before its dependency started (8 pairs); no resources left"
   else
-    fail "failure handling" "exit $status, flaky $(status_of "$r1" flaky), skipped '$skipped' ($reason), $succeeded succeeded"
+    fail "destroy in reverse order" "exit $status, ${checked:-?} pairs, ${violations:-?} violated: ${detail:-}; resources left in: $remaining"
   fi
-  if [[ "$states" == "flaky-consumer: "* && "$states" != *";"* ]]; then
-    pass "every applied instance's state holds its upstreams' outputs (inputs_from) or its own values"
-  else
-    fail "states after the keep-going apply" "$states"
-  fi
-fi
+}
 
-# --- 4. --resume re-runs exactly the failed and skipped ones ------------------------
-touch "$marks/fixed"
-resumed="$tmp/resumed.json"
-status=0
-# No report at $resumed yet: --resume reads the fleet's last report under .fleet/.reports/.
-fleet_run apply "$logs/resume.log" --resume --report "$resumed" || status=$?
-reran="$(names_where "$resumed" '$3 == "ran"' 2>/dev/null)"
-reused="$(names_where "$resumed" '$3 == "reused" && $2 == "succeeded"' 2>/dev/null | wc -w)"
-if [[ $status -eq 0 && "$reran" == "flaky flaky-consumer" && $reused -eq 18 &&
-  "$(hooks_of r1)" == "app-1 app-2 app-3 flaky flaky flaky-consumer network subnet-a subnet-b" &&
-  "$(check states "$fleet_root" r1)" == ok ]]; then
-  pass "--resume re-ran exactly flaky and flaky-consumer (report and hooks agree), all 20 now applied"
-else
-  fail "--resume" "exit $status, re-ran '$reran', reused $reused, hooks of r1: $(hooks_of r1)"
-fi
-
-# --- 5. --fail-fast launches nothing after the failure ----------------------------------
-# With --parallelism 2: subnet-a is held in flight and flaky waits for fail-now.
-# Once both have said so, both slots are theirs; whatever else is ready
-# (redis clusters, app-2...) waits for a slot that the failure frees.
-export TF_VAR_e2e_round=r2
-rm -f "$marks/fixed" "$marks/release" "$marks"/held-* "$marks"/waiting-*
-touch "$marks/hold-subnet-a" "$marks/fail-when-told"
-ff="$tmp/fail-fast.json"
-fleet_run apply "$logs/fail-fast.log" --fail-fast --parallelism 2 --report "$ff" &
-runner=$!
-background+=("$runner")
-if wait_until 60 exists "$marks/held-subnet-a" && wait_until 60 exists "$marks/waiting-flaky"; then
-  touch "$marks/fail-now"
-  # A runner that did not stop would wait for subnet-a until the hook gives up:
-  # release it after a while, so that it goes on to launch what the check catches.
-  wait_until 40 gone "$runner" || touch "$marks/release"
-fi
-status=0
-wait "$runner" || status=$?
-rm -f "$marks/fail-when-told" "$marks/fail-now" "$marks/hold-subnet-a"
-if [[ -f "$ff" ]]; then
-  late="$(check started-after "$ff" flaky 2>/dev/null)"
-  cancelled="$(names_where "$ff" '$2 == "cancelled"' | wc -w)"
-  ready="$(check ready-cancelled "$ff" "$manifest")"
-  if [[ $status -ne 0 && "$(status_of "$ff" flaky)" == failed && "$late" == "-" &&
-    "$(status_of "$ff" subnet-a)" == interrupted && $ready -ge 1 ]] && no_run_processes; then
-    pass "--fail-fast: nothing started after flaky failed ($ready ready to start, $cancelled cancelled), subnet-a interrupted"
-  else
-    fail "--fail-fast" "exit $status, started after the failure: $late, flaky $(status_of "$ff" flaky), subnet-a $(status_of "$ff" subnet-a), ready but cancelled $ready, processes left: $(check procs "$fleet_root/" | wc -l)"
-  fi
-else
-  fail "--fail-fast" "no report (exit $status): $(tail -5 "$logs/fail-fast.log")"
-fi
-
-# --- 6. SIGINT mid-run: no terraform left, a resumable report ---------------------------
-export TF_VAR_e2e_round=r3
-rm -f "$marks/release" "$marks"/held-*
-touch "$marks/fixed" "$marks/hold"
-interrupted_report="$tmp/interrupted.json"
-fleet_run apply "$logs/sigint.log" --report "$interrupted_report" &
-runner=$!
-background+=("$runner")
-sent=0
-if wait_until 60 exists "$marks/held-network"; then
-  for pid in $(check fleet-pids "$ws"); do kill -INT "$pid" && sent=$((sent + 1)); done
-fi
-wait_until 60 gone "$runner"
-status=0
-wait "$runner" || status=$?
-left="$(check procs "$fleet_root/" | wc -l)"
-touch "$marks/release"
-if [[ $sent -eq 1 && $status -eq 130 && $left -eq 0 && -f "$interrupted_report" &&
-  "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["interrupted_by"])' "$interrupted_report")" == SIGINT &&
-  "$(status_of "$interrupted_report" network)" == interrupted ]]; then
-  pass "SIGINT to fleet run: network interrupted, exit 130, no terraform or hook process left"
-else
-  fail "SIGINT mid-run" "signalled $sent fleet run(s), exit $status, $left processes left, network $(status_of "$interrupted_report" network 2>/dev/null)"
-fi
-rm -f "$marks/hold"
-unfinished="$(names_where "$interrupted_report" '$2 != "succeeded"' 2>/dev/null)"
-status=0
-fleet_run apply "$logs/sigint-resume.log" --resume --report "$interrupted_report" || status=$?
-reran="$(names_where "$interrupted_report" '$3 == "ran"' 2>/dev/null)"
-if [[ $status -eq 0 && -n "$unfinished" && "$reran" == "$unfinished" &&
-  "$(names_where "$interrupted_report" '$2 == "succeeded"' | wc -w)" -eq 20 && "$(check states "$fleet_root" r3)" == ok ]]; then
-  pass "--resume after SIGINT re-ran exactly the $(wc -w <<<"$unfinished") unfinished instances; all 20 applied"
-else
-  fail "resume after SIGINT" "exit $status, unfinished '$unfinished', re-ran '$reran'"
-fi
-
-# --- 7. two fleet applies at once take turns per instance --------------------------------
-export TF_VAR_e2e_round=r4
-rm -f "$marks/release" "$marks"/held-*
-touch "$marks/hold"
-fleet_run apply "$logs/twin-a.log" --report "$tmp/twin-a.json" &
-twin_a=$!
-fleet_run apply "$logs/twin-b.log" --report "$tmp/twin-b.json" &
-twin_b=$!
-background+=("$twin_a" "$twin_b")
-waited=0
-wait_until 90 grep -q "waiting for lock" "$logs/twin-a.log" "$logs/twin-b.log" 2>/dev/null && waited=1
-touch "$marks/release"
-status_a=0
-status_b=0
-wait "$twin_a" || status_a=$?
-wait "$twin_b" || status_b=$?
-ok_a="$(names_where "$tmp/twin-a.json" '$2 == "succeeded"' 2>/dev/null | wc -w)"
-ok_b="$(names_where "$tmp/twin-b.json" '$2 == "succeeded"' 2>/dev/null | wc -w)"
-lock_wait="$(check max-lock-wait "$tmp/twin-a.json" 2>/dev/null) $(check max-lock-wait "$tmp/twin-b.json" 2>/dev/null)"
-hooks="$(hooks_of r4)"
-states="$(check states "$fleet_root" r4)"
-if [[ $status_a -eq 0 && $status_b -eq 0 && $ok_a -eq 20 && $ok_b -eq 20 && $waited -eq 1 &&
-  "$hooks" == "$chain" && "$states" == ok ]]; then
-  pass "two applies at once both succeed; one waited for the other's lock (max waits $lock_wait s); each change applied once; states correct"
-else
-  fail "two concurrent applies" "exit $status_a/$status_b, succeeded $ok_a/$ok_b, lock waited: $waited, hooks of r4: '$hooks', states: $states"
-fi
-
-# --- 8. tf_instances creates a fleet; relative --report is the caller's ----------------
-status=0
-bz run //infra/elasticache:redis.plan -- --report redis-plan.json >"$logs/redis-plan.log" 2>&1 || status=$?
-plans=0
-for n in $(seq 1 12); do
-  [[ -f "$fleet_root/infra/elasticache/redis-cluster-$n/plan.tfplan" ]] && plans=$((plans + 1))
-done
-if [[ $status -eq 0 && -f "$ws/redis-plan.json" && $plans -eq 12 &&
-  "$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["parallelism"], r["counts"]["succeeded"])' "$ws/redis-plan.json")" == "10 12" ]]; then
-  pass "tf_instances' redis fleet: bazel run :redis.plan plans all 12 at parallelism 10; --report redis-plan.json lands in the caller's directory"
-else
-  fail "tf_instances fleet plan" "exit $status, $plans plan files, report: $(ls "$ws"/redis-plan.json 2>&1)"
-fi
-
-# --- 9. destroy walks the graph in reverse ----------------------------------------------
-destroyed="$tmp/destroy.json"
-status=0
-fleet_run destroy "$logs/destroy.log" --report "$destroyed" || status=$?
-read -r checked violations detail < <(check order "$destroyed" "$manifest" reverse 2>/dev/null)
-remaining="$(check empty-states "$fleet_root")"
-if [[ $status -eq 0 && "${checked:-0}" -eq 8 && "${violations:-1}" -eq 0 && "$remaining" == "-" ]]; then
-  pass "destroy: every dependent ended before its dependency started (8 pairs); no resources left"
-else
-  fail "destroy in reverse order" "exit $status, ${checked:-?} pairs, ${violations:-?} violated: ${detail:-}; resources left in: $remaining"
-fi
-
-finish
+e2e_check build check_build
+e2e_check analysis-failures check_analysis_failures
+e2e_check keep-going check_keep_going
+e2e_check resume check_resume
+e2e_check fail-fast check_fail_fast
+e2e_check sigint check_sigint
+e2e_check concurrent-applies check_concurrent_applies
+e2e_check instances-fleet check_instances_fleet
+e2e_check destroy check_destroy
+e2e_main "$@"

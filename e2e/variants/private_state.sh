@@ -1,4 +1,4 @@
-# Sourced by run_tests.sh (needs its bz, bump_versions, check, fail, concurrency, ...).
+# Sourced by run_tests.sh's private-state check (needs bz, ws, bump_versions, check, fail, concurrency, ...).
 # 4. The tool's own state: a stand-in for cargo keeps its git database in $TMPDIR with a
 #    plain mkdir. 8 unsandboxed (shared-mode) variants sharing one TMPDIR race in at least
 #    one round (teeth); with private_dirs = ["TMPDIR", ...] or locks = ["cargo-git"] all 8
@@ -19,7 +19,7 @@ for kind in naive private locked private-tree; do
     bump=$((bump + 1))
     bump_versions "$bump"
     name="cargo-$kind-$round"
-    if ! bz build "//project:variants.cargo-$kind" "${concurrency[@]}" --keep_going \
+    if ! bz "$ws" build "//project:variants.cargo-$kind" "${concurrency[@]}" --keep_going \
       "--action_env=HOME=$home" "--action_env=TMPDIR=$shared_tmp" "--action_env=FAKECARGO_DEP=$dep" >"$logs/$name.out" 2>&1; then
       failed_rounds=$((failed_rounds + 1))
       failed_builds=$((failed_builds + $(grep -c "cargo-$kind) failed" "$logs/$name.out")))

@@ -1,8 +1,8 @@
 """fleet_tools: a tools bundle shared by variant builds, extracted once."""
 
 load(":extract_tree.bzl", "extract_tree")
+load(":providers.bzl", "FleetToolsInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
-load(":variant_providers.bzl", "FleetToolsInfo")
 
 _DIGEST = '"$1" hash "$2" --format sha256 >"$3"'
 

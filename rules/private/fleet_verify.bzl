@@ -1,8 +1,8 @@
-"""fleet_verify: checks inputs against a lock file and emits a verification tag."""
+"""fleet_verify: checks inputs against an expected tag and emits a verification tag."""
 
-load(":labels.bzl", "label_string")
+load(":labels.bzl", "label_string", "repo_of")
+load(":providers.bzl", "FleetVerifyInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
-load(":variant_providers.bzl", "FleetVerifyInfo")
 
 # Shell function shared with variant_build: `keyed_inputs DIR KEY PATH [KEY PATH]...`
 # makes DIR/KEY a symlink to each (execroot-relative) PATH and appends
@@ -26,7 +26,7 @@ keyed_inputs() {
 
 _VERIFY_SH = KEYED_INPUTS_SH + """
 set -euo pipefail
-fleet="$PWD/$1" lock="$PWD/$2" tag="$PWD/$3" label="$4" lock_name="$5"
+fleet="$PWD/$1" expected="$PWD/$2" tag="$PWD/$3" label="$4" expected_name="$5"
 shift 5
 scratch="$tag.inputs"
 trap 'rm -rf "$scratch"' EXIT
@@ -35,18 +35,18 @@ inputs=()
 keyed_inputs "$scratch" "$@"
 cd "$scratch"
 status=0
-"$fleet" tag check --tag "$lock" "${inputs[@]}" || status=$?
+"$fleet" tag check --tag "$expected" "${inputs[@]}" || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "fleet_verify $label: the inputs do not match $lock_name." >&2
-  echo "If the change is intended, update the lock from the package directory:" >&2
-  echo "  fleet tag write --tag $lock_name ${inputs[*]}" >&2
+  echo "fleet_verify $label: the inputs do not match $expected_name." >&2
+  echo "If the change is intended, update the expected tag from the package directory:" >&2
+  echo "  fleet tag write --tag $expected_name ${inputs[*]}" >&2
   exit "$status"
 fi
 "$fleet" tag write --tag "$tag" "${inputs[@]}" >/dev/null
 """
 
 def tag_input_key(file, label):
-    """The name a verified file has in the lock and the tag.
+    """The name a verified file has in the expected tag and the tag.
 
     Args:
       file: the File.
@@ -61,16 +61,30 @@ def tag_input_key(file, label):
     if path.startswith("../"):
         path = "external/" + path[len("../"):]
     package = label.package
-    if label.workspace_name not in ("", "__main__", "_main"):
-        package = "external/%s/%s" % (label.workspace_name, package) if package else "external/" + label.workspace_name
+    repo = repo_of(label)
+    if repo not in ("", "__main__", "_main"):
+        package = "external/%s/%s" % (repo, package) if package else "external/" + repo
     prefix = package + "/" if package else ""
     if prefix and path.startswith(prefix):
         return path[len(prefix):]
     return path
 
+def _expected_tag(ctx):
+    """The `expected` tag File; `lock` is its deprecated name, kept for one release."""
+    label = label_string(ctx.label)
+    if ctx.file.expected and ctx.file.lock:
+        fail("%s: set `expected` only (`lock` is its deprecated name)" % label)
+    if ctx.file.lock:
+        # buildifier: disable=print
+        print("WARNING: %s: fleet_verify(lock = ...) is deprecated and will be removed in the next release; rename it to `expected`" % label)
+        return ctx.file.lock
+    if not ctx.file.expected:
+        fail("%s: set `expected`, the tag listing the expected digest of every src" % label)
+    return ctx.file.expected
+
 def _fleet_verify_impl(ctx):
     fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
-    lock = ctx.file.lock
+    expected = _expected_tag(ctx)
     tag = ctx.actions.declare_file(ctx.label.name + ".tag.json")
 
     inputs = []
@@ -83,7 +97,7 @@ def _fleet_verify_impl(ctx):
         inputs.append(struct(key = key, file = file))
 
     args = ctx.actions.args()
-    args.add_all([fleet.path, lock.path, tag.path, label_string(ctx.label), tag_input_key(lock, ctx.label)])
+    args.add_all([fleet.path, expected.path, tag.path, label_string(ctx.label), tag_input_key(expected, ctx.label)])
     for entry in inputs:
         args.add(entry.key)
         args.add(entry.file)
@@ -91,37 +105,41 @@ def _fleet_verify_impl(ctx):
     ctx.actions.run_shell(
         command = _VERIFY_SH,
         arguments = [args],
-        inputs = [lock] + [entry.file for entry in inputs],
+        inputs = [expected] + [entry.file for entry in inputs],
         tools = [fleet],
         outputs = [tag],
         mnemonic = "FleetVerify",
-        progress_message = "Verifying %d input(s) of %s against %s" % (len(inputs), ctx.label, lock.short_path),
+        progress_message = "Verifying %d input(s) of %s against %s" % (len(inputs), ctx.label, expected.short_path),
     )
     return [
         DefaultInfo(files = depset([tag])),
-        FleetVerifyInfo(tag = tag, lock = lock, inputs = inputs),
+        FleetVerifyInfo(tag = tag, expected = expected, lock = expected, inputs = inputs),
     ]
 
 fleet_verify = rule(
     implementation = _fleet_verify_impl,
-    doc = """Checks the digest of each file in `srcs` against `lock` and emits a tag in
+    doc = """Checks the digest of each file in `srcs` against the `expected` tag and emits a tag in
 `fleet tag write` format recording them. Fails (exit 5, naming each difference) when a
-digest differs from the lock. The tag's bytes depend only on the names and digests of the
+digest differs from the expected one. The tag's bytes depend only on the names and digests of the
 inputs, so whatever depends on it (a `variant_build`'s `verified` or `srcs`) reruns when a
-verified digest changes, and not when anything else does, lock formatting included.
+verified digest changes, and not when anything else does, formatting of `expected` included.
 
-The lock is itself a tag: write it from the package directory with
-`fleet tag write --tag <lock> --input <src>...`, naming each src relative to the package.""",
+`expected` is itself a tag: write it from the package directory with
+`fleet tag write --tag <expected> --input <src>...`, naming each src relative to the package.
+(`lock` is the deprecated name of `expected`: it still works for one release, with a warning.)""",
     attrs = {
         "srcs": attr.label_list(
             allow_files = True,
             mandatory = True,
-            doc = "Files to verify; each is named in the lock by its path relative to this package.",
+            doc = "Files to verify; each is named in the expected tag by its path relative to this package.",
+        ),
+        "expected": attr.label(
+            allow_single_file = [".json"],
+            doc = "The expected tag (`fleet tag write` format) listing the expected digest of every src. Required (or its deprecated name `lock`).",
         ),
         "lock": attr.label(
             allow_single_file = [".json"],
-            mandatory = True,
-            doc = "The lock file: a tag (`fleet tag write` format) listing the expected digest of every src.",
+            doc = "Deprecated name of `expected` (prints a warning; removed in the next release).",
         ),
     },
     toolchains = [str(FLEET_TOOLCHAIN_TYPE)],

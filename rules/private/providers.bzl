@@ -1,4 +1,4 @@
-"""Providers shared by the rules_fleet rules."""
+"""Every Bazel provider of rules_fleet (rules/defs.bzl re-exports them)."""
 
 TfComponentInfo = provider(
     doc = "One Terraform root module, as declared by `tf_component`.",
@@ -64,5 +64,47 @@ FleetHelperInfo = provider(
     doc = "The `fleet` helper binary, provided by a toolchain of type `@rules_fleet//tools:fleet_toolchain_type`.",
     fields = {
         "binary": "The executable `fleet` File.",
+    },
+)
+
+TfFleetInfo = provider(
+    doc = "A fleet (`tf_fleet`): a manifest of instances and everything `fleet run` needs to run it.",
+    fields = {
+        "label": "Canonical label string of the fleet.",
+        "manifest": "The manifest File (src/manifest.rs): the listed instances and their transitive dependencies.",
+        "instances": "List of TfInstanceInfo of the listed instances (dependencies not included).",
+        "run_files": "Depset of Files a run needs: the manifest, every instance's rendered tree and validation report, terraform.",
+        "parallelism": "Default concurrency limit written to the manifest.",
+    },
+)
+
+TfProviderInfo = provider(
+    doc = "Terraform provider packages, each in the mirror layout and unpacked once per build.",
+    fields = {
+        "packages": """List of `struct(source, version, platform, archive, unpacked, h1, zh, sha256)`:
+`source` is `<host>/<namespace>/<type>`, `platform` is `<os>_<arch>`, `archive` the
+`terraform-provider-<type>_<version>_<platform>.zip` File, `unpacked` a directory File
+holding its contents (what a `-plugin-dir` slot points at), `h1` and `zh` the lock
+file's hashes for the provider (empty when the package was not read from a lock), `sha256`
+the zip's own digest when known (else None).""",
+    },
+)
+
+FleetToolsInfo = provider(
+    doc = "A tools bundle declared by `fleet_tools`, in the forms `variant_build` reads it.",
+    fields = {
+        "archive": "The bundle File (`.tar` or `.tar.gz`); `shared` mode extracts it into the machine-wide store.",
+        "digest": "File holding the archive's sha256 (64 hex digits), computed once per build so `shared` mode does not hash it per variant.",
+        "tree": "The bundle extracted by one hermetic action (a directory File); `tree` mode reads it.",
+    },
+)
+
+FleetVerifyInfo = provider(
+    doc = "Inputs checked by `fleet_verify` against an expected tag, and the tag recording their digests.",
+    fields = {
+        "tag": "The tag File (`fleet tag write` format): same bytes for as long as the verified digests stay the same.",
+        "expected": "The expected tag File the inputs were checked against (`fleet_verify(expected = ...)`).",
+        "lock": "Deprecated name of `expected` (same File; removed in the next release).",
+        "inputs": "List of `struct(key, file)`: each verified File and its name in the lock and the tag.",
     },
 )

@@ -2,7 +2,7 @@
 
 `vars` land in `terraform.tfvars.json`, `backend_config` in `backend.tf.json` and
 `env` in the manifest: all Bazel outputs, cached and possibly uploaded to a
-remote cache. A key whose name looks like a credential is refused while loading,
+remote cache. A key whose name looks like a credential fails the instance's analysis,
 naming the instance, the key path and the way out. The heuristic is on names
 only (values are never inspected) and deliberately simple:
 

@@ -1,10 +1,10 @@
 """tf_component: one Terraform root module shared by many instances."""
 
 load(":check.bzl", "component_sources", "fleet_check", "mock_provider_name")
-load(":labels.bzl", "label_string", "repo_of")
-load(":providers.bzl", "TfComponentInfo")
+load(":labels.bzl", "label_string", "loading_label_string", "repo_of")
+load(":providers.bzl", "TfComponentInfo", "TfProviderInfo")
 load(":tf_lock.bzl", "tf_lock_targets")
-load(":tf_provider.bzl", "TfProviderInfo", "collect_packages")
+load(":tf_provider.bzl", "collect_packages")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
 
 # Files every instance generates; a module shipping its own would be ambiguous.
@@ -124,8 +124,9 @@ def tf_component(
 
     Creates `<name>` (the component) and, when `providers` or `lock_file` is given,
     `<name>.lock` (`bazel run`: regenerates the lock file for `lock_platforms` from
-    `lock_providers` and `lock_mirrors`, written back atomically) and
-    `<name>.lock_test` (fails when a provider or platform lacks hashes).
+    `lock_providers` and `lock_mirrors`, written back atomically),
+    `<name>.lock_test` (fails when a provider or platform lacks hashes) and
+    `<name>.module_files` (private: the module's files without providers, which both read).
 
     Args:
       name: the component's name.
@@ -154,26 +155,26 @@ def tf_component(
         **kwargs
     )
     if providers or lock_file:
+        # The module as `<name>` places it, without its provider packages: `<name>.lock`
+        # must work before the lock file a tf_provider_mirror reads lists them.
+        tf_component_rule(
+            name = name + ".module_files",
+            srcs = srcs,
+            data = data,
+            tags = tags + ["manual"],
+            visibility = ["//visibility:private"],
+            **kwargs
+        )
         tf_lock_targets(
             name = name,
-            srcs = srcs + data,
+            component = ":%s.module_files" % name,
             lock_file = lock_file,
             providers = lock_providers,
             checked_providers = providers,
             platforms = lock_platforms,
             mirrors = lock_mirrors,
-            lock_target = "%s.lock" % _component_label(name),
+            lock_target = "%s.lock" % loading_label_string(native.package_name(), name),
             tags = tags,
             visibility = visibility,
             **kwargs
         )
-
-def _component_label(name):
-    """The component's label string at loading time (same form as labels.label_string)."""
-    if hasattr(native, "repo_name"):
-        repo = native.repo_name()
-    else:
-        repo = native.repository_name().lstrip("@")
-    if repo in ("", "__main__", "_main"):
-        return "//%s:%s" % (native.package_name(), name)
-    return "@%s//%s:%s" % (repo, native.package_name(), name)

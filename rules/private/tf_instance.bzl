@@ -2,7 +2,6 @@
 
 load(":labels.bzl", "loading_label_string", "resolve_label_string")
 load(":run_dirs.bzl", "claim_run_dir_in_package")
-load(":secrets.bzl", "check_secret_env", "refuse_secrets")
 load(":state_identity.bzl", "claim_state_in_package", "effective_backend_config", "state_identity")
 load(":tf_instance_rule.bzl", "tf_instance_rule")
 load(":tf_run.bzl", "RUN_ACTIONS", "tf_run")
@@ -84,8 +83,6 @@ def tf_instance(
     """
     package = native.package_name()
     label = loading_label_string(package, name)
-    refuse_secrets(label, vars, backend_config, env, allow_secret_like_keys)
-    check_secret_env(label, secret_env, vars, inputs_from)
     claim_run_dir_in_package(package, name, label)
     config = effective_backend_config(backend, backend_config, package, name)
     run_dir = (package + "/" + name) if package else name
@@ -107,6 +104,7 @@ def tf_instance(
         inputs_from = inputs_from,
         env = env,
         secret_env = secret_env,
+        allow_secret_like_keys = allow_secret_like_keys,
         fleet_root = fleet_root,
         check = check,
         mocks = mocks,

@@ -5,6 +5,7 @@ load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
 load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim")
+load(":secrets.bzl", "check_secret_env", "refuse_secrets")
 load(":state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
 load(":tf_provider.bzl", "manifest_providers")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
@@ -38,6 +39,12 @@ def _inputs_from(ctx, label, dep_labels):
         refs[var] = {"instance": upstream, "output": output}
     return refs
 
+def _refuse_secrets(ctx, label, backend_config):
+    """Fails analysis, naming the key path, on a credential-like key in vars, backend_config or env."""
+    variables = json.decode(ctx.attr.vars_json)
+    refuse_secrets(label, variables, backend_config, dict(ctx.attr.env), ctx.attr.allow_secret_like_keys)
+    check_secret_env(label, dict(ctx.attr.secret_env), variables, dict(ctx.attr.inputs_from))
+
 def _render(ctx, component, backend_config):
     tree = ctx.actions.declare_directory(ctx.label.name + ".rendered")
     backend_file = ctx.actions.declare_file(ctx.label.name + ".fleet/backend.tf.json")
@@ -67,7 +74,7 @@ def _render(ctx, component, backend_config):
         progress_message = "Rendering Terraform instance %s" % ctx.label,
         execution_requirements = {"block-network": ""},
     )
-    return tree
+    return struct(tree = tree, generated = [backend_file, vars_file])
 
 def _check(ctx, terraform, tree, label, component):
     """The instance's build check: its result File, or None for `check = "none"`."""
@@ -105,6 +112,7 @@ def _tf_instance_impl(ctx):
     backend_config = json.decode(ctx.attr.backend_config_json)
     workspace = ctx.attr.workspace or None
     check_fleet_root(label, ctx.attr.fleet_root)
+    _refuse_secrets(ctx, label, backend_config)
 
     deps = [dep[TfInstanceInfo] for dep in ctx.attr.deps]
     dep_labels = [dep.label for dep in deps]
@@ -113,7 +121,8 @@ def _tf_instance_impl(ctx):
             fail("%s: fleet_root %s differs from %s's %s" % (label, ctx.attr.fleet_root, dep.label, dep.fleet_root))
     inputs_from = _inputs_from(ctx, label, dep_labels)
 
-    tree = _render(ctx, component, backend_config)
+    rendered = _render(ctx, component, backend_config)
+    tree = rendered.tree
     report = _check(ctx, terraform, tree, label, component)
     reports = [report] if report else []
 
@@ -162,6 +171,8 @@ def _tf_instance_impl(ctx):
         OutputGroupInfo(
             manifest = depset([manifest]),
             rendered = depset([tree]),
+            # The files rules_fleet writes into the tree (backend.tf.json, terraform.tfvars.json).
+            generated = depset(rendered.generated),
             check = depset(reports),
         ),
         TfInstanceInfo(
@@ -233,6 +244,9 @@ Use the `tf_instance` macro, which fills `vars_json` and `backend_config_json`."
             doc = """Variable name -> environment variable name. `fleet tf` / `fleet run` read the
 variable's value from that environment variable at run time; it is never rendered, so it never
 enters action inputs, outputs or caches. Only the names are written, to the manifest.""",
+        ),
+        "allow_secret_like_keys": attr.string_list(
+            doc = "Exact key names in `vars`, `backend_config` or `env` that look like secrets by name but are not (e.g. `token_ttl`).",
         ),
         "fleet_root": attr.string(
             default = ".fleet",

@@ -2,19 +2,8 @@
 
 load(":extract_tree.bzl", "extract_tree")
 load(":labels.bzl", "label_string")
+load(":providers.bzl", "TfProviderInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
-
-TfProviderInfo = provider(
-    doc = "Terraform provider packages, each in the mirror layout and unpacked once per build.",
-    fields = {
-        "packages": """List of `struct(source, version, platform, archive, unpacked, h1, zh, sha256)`:
-`source` is `<host>/<namespace>/<type>`, `platform` is `<os>_<arch>`, `archive` the
-`terraform-provider-<type>_<version>_<platform>.zip` File, `unpacked` a directory File
-holding its contents (what a `-plugin-dir` slot points at), `h1` and `zh` the lock
-file's hashes for the provider (empty when the package was not read from a lock), `sha256`
-the zip's own digest when known (else None).""",
-    },
-)
 
 # Bazel's --cpu values (`TARGET_CPU`) for the platforms Terraform publishes providers for.
 _CPU_PLATFORMS = {

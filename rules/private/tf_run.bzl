@@ -1,7 +1,7 @@
 """The `<name>.plan|.apply|.destroy|.output` targets of tf_instance: `bazel run` launchers for `fleet tf`."""
 
+load(":launcher.bzl", "LAUNCHER_ATTRS", "RUNFILES_ROOT", "runfile", "write_launcher")
 load(":providers.bzl", "TfInstanceInfo")
-load(":shell.bzl", "shell_quote")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
 RUN_ACTIONS = ["plan", "apply", "destroy", "output"]
@@ -9,21 +9,22 @@ RUN_ACTIONS = ["plan", "apply", "destroy", "output"]
 def _tf_run_impl(ctx):
     instance = ctx.attr.instance[TfInstanceInfo]
     fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet
-    launcher = ctx.actions.declare_file(ctx.label.name)
-    ctx.actions.expand_template(
-        template = ctx.file._launcher,
-        output = launcher,
-        substitutions = {
-            # Labels hold no newline: the comment line can show them as they are.
-            "{{ACTION_TEXT}}": ctx.attr.action,
-            "{{LABEL_TEXT}}": instance.label,
-            "{{ACTION}}": shell_quote(ctx.attr.action),
-            "{{FLEET}}": shell_quote(fleet.binary.short_path),
-            "{{LABEL}}": shell_quote(instance.label),
-            "{{MANIFEST}}": shell_quote(instance.manifest.short_path),
-            "{{WORKSPACE}}": shell_quote(ctx.workspace_name),
-        },
-        is_executable = True,
+    launcher = write_launcher(
+        ctx,
+        description = "terraform %s of %s through `fleet tf`; arguments go to terraform, run in the instance's run directory" % (ctx.attr.action, instance.label),
+        command = [
+            runfile(fleet.binary.short_path),
+            "tf",
+            "--manifest",
+            runfile(instance.manifest.short_path),
+            "--action",
+            ctx.attr.action,
+            "--instance",
+            instance.label,
+            "--runfiles",
+            RUNFILES_ROOT,
+            "--",
+        ],
     )
     runfiles = ctx.runfiles(
         files = [fleet.binary],
@@ -36,7 +37,7 @@ tf_run = rule(
     doc = """`bazel run` target running one terraform action for one instance through `fleet tf`:
 in `<workspace root>/<fleet root>/<package>/<name>/`, with its own TF_DATA_DIR, holding the
 instance's lock. Arguments after `--` go to terraform.""",
-    attrs = {
+    attrs = dict({
         "instance": attr.label(
             mandatory = True,
             providers = [TfInstanceInfo],
@@ -47,11 +48,7 @@ instance's lock. Arguments after `--` go to terraform.""",
             values = RUN_ACTIONS,
             doc = "The terraform action.",
         ),
-        "_launcher": attr.label(
-            default = Label("//rules/private:run.sh.tpl"),
-            allow_single_file = True,
-        ),
-    },
+    }, **LAUNCHER_ATTRS),
     toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
     executable = True,
 )

@@ -2,8 +2,8 @@
 
 load(":fleet_verify.bzl", "KEYED_INPUTS_SH")
 load(":labels.bzl", "label_string")
+load(":providers.bzl", "FleetToolsInfo", "FleetVerifyInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
-load(":variant_providers.bzl", "FleetToolsInfo", "FleetVerifyInfo")
 
 # The store `shared` mode uses when neither the `store` attribute nor FLEET_STORE
 # (--action_env) names one. Actions get no HOME from Bazel, so the home

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Analysis and golden-file tests of rules_fleet: `bazel test` in this workspace, with
+# bazel_skylib 1.0.3 (Debian's bazel-skylib, a dev-only dependency) and real Bazel.
+#
+#   e2e/analysis/run_tests.sh                  # every test (//...)
+#   e2e/analysis/run_tests.sh //secrets:all    # some of them
+#
+# - the refusals fail analysis with the expected message (skylib analysistest,
+#   expect_failure): secret-like keys in vars/backend_config/env and bad secret_env,
+#   shared state across packages (fleet, dependency), nested run directories across
+#   packages, a bad fleet_root, an inputs_from reference without #OUTPUT, fleet_verify
+#   without `expected` or with both names;
+# - every `bazel run` target uses the one launcher template, tf_lock takes its module
+#   paths from TfComponentInfo, fleet_verify's deprecated `lock` still works;
+# - golden files (skylib diff_test) of a fleet manifest and of the files rules_fleet
+#   writes into a rendered instance tree.
+# Prints one line per test and, last, `e2e-analysis: N passed, N failed`.
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+source "$here/../lib.sh"
+e2e_suite e2e-analysis
+
+skylib=/usr/share/bazel/tools/skylib
+if [[ ! -f "$skylib/lib/unittest.bzl" ]]; then
+  fail "skylib" "$skylib is missing: apt-get install bazel-skylib (tools/setup does)"
+  finish
+fi
+if [[ ! -x "$helper" ]]; then
+  fail "helper" "$helper is missing (cargo build --release, or set FLEET_HELPER)"
+  finish
+fi
+
+log="$(mktemp "${TMPDIR:-/tmp}/e2e-analysis.XXXXXX")"
+trap 'rm -f "$log"' EXIT
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(//...)
+
+(cd "$here" && "$bazelw" test --repo_env=FLEET_HELPER="$helper" --keep_going "${targets[@]}") >"$log" 2>&1
+status=$?
+
+# Bazel's summary: `//pkg:name   [(cached)] PASSED in 0.2s` (or FAILED, NO STATUS, ...).
+seen=0
+while read -r target result; do
+  seen=$((seen + 1))
+  if [[ "$result" == PASSED ]]; then pass "$target"; else fail "$target" "$result"; fi
+done < <(sed -nE 's#^(//[^ ]+) +(\(cached\) +)?(PASSED|FAILED|NO STATUS|TIMEOUT|FLAKY|INCOMPLETE|FAILED TO BUILD).*#\1 \3#p' "$log")
+
+if [[ $seen -eq 0 || ( $status -ne 0 && $failed -eq 0 ) ]]; then
+  fail "bazel test ${targets[*]}" "exit $status: $(grep -m5 -E '^ERROR|^FAIL' "$log")"
+fi
+grep -E '^(ERROR|FAIL:|DEBUG: .*unittest)' "$log" | head -20
+finish

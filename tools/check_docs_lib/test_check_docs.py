@@ -1,0 +1,99 @@
+"""tools/check_docs against a temp copy of rules/, docs/ and README.md with one drift
+each: it must pass on the copy as it is and fail, naming the culprit, on each
+change. The CLI half runs the real helper ($FLEET_HELPER).
+
+  FLEET_HELPER=target/release/fleet python3 -m unittest discover -s tools/check_docs_lib -p 'test_*.py'
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HELPER = os.environ.get("FLEET_HELPER", os.path.join(ROOT, "target", "release", "fleet"))
+
+
+class CheckDocsDrift(unittest.TestCase):
+    def setUp(self):
+        self.copy = tempfile.mkdtemp(prefix="check-docs.")
+        for part in ("rules", "docs", "tools"):
+            shutil.copytree(os.path.join(ROOT, part), os.path.join(self.copy, part), symlinks=True)
+        shutil.copy(os.path.join(ROOT, "README.md"), self.copy)
+        os.makedirs(os.path.join(self.copy, "e2e"))
+        shutil.copy(os.path.join(ROOT, "e2e", "README.md"), os.path.join(self.copy, "e2e"))
+
+    def tearDown(self):
+        shutil.rmtree(self.copy)
+
+    def run_checker(self):
+        result = subprocess.run(
+            [sys.executable, os.path.join(self.copy, "tools", "check_docs"), "--root", self.copy, "--helper", HELPER],
+            capture_output=True, text=True, check=False)
+        return result.returncode, result.stdout + result.stderr
+
+    def edit(self, path, old, new):
+        full = os.path.join(self.copy, path)
+        with open(full, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn(old, text, f"{path} no longer holds the text this test edits")
+        with open(full, "w", encoding="utf-8") as f:
+            f.write(text.replace(old, new, 1))
+
+    def assert_fails_with(self, message):
+        code, output = self.run_checker()
+        self.assertEqual(code, 1, output)
+        self.assertIn(message, output)
+
+    def test_the_copy_as_it_is_passes(self):
+        code, output = self.run_checker()
+        self.assertEqual(code, 0, output)
+        self.assertIn("check-docs: 3 passed, 0 failed", output)
+
+    def test_a_rule_attribute_added_without_docs(self):
+        self.edit("rules/private/fleet_tools.bzl", "attrs = {", 'attrs = {\n        "compression": attr.string(doc = "new"),')
+        self.assert_fails_with("FAIL fleet_tools: compression is not documented in docs/rules.md")
+
+    def test_a_macro_parameter_added_without_docs(self):
+        self.edit("rules/private/tf_instances.bzl", "def tf_instances(name, component, instances,",
+                  "def tf_instances(name, component, instances, spread = 1,")
+        self.assert_fails_with("FAIL tf_instances: spread is not documented in docs/rules.md")
+
+    def test_a_documented_attribute_that_does_not_exist(self):
+        self.edit("docs/rules.md", "| `archive` |", "| `archive_format` | gone |\n| `archive` |")
+        self.assert_fails_with("FAIL fleet_tools: docs/rules.md lists archive_format, which does not exist")
+
+    def test_a_rule_without_a_heading(self):
+        self.edit("docs/rules.md", "### `fleet_tools`", "### The tools bundle")
+        self.assert_fails_with("FAIL fleet_tools: docs/rules.md has no heading naming `fleet_tools`")
+
+    def test_a_flag_of_the_helper_missing_from_the_docs(self):
+        doc = os.path.join(self.copy, "docs", "cli.md")
+        with open(doc, encoding="utf-8") as f:
+            text = f.read()
+        # As if --fail-fast were new: no line of cli.md mentions it.
+        with open(doc, "w", encoding="utf-8") as f:
+            f.write(re.sub(r"--fail-fast", "--stop-early", text))
+        code, output = self.run_checker()
+        self.assertEqual(code, 1, output)
+        self.assertIn("FAIL fleet run: --fail-fast is not documented in docs/cli.md", output)
+        self.assertIn("FAIL fleet run: docs/cli.md lists --stop-early, which does not exist", output)
+
+    def test_a_subcommand_without_a_heading(self):
+        self.edit("docs/cli.md", "## `fleet gc`", "## Garbage collection")
+        self.assert_fails_with("FAIL fleet gc: docs/cli.md has no heading naming `fleet gc`")
+
+    def test_a_link_to_a_missing_file_or_heading(self):
+        self.edit("README.md", "(docs/rules.md#bazel-providers)", "(docs/rules.md#starlark-providers)")
+        self.edit("docs/install.md", "(rules.md#set-up)", "(setup.md)")
+        code, output = self.run_checker()
+        self.assertEqual(code, 1, output)
+        self.assertIn("FAIL README.md: link to docs/rules.md#starlark-providers: no heading with that anchor", output)
+        self.assertIn("FAIL docs/install.md: link to setup.md: no such file", output)
+
+
+if __name__ == "__main__":
+    unittest.main()
