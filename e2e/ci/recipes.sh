@@ -28,7 +28,7 @@ report_names() { ran "$1"; }
 # A pull request's commit: db-1 plans again, db-3 gets a new value.
 sed -i 's/, "fail_plan": name == "db-1"}/}/' "$repo/db/BUILD.bazel"
 commit "db-1 plans again"
-bz run //all:all.apply >"$logs/recipes-apply-base.log" 2>&1 || fail "apply before the recipes" "$(tail -5 "$logs/recipes-apply-base.log")"
+rbz run //all:all.apply >"$logs/recipes-apply-base.log" 2>&1 || fail "apply before the recipes" "$(tail -5 "$logs/recipes-apply-base.log")"
 
 # set_db_values DB1 DB3: rewrites db/BUILD.bazel's vars line.
 set_db_values() {

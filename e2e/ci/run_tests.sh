@@ -9,7 +9,7 @@
 # docs/ci/ run their commands against the same repository (recipes.sh).
 #
 #   e2e/ci/run_tests.sh                       # FLEET_HELPER defaults to <repo>/target/release/fleet
-#   FLEET_E2E_KEEP=1 e2e/ci/run_tests.sh      # keeps the temp dir and says where
+#   E2E_KEEP=1 e2e/ci/run_tests.sh            # keeps the temp dir and says where
 #   FLEET_E2E_UPDATE_GOLDEN=1 e2e/ci/run_tests.sh   # rewrites e2e/ci/golden/*.md
 #
 # Prints one line per check and, last, `ci: N passed, N failed`.
@@ -29,23 +29,9 @@ if ! command -v terraform >/dev/null 2>&1 || ! command -v git >/dev/null 2>&1; t
   finish
 fi
 
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/e2e-ci.XXXXXX")"
-tmp="$(cd "$tmp" && pwd -P)"
+e2e_tmp e2e-ci
 repo="$tmp/repo"
-logs="$tmp/logs"
-mkdir -p "$repo" "$logs"
-
-cleanup() {
-  if [[ -n "${FLEET_E2E_KEEP:-}" ]]; then
-    (cd "$repo" && "$bazelw" shutdown >/dev/null 2>&1)
-    echo "kept $tmp (logs/, reports and summaries *.json *.md, repo/)"
-    return
-  fi
-  (cd "$repo" && "$bazelw" clean --expunge >/dev/null 2>&1)
-  chmod -R u+w "$tmp" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+mkdir -p "$repo"
 
 # The fixture repository: rules_fleet from this checkout, the helper from
 # FLEET_HELPER (committed in .bazelrc, so a worktree at any commit has it).
@@ -60,7 +46,7 @@ commit() { # MESSAGE: commits everything
 }
 commit "fixture"
 
-bz() { (cd "$repo" && "$bazelw" "$@"); }
+rbz() { bz "$repo" "$@"; }
 manifest() { echo "$repo/bazel-bin/all/all.manifest.json"; }
 
 # ran REPORT: the short names of the instances the run planned, sorted, one line.
@@ -76,7 +62,7 @@ affected_field() {
 plan() {
   local name="$1"
   shift
-  bz run //all:all.plan -- --report "$tmp/$name.json" --summary "$tmp/$name.md" "$@" >"$logs/$name.log" 2>&1
+  rbz run //all:all.plan -- --report "$tmp/$name.json" --summary "$tmp/$name.md" "$@" >"$logs/$name.log" 2>&1
   rc=$?
 }
 
@@ -108,7 +94,7 @@ golden() {
 }
 
 # The base: everything applied, so later plans show real changes.
-if ! bz run //all:all.apply >"$logs/apply.log" 2>&1; then
+if ! rbz run //all:all.apply >"$logs/apply.log" 2>&1; then
   fail "apply the fixture" "$(tail -20 "$logs/apply.log")"
   finish
 fi
