@@ -19,7 +19,7 @@ use crate::error::{unsafe_input, usage};
 pub type Sha256Digest = [u8; 32];
 
 /// Output format of `fleet hash`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Go dirhash Hash1 (directories; for a zip file, over its entries).
     H1,
@@ -27,6 +27,23 @@ pub enum Format {
     Sha256,
     /// Terraform's legacy zip hash: `zh:` + hex sha256 of the file.
     Zh,
+}
+
+impl Format {
+    pub const NAMES: [&'static str; 3] = ["h1", "sha256", "zh"];
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(name: &str) -> std::result::Result<Format, String> {
+        match name {
+            "h1" => Ok(Format::H1),
+            "sha256" => Ok(Format::Sha256),
+            "zh" => Ok(Format::Zh),
+            _ => Err(format!("{name:?} is not h1, sha256 or zh")),
+        }
+    }
 }
 
 /// sha256 of everything `reader` yields.
@@ -153,11 +170,6 @@ pub fn hash_path(path: &Path, format: Option<Format>) -> Result<String> {
 }
 
 /// `fleet hash`.
-pub fn hash_command(args: &crate::cli::HashArgs) -> Result<()> {
-    println!("{}", hash_path(&args.path, args.format)?);
-    Ok(())
-}
-
 /// Parses a 64-digit hex sha256 (either case).
 pub fn parse_sha256(hex_text: &str) -> Result<Sha256Digest> {
     let mut digest = [0u8; 32];

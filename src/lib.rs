@@ -12,11 +12,11 @@
 //! - [`providers`]: provider packages from the store as a read-only plugin dir.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
-//! - [`cli`]: argument parsing and dispatch.
+//! - [`cmd`]: the command-line layer: one file per subcommand (clap lives only here).
 
 pub mod archive;
 pub mod check;
-pub mod cli;
+pub mod cmd;
 pub mod error;
 pub mod fsutil;
 pub mod hash;

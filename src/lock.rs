@@ -31,7 +31,7 @@ use crate::error::Failure;
 pub use child::{share_fd_with_child, terminate_with_parent};
 pub use command::lock_command;
 pub use holder::{describe as describe_holder, program_name};
-pub use run_locked::run_locked_command;
+pub use run_locked::{run_locked_command, RunLockedOptions};
 
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
 

@@ -3,5 +3,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ExitCode::from(fleet::cli::main() as u8)
+    ExitCode::from(fleet::cmd::main() as u8)
 }

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::archive::model::Model;
 use crate::archive::{self, Limits, Unpacked};
-use crate::error::{mismatch, unsafe_input};
+use crate::error::unsafe_input;
 use crate::fsutil;
 use crate::hash;
 use crate::lock::{Lock, Mode};
@@ -760,116 +760,4 @@ pub struct GcReport {
     pub staging_swept: usize,
     /// Versions skipped because a fleet process is extracting or using them.
     pub in_use: Vec<String>,
-}
-
-/// `fleet extract`.
-pub fn extract_command(args: &crate::cli::ExtractArgs) -> Result<()> {
-    let started = Instant::now();
-    let limits = Limits {
-        max_unpacked_bytes: args.max_unpacked_bytes,
-        max_entries: args.max_entries,
-    };
-    if let Some(out) = &args.out {
-        let expected = args.sha256.as_deref().map(hash::parse_sha256).transpose()?;
-        let unpacked = archive::extract_to(&args.archive, out, expected.as_ref(), limits)?;
-        let path = fs::canonicalize(out).with_context(|| format!("resolving {}", out.display()))?;
-        let result = Extraction {
-            path,
-            sha256: hex::encode(unpacked.sha256),
-            h1: unpacked.h1,
-            extracted: true,
-            repaired: false,
-            waited_ms: 0,
-        };
-        return print_extraction(&result, args.json);
-    }
-    let root = args
-        .store
-        .as_ref()
-        .ok_or_else(|| crate::error::usage("--store or --out is required"))?;
-    let store = Store::open(root)?.with_limits(limits);
-    let (result, _pin) = store.extract_checked(
-        &args.archive,
-        args.sha256.as_deref(),
-        args.timeout.duration()?,
-        args.verify,
-    )?;
-    if let Some(link) = &args.link {
-        store.link(link, &result.path)?;
-    }
-    if result.extracted && !args.json {
-        eprintln!(
-            "fleet: {} {} into {} in {:.2}s",
-            if result.repaired {
-                "repaired"
-            } else {
-                "extracted"
-            },
-            args.archive.display(),
-            result.path.display(),
-            started.elapsed().as_secs_f64()
-        );
-    }
-    print_extraction(&result, args.json)
-}
-
-/// `fleet verify`: re-hashes every version of a store against its record.
-pub fn verify_command(args: &crate::cli::VerifyArgs) -> Result<()> {
-    let store = Store::open(&args.store)?;
-    let results = store.verify_all(args.timeout.duration()?)?;
-    let mut bad = Vec::new();
-    for (digest, problems) in &results {
-        let dir = store.version_path(digest);
-        if problems.is_empty() {
-            println!("ok {}", dir.display());
-            continue;
-        }
-        println!("MISMATCH {}", dir.display());
-        for problem in problems.iter().take(50) {
-            println!("  {problem}");
-        }
-        if problems.len() > 50 {
-            println!("  ... and {} more", problems.len() - 50);
-        }
-        bad.push(dir.display().to_string());
-    }
-    if bad.is_empty() {
-        return Ok(());
-    }
-    Err(mismatch(format!(
-        "{} of {} version(s) do not match their record: {}; `fleet extract --verify` re-extracts one",
-        bad.len(),
-        results.len(),
-        bad.join(", ")
-    )))
-}
-
-fn print_extraction(result: &Extraction, json: bool) -> Result<()> {
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string(result).context("encoding result")?
-        );
-    } else {
-        println!("{}", result.path.display());
-    }
-    Ok(())
-}
-
-/// `fleet gc`.
-pub fn gc_command(args: &crate::cli::GcArgs) -> Result<()> {
-    let store = Store::open(&args.store)?;
-    let report = store.gc(
-        args.keep,
-        Duration::from_secs_f64(crate::cli::DEFAULT_LOCK_TIMEOUT_SECS),
-    )?;
-    println!(
-        "removed {} version(s), kept {}, removed {} incomplete, swept {} staging dir(s), skipped {} in use",
-        report.removed,
-        report.kept,
-        report.incomplete_removed,
-        report.staging_swept,
-        report.in_use.len()
-    );
-    Ok(())
 }

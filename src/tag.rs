@@ -190,26 +190,6 @@ fn diff_maps(
     }
 }
 
-/// `fleet tag write`.
-pub fn write_command(args: &crate::cli::TagArgs) -> Result<()> {
-    let tag = compute(&args.inputs, &args.values)?;
-    let outcome = write(&args.tag, &encode(&tag)?, args.timeout.duration()?)?;
-    println!(
-        "{}",
-        if outcome == WriteOutcome::Unchanged {
-            "unchanged"
-        } else {
-            "updated"
-        }
-    );
-    Ok(())
-}
-
-/// `fleet tag check`.
-pub fn check_command(args: &crate::cli::TagArgs) -> Result<()> {
-    check(&args.tag, &compute(&args.inputs, &args.values)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

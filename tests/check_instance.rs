@@ -34,11 +34,10 @@ output "password" {
 const PASSWORD: &str = "pw-check-7c1e";
 
 fn terraform() -> PathBuf {
-    let path = std::env::var_os("TERRAFORM_BIN")
-        .map_or_else(|| PathBuf::from("/usr/local/bin/terraform"), PathBuf::from);
+    let path = common::terraform();
     assert!(
         path.exists(),
-        "terraform (>= 1.7) is needed: {} is missing; set TERRAFORM_BIN",
+        "terraform (>= 1.7) is needed: {} is missing; set TERRAFORM",
         path.display()
     );
     path

@@ -45,7 +45,7 @@ fn sigkilled_extractions_leave_only_whole_versions_and_get_swept() {
                 .arg(&fx.path)
                 .arg("--store")
                 .arg(&store)
-                .args(["--timeout", "60"])
+                .args(["--lock-timeout", "60"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -62,7 +62,7 @@ fn sigkilled_extractions_leave_only_whole_versions_and_get_swept() {
             assert_versions_whole(&store, &expected);
         }
 
-        let v = extract_json(&fx.path, &store, &["--timeout", "60"]);
+        let v = extract_json(&fx.path, &store, &["--lock-timeout", "60"]);
         assert_eq!(json_path(&v), store.join(&fx.sha256), "round {i}");
         assert_eq!(v["h1"], fx.h1.as_str(), "round {i}");
         assert_eq!(

@@ -399,7 +399,7 @@ fn hostile_archives_exit_4_and_change_nothing_in_store_mode() {
             archive.as_os_str(),
             "--store".as_ref(),
             scene.store.as_os_str(),
-            "--timeout".as_ref(),
+            "--lock-timeout".as_ref(),
             "10".as_ref(),
         ]);
         if r.code() != 4 {

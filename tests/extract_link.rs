@@ -24,7 +24,7 @@ fn extract_link(archive: &Path, store: &Path, link: &Path) -> Run {
         .arg(store)
         .arg("--link")
         .arg(link)
-        .args(["--timeout", "60"]);
+        .args(["--lock-timeout", "60"]);
     run(cmd)
 }
 

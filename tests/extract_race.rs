@@ -33,7 +33,7 @@ fn thirty_two_racers_extract_once_per_round() {
                     .arg(&fx.path)
                     .arg("--store")
                     .arg(&store)
-                    .args(["--json", "--timeout", "120"])
+                    .args(["--json", "--lock-timeout", "120"])
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped())
                     .spawn()

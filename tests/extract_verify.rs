@@ -172,7 +172,7 @@ fn racing_verifiers_repair_a_tampered_tree_exactly_once() {
                 "extract",
                 "--verify",
                 "--json",
-                "--timeout",
+                "--lock-timeout",
                 "120",
                 "--archive",
             ])

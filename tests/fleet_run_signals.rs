@@ -40,7 +40,7 @@ fn signal(child: &Child, sig: i32) {
 /// `terraform plan` in the run directory fails at once if the state is locked.
 fn assert_state_unlocked(fleet: &Fleet, name: &str) {
     let dir = fleet.run_dir(name);
-    let out = Command::new(TERRAFORM)
+    let out = Command::new(terraform())
         .args(["plan", "-input=false", "-no-color", "-lock-timeout=0s"])
         .current_dir(&dir)
         .env("TF_DATA_DIR", dir.join(".terraform-data"))

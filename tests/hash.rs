@@ -14,7 +14,6 @@ use common::*;
 /// cmd/go/internal/modfetch: "the hash of a 1-file tree containing a
 /// 0-length go.mod".
 const GO_EMPTY_GO_MOD_H1: &str = "h1:G7mAYYxgmS0lVkHyy2hEOLQCFB0DlQFTMLWggykrydY=";
-const TERRAFORM: &str = "/usr/local/bin/terraform";
 
 fn hash(path: &Path, format: Option<&str>) -> String {
     let mut args: Vec<&std::ffi::OsStr> = vec!["hash".as_ref(), path.as_os_str()];
@@ -134,7 +133,7 @@ impl Tf {
     }
 
     fn init(&self, root: &Path, plugins: &Path) -> Run {
-        let mut cmd = Command::new(TERRAFORM);
+        let mut cmd = Command::new(terraform());
         cmd.current_dir(root)
             .args(["init", "-backend=false", "-input=false", "-no-color"])
             .arg(format!("-plugin-dir={}", plugins.display()))

@@ -14,7 +14,7 @@ use common::*;
 fn lock_cmd(lock: &Path, timeout: &str, command: &[&str]) -> std::process::Command {
     let mut cmd = fleet_cmd(["lock", "--path"]);
     cmd.arg(lock)
-        .args(["--timeout", timeout, "--"])
+        .args(["--lock-timeout", timeout, "--"])
         .args(command);
     cmd
 }
@@ -375,7 +375,7 @@ fn an_extraction_waiting_on_a_stopped_extractor_times_out_naming_it() {
         cmd.arg(&fx.path).arg("--store").arg(&store).args([
             "--sha256",
             &fx.sha256,
-            "--timeout",
+            "--lock-timeout",
             "1",
         ]);
         let r = run(cmd);
@@ -387,7 +387,7 @@ fn an_extraction_waiting_on_a_stopped_extractor_times_out_naming_it() {
 
         extractor.kill().expect("SIGKILL the stopped extractor");
         extractor.wait().expect("reap");
-        let v = extract_json(&fx.path, &store, &["--timeout", "30"]);
+        let v = extract_json(&fx.path, &store, &["--lock-timeout", "30"]);
         assert_eq!(v["h1"], fx.h1.as_str());
         assert_eq!(v["extracted"], true);
         assert_store_clean(&store, &[&fx.sha256]);
@@ -436,7 +436,12 @@ fn the_fast_path_takes_no_lock() {
 
     let link = s.join("build/tools");
     for extra in [vec!["--sha256", fx.sha256.as_str()], vec![]] {
-        let mut args = vec!["--timeout", "1", "--link", link.to_str().expect("utf-8")];
+        let mut args = vec![
+            "--lock-timeout",
+            "1",
+            "--link",
+            link.to_str().expect("utf-8"),
+        ];
         args.extend(extra);
         let start = Instant::now();
         let v = extract_json(&fx.path, &store, &args);

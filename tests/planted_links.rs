@@ -55,13 +55,21 @@ impl Victim {
 }
 
 fn lock_true(lock: &Path) -> Run {
-    let mut cmd = fleet_cmd(["lock", "--timeout", "5", "--path"]);
+    let mut cmd = fleet_cmd(["lock", "--lock-timeout", "5", "--path"]);
     cmd.arg(lock).args(["--", "true"]);
     run(cmd)
 }
 
 fn tag_write(tag: &Path) -> Run {
-    let mut cmd = fleet_cmd(["tag", "write", "--timeout", "5", "--set", "k=v", "--tag"]);
+    let mut cmd = fleet_cmd([
+        "tag",
+        "write",
+        "--lock-timeout",
+        "5",
+        "--set",
+        "k=v",
+        "--tag",
+    ]);
     cmd.arg(tag);
     run(cmd)
 }

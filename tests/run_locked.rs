@@ -49,7 +49,7 @@ for n in $NAMES; do rm -rf "$MARKS/held-$n"; done
 "#;
 
 fn spawn_claimer(locks: &Path, marks: &Path, names: &[&str]) -> Child {
-    let mut cmd = fleet_cmd(["run-locked", "--timeout", "60", "--locks-dir"]);
+    let mut cmd = fleet_cmd(["run-locked", "--lock-timeout", "60", "--locks-dir"]);
     cmd.arg(locks);
     for name in names {
         cmd.args(["--lock", name]);
@@ -120,7 +120,7 @@ fn the_locks_stay_held_by_the_tool_when_fleet_is_killed() {
     for name in ["npm", "cargo-git"] {
         let mut waiter = fleet_cmd([
             "run-locked",
-            "--timeout",
+            "--lock-timeout",
             "0.3",
             "--lock",
             name,
@@ -138,7 +138,7 @@ fn the_locks_stay_held_by_the_tool_when_fleet_is_killed() {
     drop(tool_input);
     let mut waiter = fleet_cmd([
         "run-locked",
-        "--timeout",
+        "--lock-timeout",
         "30",
         "--lock",
         "npm",

@@ -33,7 +33,7 @@ fn extract_args<'a>(archive: &'a Path, store: &'a Path) -> Vec<&'a OsStr> {
         "--store".as_ref(),
         store.as_os_str(),
         "--json".as_ref(),
-        "--timeout".as_ref(),
+        "--lock-timeout".as_ref(),
         "10".as_ref(),
     ]
 }

@@ -17,18 +17,33 @@ mod workdir;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
 
 use crate::error::ExitCode;
 pub use report::Outcome;
 
 /// What the check runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     /// `terraform test`: plan the instance's values against mock providers.
     Plan,
     /// `terraform validate`: the configuration alone, values ignored.
     Validate,
+}
+
+impl Mode {
+    pub const NAMES: [&'static str; 2] = ["plan", "validate"];
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+
+    fn from_str(name: &str) -> std::result::Result<Mode, String> {
+        match name {
+            "plan" => Ok(Mode::Plan),
+            "validate" => Ok(Mode::Validate),
+            _ => Err(format!("{name:?} is not plan or validate")),
+        }
+    }
 }
 
 impl Mode {
@@ -40,52 +55,34 @@ impl Mode {
     }
 }
 
-#[derive(Args, Debug)]
-pub struct CheckArgs {
+/// What `fleet check` checks, and where it writes the result.
+#[derive(Debug)]
+pub struct CheckOptions {
     /// The terraform (or tofu) executable.
-    #[arg(long)]
     pub terraform: PathBuf,
     /// The rendered tree to check (copied; never written to).
-    #[arg(long)]
     pub tree: Option<PathBuf>,
-    /// PATH=FILE: put FILE at PATH in the copy (after --tree).
-    #[arg(long = "file", value_parser = parse_pair)]
+    /// (PATH, FILE): put FILE at PATH in the copy (after `tree`).
     pub files: Vec<(String, PathBuf)>,
     /// Label of what is checked (an instance, or the component for `validate`).
-    #[arg(long)]
     pub label: String,
     /// Label of the component, for the failure message.
-    #[arg(long, default_value = "")]
     pub component: String,
     /// Where to write the JSON result.
-    #[arg(long)]
     pub out: PathBuf,
-    /// plan (mock providers) or validate.
-    #[arg(long, value_enum, default_value_t = Mode::Plan)]
     pub mode: Mode,
-    /// SLOT=DIR: a provider package `<host>/<namespace>/<type>/<version>/<os>_<arch>` unpacked in DIR.
-    #[arg(long = "plugin", value_parser = parse_pair)]
+    /// (SLOT, DIR): a provider package `<host>/<namespace>/<type>/<version>/<os>_<arch>` unpacked in DIR.
     pub plugins: Vec<(String, PathBuf)>,
-    /// NAME=FILE: a `.tfmock.hcl` file for the mock of provider NAME (every alias).
-    #[arg(long = "mocks", value_parser = parse_pair)]
+    /// (NAME, FILE): a `.tfmock.hcl` file for the mock of provider NAME.
     pub mocks: Vec<(String, PathBuf)>,
-    /// PATH=ORIGIN: name the tree's PATH as ORIGIN in messages and the result.
-    #[arg(long = "source", value_parser = parse_pair)]
+    /// (PATH, ORIGIN): name the tree's PATH as ORIGIN in messages and the result.
     pub sources: Vec<(String, PathBuf)>,
     /// Label of the component's `.lock` target, named when the lock file falls short.
-    #[arg(long, default_value = "")]
     pub lock_target: String,
 }
 
-fn parse_pair(s: &str) -> std::result::Result<(String, PathBuf), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_string(), PathBuf::from(v))),
-        _ => Err(format!("{s:?} is not KEY=VALUE")),
-    }
-}
-
 /// Runs the check; exit 0 when it passed, 5 when terraform found errors.
-pub fn check_command(args: &CheckArgs) -> Result<i32> {
+pub fn check_command(args: &CheckOptions) -> Result<i32> {
     let work = workdir::Workdir::create(args)?;
     let origins = report::Origins::new(&args.sources).hiding(work.root());
     let outcome = match work.init(&args.terraform)? {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::workdir::TEST_DIR;
-use super::CheckArgs;
+use super::CheckOptions;
 
 /// Tree path -> the name users know it by (`infra/x/main.tf`, `//pkg:name vars`).
 pub struct Origins {
@@ -243,7 +243,7 @@ pub fn parse_validate((stdout, stderr): &(String, String), origins: &Origins) ->
 
 impl Outcome {
     /// The check's result file: same instance, same bytes, on any machine and path.
-    pub fn to_json(&self, args: &CheckArgs) -> String {
+    pub fn to_json(&self, args: &CheckOptions) -> String {
         let mut value = json!({
             "label": args.label,
             "component": args.component,
@@ -264,7 +264,7 @@ impl Outcome {
     }
 
     /// `rules_fleet: //pkg:name does not fit //pkg:component:` and the errors.
-    pub fn failure_text(&self, args: &CheckArgs) -> String {
+    pub fn failure_text(&self, args: &CheckOptions) -> String {
         let mut text = match (args.mode, args.component.is_empty()) {
             (super::Mode::Plan, false) => format!(
                 "rules_fleet: {} does not fit {}:\n",
@@ -297,14 +297,14 @@ impl Outcome {
 
 /// Init failed: print its log under the label, and the lock target when the
 /// complaint is about the lock file.
-pub fn print_init_failure(args: &CheckArgs, log: &str) {
+pub fn print_init_failure(args: &CheckOptions, log: &str) {
     eprintln!("rules_fleet: {}: terraform init failed:\n{log}", args.label);
     print_lock_hint(args, log);
 }
 
 /// Names the `.lock` target when terraform's complaint is about the lock file
 /// (init, or the provider checksums checked when the plan starts a provider).
-pub fn print_lock_hint(args: &CheckArgs, text: &str) {
+pub fn print_lock_hint(args: &CheckOptions, text: &str) {
     let lower = text.to_lowercase();
     let about_lock = ["lock file", "checksums", "dependency changes"]
         .iter()

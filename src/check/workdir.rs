@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use anyhow::{bail, Context, Result};
 
 use super::providers::ProviderUse;
-use super::CheckArgs;
+use super::CheckOptions;
 use crate::error::usage;
 
 /// Name of the generated test directory inside the module copy.
@@ -37,7 +37,7 @@ impl Workdir {
     }
 
     /// Creates the private directory and links the module's files into it.
-    pub fn create(args: &CheckArgs) -> Result<Workdir> {
+    pub fn create(args: &CheckOptions) -> Result<Workdir> {
         let tmp = std::env::var_os("TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
         let root = absolute(&tmp)?.join(format!("fleet-check.{}", crate::fsutil::unique_suffix()));
         fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;

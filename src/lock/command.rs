@@ -8,6 +8,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -17,20 +18,18 @@ const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
 /// Runs the command under the lock and returns its exit status (128 +
 /// signal when a signal killed it).
-pub fn lock_command(args: &crate::cli::LockArgs) -> Result<i32> {
-    let timeout = args.timeout.duration()?;
-    let (program, rest) = args
-        .command
+pub fn lock_command(path: &Path, timeout: Duration, command: &[String]) -> Result<i32> {
+    let (program, rest) = command
         .split_first()
         .ok_or_else(|| crate::error::usage("fleet lock needs a command after --"))?;
     let name = Path::new(program)
         .file_name()
         .map_or_else(|| program.clone(), |n| n.to_string_lossy().into_owned());
-    let lock = Lock::acquire(&args.path, timeout, &format!("running {name}"))?;
+    let lock = Lock::acquire(path, timeout, &format!("running {name}"))?;
     let mut cmd = Command::new(program);
     cmd.args(rest);
     share_fd_with_child(&mut cmd, lock.as_raw_fd());
-    spawn_and_wait(cmd, program).with_context(|| format!("under lock {}", args.path.display()))
+    spawn_and_wait(cmd, program).with_context(|| format!("under lock {}", path.display()))
 }
 
 /// Spawns `cmd` with the forwarded signals blocked here (restored in the

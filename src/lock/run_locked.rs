@@ -3,19 +3,36 @@
 //! inherits every locked descriptor, as with `fleet lock`, so the locks stay
 //! held until it exits even if fleet (or Bazel above it) is killed first.
 
+use std::path::PathBuf;
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::Result;
 
 use super::command::spawn_and_wait;
 use super::set::LockSet;
-use crate::cli::RunLockedArgs;
 use crate::error::usage;
 use crate::private_dir::PrivateDirs;
 
+/// What `fleet run-locked` runs, under which locks, with which private directories.
+#[derive(Debug)]
+pub struct RunLockedOptions {
+    /// Directory of the named lock files (`<NAME>.lock`).
+    pub locks_dir: Option<PathBuf>,
+    /// Named exclusive locks held, by the command's process, for its whole run.
+    pub locks: Vec<String>,
+    /// Directory (emptied first, removed after) holding the private directories.
+    pub private_root: Option<PathBuf>,
+    /// Environment variables each set to a fresh, empty directory of this run only.
+    pub private_dirs: Vec<String>,
+    pub timeout: Duration,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+}
+
 /// Takes the locks, makes the private directories, runs the command and
 /// returns its exit status (128 + signal when a signal killed it).
-pub fn run_locked_command(args: &RunLockedArgs) -> Result<i32> {
+pub fn run_locked_command(args: &RunLockedOptions) -> Result<i32> {
     let (program, rest) = args
         .command
         .split_first()
@@ -44,7 +61,7 @@ pub fn run_locked_command(args: &RunLockedArgs) -> Result<i32> {
     Ok(code)
 }
 
-fn take_locks(args: &RunLockedArgs, program: &str) -> Result<LockSet> {
+fn take_locks(args: &RunLockedOptions, program: &str) -> Result<LockSet> {
     if args.locks.is_empty() {
         return Ok(LockSet::default());
     }
@@ -55,10 +72,5 @@ fn take_locks(args: &RunLockedArgs, program: &str) -> Result<LockSet> {
     let name = std::path::Path::new(program)
         .file_name()
         .map_or_else(|| program.to_string(), |n| n.to_string_lossy().into_owned());
-    LockSet::acquire(
-        dir,
-        &args.locks,
-        args.timeout.duration()?,
-        &format!("running {name}"),
-    )
+    LockSet::acquire(dir, &args.locks, args.timeout, &format!("running {name}"))
 }

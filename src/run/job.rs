@@ -5,7 +5,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -14,7 +13,6 @@ use anyhow::Result;
 use super::output::{Console, OutputMode};
 use super::process::{run_merged, run_stdout, Children};
 use super::report::Status;
-use super::scheduler::Event;
 use super::summary::{self, Resources};
 use crate::error::{exit_code_of, ExitCode};
 use crate::lock::{exit_status_code, Lock};
@@ -77,7 +75,8 @@ impl JobResult {
 }
 
 /// Runs instance `index` (a manifest index) and returns its result.
-pub fn run_job(env: &JobEnv, index: usize, display: &str, events: &Sender<Event>) -> JobResult {
+/// Runs one instance; `on_running` is called once it holds its lock.
+pub fn run_job(env: &JobEnv, index: usize, display: &str, on_running: &dyn Fn()) -> JobResult {
     let inst = &env.located.manifest.instances[index];
     let run = RunDir::new(env.located.run_dir(inst));
     if let Err(e) = run.create() {
@@ -102,7 +101,7 @@ pub fn run_job(env: &JobEnv, index: usize, display: &str, events: &Sender<Event>
         result.lock_wait = Some(lock_wait);
         return done(result);
     }
-    let _ = events.send(Event::Running(index));
+    on_running();
     let mut job = Job::new(env, inst, display, &run, &lock);
     let mut result = job.run();
     result.lock_wait = Some(lock_wait);

@@ -9,6 +9,7 @@
 pub mod graph;
 pub mod guard;
 pub mod job;
+pub mod outcome;
 pub mod output;
 pub mod process;
 pub mod progress;
@@ -24,7 +25,6 @@ use std::sync::{mpsc, Arc};
 use std::time::SystemTime;
 
 use anyhow::Result;
-use clap::Args;
 
 use crate::error::{usage, ExitCode};
 use crate::tf::locate::Located;
@@ -38,42 +38,29 @@ use scheduler::{Event, Scheduler};
 /// The default concurrency limit, as terraform's own `-parallelism`.
 pub const DEFAULT_PARALLELISM: usize = 10;
 
-/// `fleet run`: run an action on many instances.
-#[derive(Args, Debug)]
-pub struct RunArgs {
-    #[command(flatten)]
+/// `fleet run`: an action on many instances.
+#[derive(Debug)]
+pub struct RunOptions {
     pub locations: Locations,
     /// plan, apply or destroy (destroy walks the graph in reverse).
-    #[arg(long, value_enum)]
     pub action: Action,
     /// At most this many instances at once; 0 = the manifest's value, else 10.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub parallelism: i64,
-    /// Run only these instances (label or unique short name); repeatable.
-    #[arg(long = "only")]
+    /// Run only these instances (label or unique short name).
     pub only: Vec<String>,
     /// On the first failure start nothing new and interrupt running instances.
-    #[arg(long, conflicts_with = "keep_going")]
     pub fail_fast: bool,
-    /// On a failure skip its dependents and run everything else (default).
-    #[arg(long)]
-    pub keep_going: bool,
-    /// grouped: each instance's output as a block when it finishes; stream: every line as it comes, prefixed.
-    #[arg(long, value_enum, default_value = "grouped")]
+    /// How instance output reaches the terminal.
     pub output: OutputMode,
-    /// Run only what the last report does not show as succeeded with the
-    /// same digest (rendered tree, inputs, secret_env names, terraform).
-    #[arg(long)]
+    /// Run only what the last report does not show as succeeded with the same digest.
     pub resume: bool,
-    /// Also write the JSON report here (and resume from it with --resume).
-    #[arg(long)]
+    /// Also write the JSON report here (and resume from it).
     pub report: Option<PathBuf>,
     /// apply: apply each instance's saved plan (from the plan action).
-    #[arg(long)]
     pub from_plan: bool,
 }
 
-pub fn run_command(args: &RunArgs) -> Result<i32> {
+pub fn run_command(args: &RunOptions) -> Result<i32> {
     if args.action == Action::Output {
         return Err(usage(
             "fleet run --action takes plan, apply or destroy (use fleet tf for output)",
@@ -88,7 +75,7 @@ pub fn run_command(args: &RunArgs) -> Result<i32> {
     if args.from_plan && args.action != Action::Apply {
         return Err(usage("--from-plan goes with --action apply"));
     }
-    let lock_timeout = args.locations.lock_timeout()?;
+    let lock_timeout = args.locations.lock_timeout;
     let located = Located::new(&args.locations)?;
     let manifest = &located.manifest;
     graph::check_cycles(manifest)?;

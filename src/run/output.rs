@@ -5,15 +5,29 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use clap::ValueEnum;
-
 /// How instances' output is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputMode {
     /// Each instance's output as one block when it finishes, under a header.
     Grouped,
     /// Every line as it comes, prefixed with the instance name.
     Stream,
+}
+
+impl OutputMode {
+    pub const NAMES: [&'static str; 2] = ["grouped", "stream"];
+}
+
+impl std::str::FromStr for OutputMode {
+    type Err = String;
+
+    fn from_str(name: &str) -> std::result::Result<OutputMode, String> {
+        match name {
+            "grouped" => Ok(OutputMode::Grouped),
+            "stream" => Ok(OutputMode::Stream),
+            _ => Err(format!("{name:?} is not grouped or stream")),
+        }
+    }
 }
 
 pub struct Console {

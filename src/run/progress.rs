@@ -10,8 +10,8 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
+use super::outcome::Outcome;
 use super::report::{self, InstanceReport, Report, Status};
-use super::scheduler::Outcome;
 use crate::tf::locate::Located;
 
 pub struct Progress {

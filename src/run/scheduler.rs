@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::graph::Graph;
 use super::job::{run_job, JobEnv, JobResult};
+use super::outcome::Outcome;
 use super::output::OutputMode;
 use super::progress::Progress;
 use super::report::{InstanceReport, Status};
@@ -22,31 +23,6 @@ pub enum Event {
     Running(usize),
     Done(usize, Box<JobResult>),
     Signal(Received),
-}
-
-/// How a selected instance ended up.
-#[derive(Debug)]
-pub enum Outcome {
-    Ran {
-        started: SystemTime,
-        result: Box<JobResult>,
-    },
-    NotRun {
-        status: Status,
-        reason: String,
-    },
-    /// Succeeded in the report being resumed.
-    Reused(Box<InstanceReport>),
-}
-
-impl Outcome {
-    pub fn status(&self) -> Status {
-        match self {
-            Outcome::Ran { result, .. } => result.status,
-            Outcome::NotRun { status, .. } => *status,
-            Outcome::Reused(r) => r.status,
-        }
-    }
 }
 
 enum Node {
@@ -261,7 +237,10 @@ impl Scheduler {
         let spawned = std::thread::Builder::new()
             .name(name.clone())
             .spawn(move || {
-                let result = run_job(&env, i, &name, &to_scheduler);
+                let running = || {
+                    let _ = to_scheduler.send(Event::Running(i));
+                };
+                let result = run_job(&env, i, &name, &running);
                 let _ = to_scheduler.send(Event::Done(i, Box::new(result)));
             });
         if let Err(e) = spawned {

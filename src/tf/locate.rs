@@ -67,7 +67,7 @@ impl Located {
             format!("finding terraform of manifest {}", manifest_path.display())
         })?;
         let store = loc.store.as_ref().map(|dir| cwd.join(dir));
-        let lock_timeout = loc.lock_timeout()?;
+        let lock_timeout = loc.lock_timeout;
         Ok(Located {
             manifest_path,
             manifest,

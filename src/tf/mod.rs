@@ -17,16 +17,10 @@ pub mod variables;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
-use clap::{Args, ValueEnum};
-
-use crate::cli::DEFAULT_LOCK_TIMEOUT_SECS;
-use crate::error::usage;
-
 pub use single::tf_command;
 
 /// What terraform is asked to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Plan,
@@ -36,6 +30,8 @@ pub enum Action {
 }
 
 impl Action {
+    pub const NAMES: [&'static str; 4] = ["plan", "apply", "destroy", "output"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Plan => "plan",
@@ -46,55 +42,47 @@ impl Action {
     }
 }
 
-/// Where the manifest's files are and where run directories go; shared by
-/// `fleet tf` and `fleet run`.
-#[derive(Args, Debug, Clone)]
-pub struct Locations {
-    /// The instance manifest written by the Starlark rules.
-    #[arg(long)]
-    pub manifest: PathBuf,
-    /// Directory that runfiles paths in the manifest are relative to
-    /// (default: $RUNFILES_DIR, else the current directory).
-    #[arg(long)]
-    pub runfiles: Option<PathBuf>,
-    /// The workspace root (default: $BUILD_WORKSPACE_DIRECTORY, set by `bazel run`).
-    #[arg(long)]
-    pub workspace_root: Option<PathBuf>,
-    /// Root of the run directories (default: <workspace root>/<manifest fleet_root>).
-    #[arg(long)]
-    pub fleet_root: Option<PathBuf>,
-    /// Seconds to wait for an instance's run-directory lock before giving up (exit 3).
-    #[arg(long, env = "FLEET_LOCK_TIMEOUT", default_value_t = DEFAULT_LOCK_TIMEOUT_SECS)]
-    pub lock_timeout: f64,
-    /// The machine-wide store provider packages are unpacked into, once
-    /// (default: $FLEET_STORE, else ~/.cache/rules_fleet/store).
-    #[arg(long)]
-    pub store: Option<PathBuf>,
-}
+impl std::str::FromStr for Action {
+    type Err = String;
 
-impl Locations {
-    pub fn lock_timeout(&self) -> Result<Duration> {
-        Duration::try_from_secs_f64(self.lock_timeout).map_err(|_| {
-            usage(format!(
-                "--lock-timeout {} is not a valid number of seconds",
-                self.lock_timeout
-            ))
-        })
+    fn from_str(name: &str) -> Result<Action, String> {
+        match name {
+            "plan" => Ok(Action::Plan),
+            "apply" => Ok(Action::Apply),
+            "destroy" => Ok(Action::Destroy),
+            "output" => Ok(Action::Output),
+            _ => Err(format!("{name:?} is not plan, apply, destroy or output")),
+        }
     }
 }
 
-/// `fleet tf`: run one terraform action on one instance.
-#[derive(Args, Debug)]
-pub struct TfArgs {
-    #[command(flatten)]
+/// Where the manifest's files are and where run directories go; shared by
+/// `fleet tf` and `fleet run`.
+#[derive(Debug, Clone)]
+pub struct Locations {
+    /// The instance manifest written by the Starlark rules.
+    pub manifest: PathBuf,
+    /// Directory that runfiles paths in the manifest are relative to
+    /// (default: $RUNFILES_DIR, else the current directory).
+    pub runfiles: Option<PathBuf>,
+    /// The workspace root (default: $BUILD_WORKSPACE_DIRECTORY).
+    pub workspace_root: Option<PathBuf>,
+    /// Root of the run directories (default: <workspace root>/<manifest fleet_root>).
+    pub fleet_root: Option<PathBuf>,
+    /// How long to wait for an instance's run-directory lock.
+    pub lock_timeout: Duration,
+    /// The machine-wide store provider packages are unpacked into, once
+    /// (default: $FLEET_STORE, else ~/.cache/rules_fleet/store).
+    pub store: Option<PathBuf>,
+}
+
+/// `fleet tf`: one terraform action on one instance.
+#[derive(Debug)]
+pub struct TfOptions {
     pub locations: Locations,
-    /// plan, apply, destroy or output.
-    #[arg(long, value_enum)]
     pub action: Action,
     /// The instance (label or unique short name); optional when the manifest has one.
-    #[arg(long)]
     pub instance: Option<String>,
-    /// Extra arguments for terraform, after `--`.
-    #[arg(last = true)]
+    /// Extra arguments for terraform.
     pub terraform_args: Vec<String>,
 }

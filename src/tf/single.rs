@@ -12,17 +12,17 @@ use super::inputs::{self, Missing};
 use super::locate::{pick_instance, Located};
 use super::rundir::{self, RunDir};
 use super::terraform::{self, Mode, Terraform};
-use super::{Action, TfArgs};
+use super::{Action, TfOptions};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
 use crate::providers::{self, PluginDir};
 use crate::run::process::{run_merged, run_stdout, Children};
 use crate::run::signals;
 
-pub fn tf_command(args: &TfArgs) -> Result<i32> {
+pub fn tf_command(args: &TfOptions) -> Result<i32> {
     let located = Located::new(&args.locations)?;
     let inst = pick_instance(&located.manifest, args.instance.as_deref())?.clone();
-    let timeout = args.locations.lock_timeout()?;
+    let timeout = args.locations.lock_timeout;
 
     // At a terminal terraform stays in our process group (it may prompt), so
     // a Ctrl-C reaches it directly and only a kill(2) aimed at us is

@@ -9,6 +9,7 @@
 pub mod archive;
 pub mod proc;
 pub mod store;
+pub mod terraform;
 pub mod tree;
 
 use std::ffi::OsStr;
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 pub use archive::*;
 pub use proc::*;
 pub use store::*;
+pub use terraform::terraform;
 pub use tree::*;
 
 /// The binary under test.

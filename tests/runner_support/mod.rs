@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-pub const TERRAFORM: &str = "/usr/local/bin/terraform";
+#[path = "../common/terraform.rs"]
+mod terraform_path;
+pub use terraform_path::terraform;
 
 /// A fleet of instances under one temporary directory.
 pub struct Fleet {
@@ -102,7 +104,7 @@ impl Fleet {
             "schema": 1,
             "target": "//pkg:fleet",
             "parallelism": self.parallelism,
-            "terraform": TERRAFORM,
+            "terraform": terraform().to_string_lossy(),
             "instances": self.instances,
         });
         fs::write(
@@ -299,7 +301,8 @@ fn terraform_processes(run_dir: &Path) -> Vec<(u32, u32)> {
             continue;
         };
         let cmd = fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let is_terraform = cmd.split(|b| *b == 0).next() == Some(TERRAFORM.as_bytes());
+        let is_terraform =
+            cmd.split(|b| *b == 0).next() == Some(terraform().as_os_str().as_encoded_bytes());
         if !is_terraform || exiting(&entry.path()) {
             continue;
         }

@@ -1,0 +1,31 @@
+//! `fleet tf`: one terraform action on one instance.
+
+use anyhow::Result;
+use clap::Args;
+
+use super::args::{one_of, LocationArgs};
+use crate::tf::{tf_command, Action, TfOptions};
+
+#[derive(Args, Debug)]
+pub struct TfArgs {
+    #[command(flatten)]
+    pub locations: LocationArgs,
+    /// plan, apply, destroy or output.
+    #[arg(long, value_parser = one_of::<Action>(&Action::NAMES))]
+    pub action: Action,
+    /// The instance (label or unique short name); optional when the manifest has one.
+    #[arg(long)]
+    pub instance: Option<String>,
+    /// Extra arguments for terraform, after `--`.
+    #[arg(last = true)]
+    pub terraform_args: Vec<String>,
+}
+
+pub fn run(args: TfArgs) -> Result<i32> {
+    tf_command(&TfOptions {
+        locations: args.locations.into_locations()?,
+        action: args.action,
+        instance: args.instance,
+        terraform_args: args.terraform_args,
+    })
+}
