@@ -11,6 +11,7 @@
 //! - [`module_files`]: reading a Terraform module's `.tf` / `.tf.json` files.
 //! - [`providers`]: provider packages from the store as a read-only plugin dir.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
+//! - [`identity`]: instance identities (what decides a plan) and manifest stamping.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
 //! - [`cmd`]: the command-line layer: one file per subcommand (clap lives only here).
 
@@ -20,6 +21,7 @@ pub mod cmd;
 pub mod error;
 pub mod fsutil;
 pub mod hash;
+pub mod identity;
 pub mod lock;
 pub mod manifest;
 pub mod module_files;

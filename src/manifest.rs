@@ -72,6 +72,10 @@ pub struct Instance {
     /// written anywhere by fleet.
     #[serde(default)]
     pub secret_env: BTreeMap<String, String>,
+    /// sha256 of everything that decides this instance's plan, computed at
+    /// build time (`fleet identity compute`); compared by `--affected-since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 /// A reference to an output of another instance.
@@ -277,6 +281,7 @@ mod tests {
             inputs_from: BTreeMap::new(),
             providers: vec![],
             secret_env: BTreeMap::new(),
+            identity: None,
         }
     }
 

@@ -9,6 +9,7 @@ mod extract;
 mod gc;
 mod guard;
 mod hash;
+mod identity;
 mod lock;
 mod run;
 mod run_locked;
@@ -57,6 +58,8 @@ pub enum Command {
     Run(run::RunArgs),
     /// Check one instance at build time: plan its values against mock providers (or validate).
     Check(check::CheckArgs),
+    /// Compute an instance identity, or write identities into a manifest (build actions).
+    Identity(identity::IdentityArgs),
 }
 
 /// Parses arguments, runs the command and returns the process exit code.
@@ -99,5 +102,6 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Tf(args) => tf::run(args),
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
+        Command::Identity(args) => identity::run(&args),
     }
 }

@@ -28,37 +28,63 @@ pub struct BazelCommand {
 /// manifest without identities gives `None`s: every instance then counts as
 /// changed).
 pub fn manifest_identities(path: &Path) -> Result<BTreeMap<String, Option<String>>> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("reading base manifest {}", path.display()))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading base manifest {}", path.display()))?;
     let json: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        unsafe_input(format!("base manifest {} does not parse: {e}", path.display()))
+        unsafe_input(format!(
+            "base manifest {} does not parse: {e}",
+            path.display()
+        ))
     })?;
     let instances = json
         .get("instances")
         .and_then(Value::as_array)
-        .ok_or_else(|| unsafe_input(format!("base manifest {} has no instances", path.display())))?;
+        .ok_or_else(|| {
+            unsafe_input(format!("base manifest {} has no instances", path.display()))
+        })?;
     let mut identities = BTreeMap::new();
     for inst in instances {
         let label = inst.get("label").and_then(Value::as_str).ok_or_else(|| {
-            unsafe_input(format!("base manifest {}: an instance has no label", path.display()))
+            unsafe_input(format!(
+                "base manifest {}: an instance has no label",
+                path.display()
+            ))
         })?;
-        let identity = inst.get("identity").and_then(Value::as_str).map(str::to_string);
+        let identity = inst
+            .get("identity")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         identities.insert(label.to_string(), identity);
     }
     Ok(identities)
 }
 
 /// Builds `target` at `rev` and returns its manifest's identities.
-pub fn identities_at(rev: &str, target: &str, bazel: &BazelCommand) -> Result<BTreeMap<String, Option<String>>> {
+pub fn identities_at(
+    rev: &str,
+    target: &str,
+    bazel: &BazelCommand,
+) -> Result<BTreeMap<String, Option<String>>> {
     let workspace = workspace_dir()?;
     let top = git(&workspace, ["rev-parse", "--show-toplevel"])?;
     let prefix = git(&workspace, ["rev-parse", "--show-prefix"])?;
-    let commit = git(&workspace, ["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
-        .map_err(|_| usage(format!("--affected-since {rev}: no such commit in {}", top)))?;
+    let commit = git(
+        &workspace,
+        [
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ],
+    )
+    .map_err(|_| usage(format!("--affected-since {rev}: no such commit in {}", top)))?;
     let (package, name) = split_label(target)?;
     let mut scratch = Scratch::create(Path::new(&top), &bazel.program)?;
     let tree = scratch.tree.to_string_lossy().into_owned();
-    git(Path::new(&top), ["worktree", "add", "--detach", "--quiet", &tree, &commit])?;
+    git(
+        Path::new(&top),
+        ["worktree", "add", "--detach", "--quiet", &tree, &commit],
+    )?;
     scratch.registered = true;
     let dir = scratch.tree.join(prefix.trim_end_matches('/'));
     eprintln!(
@@ -71,10 +97,16 @@ pub fn identities_at(rev: &str, target: &str, bazel: &BazelCommand) -> Result<BT
         "--max_idle_secs=60".to_string(),
     ];
     let mut build = bazel_command(bazel, &dir, &startup);
-    build.arg("build").arg("--output_groups=manifest").args(&bazel.build_args).arg(format!("//{package}:{name}"));
+    build
+        .arg("build")
+        .arg("--output_groups=manifest")
+        .args(&bazel.build_args)
+        .arg(format!("//{package}:{name}"));
     run_bazel(build, &format!("building {target} at {rev}"))?;
     let bin = bazel_output(bazel, &dir, &startup, &["info", "bazel-bin"])?;
-    let manifest = Path::new(bin.trim()).join(&package).join(format!("{name}.manifest.json"));
+    let manifest = Path::new(bin.trim())
+        .join(&package)
+        .join(format!("{name}.manifest.json"));
     manifest_identities(&manifest).with_context(|| format!("the manifest of {target} at {rev}"))
 }
 
@@ -89,9 +121,11 @@ fn workspace_dir() -> Result<PathBuf> {
 /// `//pkg:name`, `@//pkg:name` or `@@//pkg:name` → (`pkg`, `name`).
 fn split_label(target: &str) -> Result<(String, String)> {
     let rest = target.trim_start_matches('@');
-    let rest = rest
-        .strip_prefix("//")
-        .ok_or_else(|| usage(format!("--affected-since needs a fleet of the main repository, not {target}")))?;
+    let rest = rest.strip_prefix("//").ok_or_else(|| {
+        usage(format!(
+            "--affected-since needs a fleet of the main repository, not {target}"
+        ))
+    })?;
     let (package, name) = rest
         .split_once(':')
         .ok_or_else(|| unsafe_input(format!("manifest target {target} is not a full label")))?;
@@ -104,7 +138,10 @@ where
     S: AsRef<OsStr>,
 {
     let args: Vec<S> = args.into_iter().collect();
-    let shown: Vec<String> = args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect();
+    let shown: Vec<String> = args
+        .iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect();
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -152,7 +189,12 @@ fn run_bazel(mut cmd: Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn bazel_output(bazel: &BazelCommand, dir: &Path, startup: &[String], args: &[&str]) -> Result<String> {
+fn bazel_output(
+    bazel: &BazelCommand,
+    dir: &Path,
+    startup: &[String],
+    args: &[&str],
+) -> Result<String> {
     let out = bazel_command(bazel, dir, startup)
         .args(args)
         .stderr(Stdio::null())
@@ -172,7 +214,9 @@ trait AsFdOwned {
 impl AsFdOwned for std::io::Stderr {
     fn as_fd_owned(&self) -> Result<std::os::fd::OwnedFd> {
         use std::os::fd::AsFd;
-        self.as_fd().try_clone_to_owned().context("duplicating stderr")
+        self.as_fd()
+            .try_clone_to_owned()
+            .context("duplicating stderr")
     }
 }
 
@@ -189,7 +233,8 @@ struct Scratch {
 
 impl Scratch {
     fn create(repo: &Path, bazel: &str) -> Result<Scratch> {
-        let root = std::env::temp_dir().join(format!("fleet-affected-{}", crate::fsutil::unique_suffix()));
+        let root =
+            std::env::temp_dir().join(format!("fleet-affected-{}", crate::fsutil::unique_suffix()));
         crate::tf::private::create_dir(&root)
             .with_context(|| format!("creating {}", root.display()))?;
         Ok(Scratch {
@@ -232,8 +277,14 @@ mod tests {
 
     #[test]
     fn labels_of_the_main_repository_split() {
-        assert_eq!(split_label("//infra:all").unwrap(), ("infra".into(), "all".into()));
-        assert_eq!(split_label("@@//a/b:c").unwrap(), ("a/b".into(), "c".into()));
+        assert_eq!(
+            split_label("//infra:all").unwrap(),
+            ("infra".into(), "all".into())
+        );
+        assert_eq!(
+            split_label("@@//a/b:c").unwrap(),
+            ("a/b".into(), "c".into())
+        );
         assert_eq!(split_label("@//:all").unwrap(), ("".into(), "all".into()));
         assert!(split_label("@other//a:b").is_err());
     }

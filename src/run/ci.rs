@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use clap::Args;
 
 use super::affected::{Affected, HeadInstance};
 use super::base_build::{identities_at, manifest_identities, BazelCommand};
@@ -16,34 +15,30 @@ use crate::error::{usage, ExitCode};
 use crate::manifest::Manifest;
 use crate::tf::Action;
 
-/// CI options of `fleet run`.
-#[derive(Args, Debug, Default, Clone)]
-pub struct CiArgs {
-    /// Run only the instances a change since REV (git) affects: changed,
-    /// added and their dependents. Builds the fleet at REV in a temporary
-    /// worktree; instances gone since REV are listed, never destroyed.
-    #[arg(long, value_name = "REV", conflicts_with = "affected_base_manifest")]
+/// CI options of `fleet run` (all off by default).
+#[derive(Debug, Default, Clone)]
+pub struct CiOptions {
+    /// Run only what a change since this git revision affects.
     pub affected_since: Option<String>,
-    /// Like --affected-since, comparing with a fleet manifest kept from the base build.
-    #[arg(long, value_name = "FILE")]
+    /// Compare with this fleet manifest kept from the base build instead.
     pub affected_base_manifest: Option<PathBuf>,
-    /// The bazel that builds the fleet at REV for --affected-since.
-    #[arg(long, value_name = "PATH", default_value = "bazel")]
+    /// The bazel that builds the fleet at `affected_since`.
     pub bazel: String,
-    /// One more option for that `bazel build` (e.g. --disk_cache=PATH); repeatable.
-    #[arg(long = "affected-bazel-arg", value_name = "OPTION", allow_hyphen_values = true)]
+    /// More options for that `bazel build`.
     pub affected_bazel_args: Vec<String>,
-    /// Write a Markdown summary for a pull-request comment here.
-    #[arg(long, value_name = "FILE")]
+    /// Write the Markdown summary here.
     pub summary: Option<PathBuf>,
-    /// plan: exit 0 when no planned instance has changes, 2 when some has
-    /// and none failed, 1 on any failure.
-    #[arg(long)]
+    /// plan: 0 no changes, 2 changes, 1 any failure.
     pub detailed_exitcode: bool,
 }
 
-impl CiArgs {
+impl CiOptions {
     pub fn check(&self, action: Action) -> Result<()> {
+        if self.affected_since.is_some() && self.affected_base_manifest.is_some() {
+            return Err(usage(
+                "--affected-since and --affected-base-manifest exclude each other",
+            ));
+        }
         if self.detailed_exitcode && action != Action::Plan {
             return Err(usage("--detailed-exitcode goes with --action plan"));
         }
@@ -111,7 +106,11 @@ pub fn detailed_exit_code(report: &Report, plain: i32) -> i32 {
     if report.interrupted_by.is_some() {
         return plain;
     }
-    if report.instances.iter().any(|i| i.status != Status::Succeeded) {
+    if report
+        .instances
+        .iter()
+        .any(|i| i.status != Status::Succeeded)
+    {
         return ExitCode::Other as i32;
     }
     if report.instances.iter().any(|i| i.changes == Some(true)) {

@@ -162,6 +162,7 @@ mod tests {
                 inputs_from: Default::default(),
                 providers: vec![],
                 secret_env: Default::default(),
+                identity: None,
             })
             .collect();
         Manifest {

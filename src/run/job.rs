@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
 
+use super::changes::PlanChanges;
 use super::output::{Console, OutputMode};
+use super::plan_show;
 use super::process::{run_merged, run_stdout, Children};
 use super::report::Status;
 use super::summary::{self, Resources};
@@ -47,6 +49,8 @@ pub struct JobResult {
     pub outputs_file: Option<PathBuf>,
     /// The instance digest of this run (known once its directory is prepared).
     pub digest: Option<String>,
+    /// plan: the saved plan's changes (`terraform show -json`).
+    pub plan_changes: Option<PlanChanges>,
     /// What grouped output shows for this instance.
     pub shown: Vec<u8>,
     pub ended: SystemTime,
@@ -68,6 +72,7 @@ impl JobResult {
             plan_file: None,
             outputs_file: None,
             digest: None,
+            plan_changes: None,
             shown: Vec::new(),
             ended: SystemTime::now(),
         }
@@ -124,6 +129,7 @@ struct Job<'a> {
     shown: Vec<u8>,
     resources: Option<Resources>,
     digest: Option<String>,
+    plan_changes: Option<PlanChanges>,
 }
 
 impl<'a> Job<'a> {
@@ -144,6 +150,7 @@ impl<'a> Job<'a> {
             shown: Vec::new(),
             resources: None,
             digest: None,
+            plan_changes: None,
         }
     }
 
@@ -165,6 +172,7 @@ impl<'a> Job<'a> {
         result.log = Some(log_path);
         result.resources = self.resources;
         result.digest = self.digest.take();
+        result.plan_changes = self.plan_changes.take();
         result.shown = std::mem::take(&mut self.shown);
         if result.status == Status::Succeeded {
             match self.env.action {
@@ -196,6 +204,9 @@ impl<'a> Job<'a> {
         }
         if let Some(ended) = self.step(&tf, &terraform::action_step(action, mode, &[]), true) {
             return ended;
+        }
+        if action == Action::Plan {
+            self.read_plan_changes(&tf);
         }
         let after = match action {
             Action::Apply => self.save_outputs(&tf),
@@ -342,6 +353,23 @@ impl<'a> Job<'a> {
                 exit_status_code(status)
             ),
             None => anyhow::bail!("outputs not saved: the run was stopping"),
+        }
+    }
+
+    /// Records the saved plan's changes; a failure to read them is logged,
+    /// not fatal (the counts from terraform's `Plan:` line remain).
+    fn read_plan_changes(&mut self, tf: &Terraform) {
+        let mut errors = Vec::new();
+        let read = plan_show::read_plan_changes(&self.env.children, tf, |line| {
+            errors.extend_from_slice(line);
+            errors.push(b'\n');
+        });
+        if !errors.is_empty() {
+            self.log_line(&errors);
+        }
+        match read {
+            Ok(changes) => self.plan_changes = changes,
+            Err(e) => self.log_line(format!("fleet: {}: {e:#}", self.inst.label).as_bytes()),
         }
     }
 

@@ -6,11 +6,16 @@
 //! [`output`] prints, [`summary`] and [`report`] record, [`signals`] and
 //! [`process`] make sure no terraform outlives an interrupted run.
 
+pub mod affected;
+pub mod base_build;
+pub mod changes;
+pub mod ci;
 pub mod graph;
 pub mod guard;
 pub mod job;
 pub mod outcome;
 pub mod output;
+pub mod plan_show;
 pub mod process;
 pub mod progress;
 pub mod report;
@@ -18,6 +23,7 @@ pub mod resume;
 pub mod scheduler;
 pub mod signals;
 pub mod summary;
+pub mod summary_md;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -58,6 +64,8 @@ pub struct RunOptions {
     pub report: Option<PathBuf>,
     /// apply: apply each instance's saved plan (from the plan action).
     pub from_plan: bool,
+    /// Affected-only selection, Markdown summary, drift exit codes.
+    pub ci: ci::CiOptions,
 }
 
 pub fn run_command(args: &RunOptions) -> Result<i32> {
@@ -75,6 +83,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     if args.from_plan && args.action != Action::Apply {
         return Err(usage("--from-plan goes with --action apply"));
     }
+    args.ci.check(args.action)?;
     let lock_timeout = args.locations.lock_timeout;
     let located = Located::new(&args.locations)?;
     let manifest = &located.manifest;
@@ -94,6 +103,10 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     }
     if args.only.is_empty() {
         selected.extend(0..manifest.instances.len());
+    }
+    let affected = args.ci.affected(manifest)?;
+    if let Some(affected) = &affected {
+        ci::narrow(&mut selected, manifest, affected);
     }
     let limit = match (args.parallelism, manifest.parallelism) {
         (0, 0) => DEFAULT_PARALLELISM,
@@ -121,6 +134,9 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         .max()
         .unwrap_or(0);
     let console = Arc::new(Console::new(args.output, width));
+    if let Some(affected) = &affected {
+        console.block(&format!("fleet: {}", affected.describe()));
+    }
     let children = Arc::new(Children::new(true));
     let (sender, events) = mpsc::channel();
     let signal_sender = sender.clone();
@@ -147,6 +163,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         interrupted_by: None,
         counts: Default::default(),
         instances: vec![],
+        affected: affected.clone(),
     };
     let selected_list: Vec<usize> = selected.iter().copied().collect();
     let mut progress = Progress::new(base, paths, &located, &names, &selected_list, &reused);
@@ -198,6 +215,10 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     report.interrupted_by = finish.interrupted_by.map(|s| s.name().to_string());
     report.counts = counts.clone();
     report.instances = instances;
+    if args.ci.detailed_exitcode {
+        report.exit_code = ci::detailed_exit_code(report, exit_code);
+    }
+    let exit_code = report.exit_code;
     print_summary(&console, &progress.report);
     if let Some(e) = progress.error.take() {
         console.block(&format!(
@@ -205,6 +226,9 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         ));
     }
     progress.write_final()?;
+    if let Some(path) = &args.ci.summary {
+        ci::write_summary(path, &progress.report, manifest)?;
+    }
     let written: Vec<String> = progress
         .paths
         .iter()
@@ -223,6 +247,9 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         report.duration_s,
         written.join(", ")
     ));
+    if let Some(affected) = affected.as_ref().filter(|_| selected.is_empty()) {
+        console.block(&ci::nothing_affected(manifest, affected));
+    }
     Ok(exit_code)
 }
 

@@ -126,6 +126,8 @@ fn not_run(located: &Located, i: usize, name: &str) -> InstanceReport {
         plan_file: None,
         outputs_file: None,
         digest: None,
+        changes: None,
+        resource_changes: None,
     }
 }
 
@@ -170,6 +172,8 @@ pub fn instance_report(
             plan_file: path(&result.plan_file),
             outputs_file: path(&result.outputs_file),
             digest: result.digest.clone(),
+            changes: result.plan_changes.as_ref().map(|c| c.has_changes()),
+            resource_changes: result.plan_changes.clone(),
             ..base
         },
     }

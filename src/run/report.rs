@@ -10,6 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::affected::Affected;
+use super::changes::PlanChanges;
 use super::summary::Resources;
 use crate::error::unsafe_input;
 use crate::fsutil;
@@ -81,6 +83,12 @@ pub struct InstanceReport {
     /// `--resume` reuses a success only while it is unchanged.
     #[serde(default)]
     pub digest: Option<String>,
+    /// plan: whether applying the saved plan would change anything.
+    #[serde(default)]
+    pub changes: Option<bool>,
+    /// plan: what the saved plan changes (addresses, actions, output names; never values).
+    #[serde(default)]
+    pub resource_changes: Option<PlanChanges>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -113,6 +121,9 @@ pub struct Report {
     pub interrupted_by: Option<String>,
     pub counts: Counts,
     pub instances: Vec<InstanceReport>,
+    /// With `--affected-since` / `--affected-base-manifest`: what the change affects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affected: Option<Affected>,
 }
 
 impl Report {

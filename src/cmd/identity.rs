@@ -102,8 +102,8 @@ fn stamp_command(args: &StampArgs) -> Result<()> {
     }
     let text = std::fs::read(&args.manifest)
         .with_context(|| format!("reading manifest {}", args.manifest.display()))?;
-    let stamped =
-        stamp(&text, &identities).with_context(|| format!("manifest {}", args.manifest.display()))?;
+    let stamped = stamp(&text, &identities)
+        .with_context(|| format!("manifest {}", args.manifest.display()))?;
     std::fs::write(&args.out, stamped)
         .with_context(|| format!("writing manifest {}", args.out.display()))
 }
