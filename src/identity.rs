@@ -107,9 +107,8 @@ pub fn stamp(manifest: &[u8], identities: &BTreeMap<String, String>) -> Result<V
             object.insert("identity".into(), Value::String(identity.clone()));
         }
     }
-    let mut text = serde_json::to_vec(&json)?;
-    text.push(b'\n');
-    Ok(text)
+    // Compact with sorted keys, as the rules' json.encode writes manifests.
+    Ok(serde_json::to_vec(&json)?)
 }
 
 #[cfg(test)]
