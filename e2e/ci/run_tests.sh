@@ -188,9 +188,11 @@ scenario only-intersects "db-1" 2 --only db-1 --only network
 base="$tmp/base.json"
 cp "$(manifest)" "$base"
 
-# A sensitive variable's new value: the change is listed, the value never.
-db_vars '{"db-1": {"value": "v3", "token": "s3cr3t-token-value"}}'
-commit "db-1: sensitive token"
+# A sensitive variable read from the environment at run time (secret_env):
+# the change is listed, the value never.
+sed -i 's/^        component = ":db",$/        component = ":db",\n        secret_env = {"token": "CI_TOKEN"} if name == "db-1" else {},/' "$repo/db/BUILD.bazel"
+commit "db-1: sensitive token from the environment"
+export CI_TOKEN=s3cr3t-token-value
 scenario sensitive "db-1" 2
 check "a sensitive change is listed by address" "" grep -q "<code>terraform_data.secret</code> update" "$tmp/sensitive.md"
 check "the sensitive value is in neither the summary nor the report" "" \
