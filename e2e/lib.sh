@@ -156,10 +156,10 @@ e2e_check_names=()
 declare -A e2e_check_function=()
 declare -A e2e_setup_done=()
 
-# e2e_check NAME FUNCTION: registers a check; `DRIVER NAME` runs only it.
+# e2e_check NAME FUNCTION [ARG...]: registers a check; `DRIVER NAME` runs only it.
 e2e_check() {
   e2e_check_names+=("$1")
-  e2e_check_function[$1]="$2"
+  e2e_check_function[$1]="$(printf '%q ' "${@:2}")"
 }
 
 # e2e_needs FUNCTION...: runs each setup function once per driver run (the
@@ -191,7 +191,7 @@ e2e_main() {
   if declare -F suite_setup >/dev/null; then e2e_needs suite_setup; fi
   for name in "${e2e_check_names[@]}"; do
     if [[ " ${selected[*]} " == *" $name "* ]]; then
-      "${e2e_check_function[$name]}"
+      eval "${e2e_check_function[$name]}"
     fi
   done
   finish

@@ -6,6 +6,15 @@
     use_repo(fleet, "terraform")
     register_toolchains("@terraform//:toolchain")
 
+One Terraform per execution platform (Linux remote workers, a Mac running Bazel):
+
+    fleet.terraform(version = "1.11.4", platforms = {
+        "linux_amd64": ["https://.../terraform_1.11.4_linux_amd64.zip", "<sha256>"],
+        "darwin_arm64": ["https://.../terraform_1.11.4_darwin_arm64.zip", "<sha256>"],
+    })
+    use_repo(fleet, "terraform_linux_amd64", "terraform_darwin_arm64")
+    register_toolchains("@terraform_linux_amd64//:toolchain", "@terraform_darwin_arm64//:toolchain")
+
 rules_fleet's own MODULE.bazel declares `@fleet_helper` and registers its toolchain. From a
 release, that is the release's prebuilt `fleet` for the host (digest baked in by tools/release);
 `fleet.helper(urls = [...], sha256 = "...")` in the root module points it at other binaries,
@@ -13,6 +22,7 @@ release, that is the release's prebuilt `fleet` for the host (digest baked in by
 Never loaded from WORKSPACE files (module_extension does not exist in Bazel 4.2).
 """
 
+load("//rules/private:exec_platforms.bzl", "check_platform_sources", "platform_constraints")
 load("//rules/private:fleet_helper_repository.bzl", "fleet_helper_repository")
 load("//rules/private:provider_mirror.bzl", "tf_provider_mirror")
 load("//rules/private:terraform_repositories.bzl", "terraform_download_repository", "terraform_local_repository")
@@ -25,16 +35,30 @@ _helper = tag_class(
         "strip_prefix": attr.string(doc = "Directory prefix to strip from an archive."),
         "binary_path": attr.string(default = "fleet", doc = "Path of the binary inside an archive."),
         "from_source": attr.bool(doc = "Build the helper with cargo even when this rules_fleet release has a prebuilt one for the host."),
+        "platforms": attr.string_list_dict(
+            doc = "`{\"<os>_<arch>\": [url, sha256]}`: prebuilt helpers for other execution platforms, as `@fleet_helper_<platform>`.",
+        ),
+        "exec_compatible_with": attr.string_list_dict(
+            doc = "`{platform: [constraint labels]}` for platform keys outside the `<os>_<arch>` naming.",
+        ),
     },
 )
 
 _terraform = tag_class(
-    doc = "A Terraform release zip, verified by sha256, as repository `name`.",
+    doc = """A Terraform release zip, verified by sha256, as repository `name`; or, with `platforms`,
+one zip per platform as repositories `<name>_<platform>`, each toolchain declaring that
+platform's OS and CPU as `exec_compatible_with`.""",
     attrs = {
-        "name": attr.string(default = "terraform", doc = "Repository name."),
+        "name": attr.string(default = "terraform", doc = "Repository name (prefix, with platforms)."),
         "version": attr.string(mandatory = True, doc = "e.g. `1.11.4`."),
-        "urls": attr.string_list(mandatory = True, doc = "Mirrors of the zip."),
-        "sha256": attr.string(mandatory = True, doc = "The zip's sha256."),
+        "urls": attr.string_list(doc = "Mirrors of the zip (one platform; not with platforms)."),
+        "sha256": attr.string(doc = "The zip's sha256."),
+        "platforms": attr.string_list_dict(
+            doc = "`{\"<os>_<arch>\": [url, sha256]}`: one zip per execution platform, e.g. linux_amd64 for remote workers and darwin_arm64 for the Mac running Bazel.",
+        ),
+        "exec_compatible_with": attr.string_list_dict(
+            doc = "`{platform: [constraint labels]}` for platform keys outside Terraform's `<os>_<arch>` naming.",
+        ),
     },
 )
 
@@ -78,8 +102,16 @@ def _fleet_impl(module_ctx):
                 mirrors[tag.name] = tag
 
     if helper:
+        for platform, source in check_platform_sources("fleet.helper", helper.platforms).items():
+            fleet_helper_repository(
+                name = "fleet_helper_" + platform,
+                urls = source.urls,
+                sha256 = source.sha256,
+                exec_compatible_with = platform_constraints(platform, helper.exec_compatible_with),
+            )
         fleet_helper_repository(
             name = "fleet_helper",
+            constrain_to_host = bool(helper.platforms),
             urls = helper.urls,
             sha256 = helper.sha256,
             strip_prefix = helper.strip_prefix,
@@ -90,7 +122,16 @@ def _fleet_impl(module_ctx):
         fleet_helper_repository(name = "fleet_helper")
 
     for name, choice in terraforms.items():
-        if choice.kind == "download":
+        if choice.kind == "download" and choice.tag.platforms:
+            for platform, source in check_platform_sources("fleet.terraform", choice.tag.platforms).items():
+                terraform_download_repository(
+                    name = "%s_%s" % (name, platform),
+                    version = choice.tag.version,
+                    urls = source.urls,
+                    sha256 = source.sha256,
+                    exec_compatible_with = platform_constraints(platform, choice.tag.exec_compatible_with),
+                )
+        elif choice.kind == "download":
             terraform_download_repository(
                 name = name,
                 version = choice.tag.version,

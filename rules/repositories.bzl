@@ -5,6 +5,7 @@
     terraform_register_toolchains(version = "1.11.4", urls = [...], sha256 = "...")
 """
 
+load("//rules/private:exec_platforms.bzl", "check_platform_sources", "platform_constraints")
 load("//rules/private:fleet_helper_repository.bzl", _fleet_helper_repository = "fleet_helper_repository")
 load("//rules/private:provider_mirror.bzl", _tf_provider_mirror = "tf_provider_mirror")
 load("//rules/private:terraform_repositories.bzl", _terraform_download_repository = "terraform_download_repository", _terraform_local_repository = "terraform_local_repository")
@@ -19,13 +20,24 @@ terraform_local_repository = _terraform_local_repository
 tf_provider_mirror = _tf_provider_mirror
 
 # buildifier: disable=unnamed-macro
-def rules_fleet_dependencies(helper_urls = [], helper_sha256 = "", helper_strip_prefix = "", helper_from_source = False, register = True):
+def rules_fleet_dependencies(
+        helper_urls = [],
+        helper_sha256 = "",
+        helper_strip_prefix = "",
+        helper_from_source = False,
+        helper_platforms = {},
+        helper_exec_compatible_with = {},
+        register = True):
     """Declares `@fleet_helper` (the `fleet` binary) and registers its toolchain.
 
     The helper comes from, in this order: `helper_urls` + `helper_sha256`;
     `--repo_env=FLEET_HELPER=/abs/path`; when rules_fleet is a release archive, that
     release's prebuilt binary for the host (its digest is baked into the archive);
     `cargo build --release --locked` of rules_fleet (a plain checkout, or when asked).
+    For remote workers of another platform, `helper_platforms = {"linux_amd64": (url, sha256)}`
+    adds prebuilt binaries (`@fleet_helper_<platform>`), each registered for its platform
+    before the host's; the host's helper then declares the host's OS and CPU as
+    `exec_compatible_with`, so it never reaches a worker of another platform.
 
     Args:
       helper_urls: mirrors of a prebuilt release of `fleet` (binary or archive).
@@ -33,8 +45,23 @@ def rules_fleet_dependencies(helper_urls = [], helper_sha256 = "", helper_strip_
       helper_strip_prefix: directory to strip from an archive.
       helper_from_source: build the helper with cargo even when the release has a
         prebuilt one for the host (also `--repo_env=FLEET_HELPER_FROM_SOURCE=1`).
-      register: register `@fleet_helper//:toolchain`.
+      helper_platforms: `{"<os>_<arch>": (url or [urls], sha256)}` of prebuilt helpers
+        for execution platforms other than the host (the binary itself, not an archive).
+      helper_exec_compatible_with: `{platform: [constraint labels]}` for keys outside
+        the `<os>_<arch>` naming.
+      register: register the toolchains.
     """
+    for platform, source in check_platform_sources("rules_fleet_dependencies", helper_platforms).items():
+        repo = "fleet_helper_" + platform
+        if not native.existing_rule(repo):
+            _fleet_helper_repository(
+                name = repo,
+                urls = source.urls,
+                sha256 = source.sha256,
+                exec_compatible_with = platform_constraints(platform, helper_exec_compatible_with),
+            )
+        if register:
+            native.register_toolchains("@%s//:toolchain" % repo)
     if not native.existing_rule("fleet_helper"):
         _fleet_helper_repository(
             name = "fleet_helper",
@@ -42,24 +69,48 @@ def rules_fleet_dependencies(helper_urls = [], helper_sha256 = "", helper_strip_
             sha256 = helper_sha256,
             strip_prefix = helper_strip_prefix,
             from_source = helper_from_source,
+            constrain_to_host = bool(helper_platforms),
         )
     if register:
         native.register_toolchains("@fleet_helper//:toolchain")
 
 # buildifier: disable=unnamed-macro
-def terraform_register_toolchains(version, urls, sha256, name = "terraform", register = True):
-    """Downloads a Terraform release zip, verified by sha256, and registers it as the toolchain.
+def terraform_register_toolchains(version, urls = [], sha256 = "", platforms = {}, exec_compatible_with = {}, name = "terraform", register = True):
+    """Downloads Terraform release zips, verified by sha256, and registers them as toolchains.
+
+    Either one zip for the host (`urls` + `sha256`, repository `@<name>`), or one per
+    platform: `platforms = {"linux_amd64": (url, sha256), "darwin_arm64": (url, sha256)}`
+    makes `@<name>_<platform>` for each, whose toolchain declares `exec_compatible_with` the
+    platform's OS and CPU: actions on Linux remote workers get the Linux binary, actions on
+    a Mac the Mac one. Registered in the order given.
 
     Args:
       version: e.g. `1.11.4`.
-      urls: mirrors of `terraform_<version>_<os>_<arch>.zip` (`file://` works).
+      urls: mirrors of `terraform_<version>_<os>_<arch>.zip` (`file://` works), one platform.
       sha256: the zip's sha256.
-      name: repository name.
-      register: register `@<name>//:toolchain`.
+      platforms: `{"<os>_<arch>": (url or [urls], sha256)}`, instead of urls + sha256.
+      exec_compatible_with: `{platform: [constraint labels]}` for platform keys outside
+        Terraform's `<os>_<arch>` naming (default: `@platforms//os:<os>`, `@platforms//cpu:<cpu>`).
+      name: repository name (prefix, with platforms).
+      register: register the toolchains.
     """
-    _terraform_download_repository(name = name, version = version, urls = urls, sha256 = sha256)
-    if register:
-        native.register_toolchains("@%s//:toolchain" % name)
+    if platforms and urls:
+        fail("terraform_register_toolchains: give either urls + sha256 or platforms, not both")
+    if not platforms:
+        _terraform_download_repository(name = name, version = version, urls = urls, sha256 = sha256)
+        if register:
+            native.register_toolchains("@%s//:toolchain" % name)
+        return
+    for platform, source in check_platform_sources("terraform_register_toolchains", platforms).items():
+        _terraform_download_repository(
+            name = "%s_%s" % (name, platform),
+            version = version,
+            urls = source.urls,
+            sha256 = source.sha256,
+            exec_compatible_with = platform_constraints(platform, exec_compatible_with),
+        )
+        if register:
+            native.register_toolchains("@%s_%s//:toolchain" % (name, platform))
 
 # buildifier: disable=unnamed-macro
 def terraform_local_toolchain(name = "terraform_local", register = True):

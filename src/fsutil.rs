@@ -95,6 +95,10 @@ pub fn process_alive(pid: u32) -> bool {
 
 /// Like [`write_atomic`]; `durable = false` skips the fsyncs (diagnostic files).
 pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
+    // A writer killed between its temp file and the rename leaves the temp
+    // behind (seen in `extract_crash`: a `.index` record's temp survived the
+    // recovering extraction).
+    sweep_dead_temps(path);
     write_through(&sibling_temp(path), path, bytes, durable)
 }
 

@@ -9,7 +9,7 @@
 //! - [`private_dir`]: fresh per-run directories for a build tool's own state.
 //! - [`manifest`]: the instance manifest written by the Starlark rules.
 //! - [`module_files`]: reading a Terraform module's `.tf` / `.tf.json` files.
-//! - [`providers`]: provider packages from the store as a read-only plugin dir.
+//! - [`plugin_dir`]: Terraform provider packages from the store as a read-only plugin dir.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`identity`]: instance identities (what decides a plan) and manifest stamping.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
@@ -25,8 +25,8 @@ pub mod identity;
 pub mod lock;
 pub mod manifest;
 pub mod module_files;
+pub mod plugin_dir;
 pub mod private_dir;
-pub mod providers;
 pub mod run;
 pub mod store;
 pub mod tag;

@@ -100,7 +100,7 @@ pub struct ProviderPackage {
     /// Runfiles path of `terraform-provider-<type>_<version>_<platform>.zip`.
     pub archive: String,
     /// The lock file's `h1:` hashes for this provider (any one must match).
-    /// Empty when they are only known at build time: then `lock` is read.
+    /// Empty when they are only known at build time: then `lock_file` is read.
     #[serde(default)]
     pub h1: Vec<String>,
     /// The zip's sha256 when already known (saves hashing it on every run).
@@ -108,11 +108,12 @@ pub struct ProviderPackage {
     pub sha256: Option<String>,
     /// Runfiles path of the component's `.terraform.lock.hcl`, read for the
     /// `h1:` hashes when `h1` is empty.
-    #[serde(default)]
-    pub lock: Option<String>,
-    /// Label of the component's `.lock` target, named in errors.
-    #[serde(default)]
-    pub lock_target: Option<String>,
+    #[serde(default, rename = "lock")]
+    pub lock_file: Option<String>,
+    /// Label of the component's `.lock` target (it regenerates the lock
+    /// file), named in errors.
+    #[serde(default, rename = "lock_target")]
+    pub lock_file_target: Option<String>,
 }
 
 fn default_fleet_root() -> String {

@@ -78,7 +78,7 @@ pub struct CheckOptions {
     /// (PATH, ORIGIN): name the tree's PATH as ORIGIN in messages and the result.
     pub sources: Vec<(String, PathBuf)>,
     /// Label of the component's `.lock` target, named when the lock file falls short.
-    pub lock_target: String,
+    pub lock_file_target: String,
 }
 
 /// Runs the check; exit 0 when it passed, 5 when terraform found errors.
@@ -107,6 +107,6 @@ pub fn check_command(args: &CheckOptions) -> Result<i32> {
     }
     let text = outcome.failure_text(args);
     eprint!("{text}");
-    report::print_lock_hint(args, &text);
+    report::print_lock_file_hint(args, &text);
     Ok(ExitCode::Mismatch as i32)
 }

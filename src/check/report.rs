@@ -299,20 +299,20 @@ impl Outcome {
 /// complaint is about the lock file.
 pub fn print_init_failure(args: &CheckOptions, log: &str) {
     eprintln!("rules_fleet: {}: terraform init failed:\n{log}", args.label);
-    print_lock_hint(args, log);
+    print_lock_file_hint(args, log);
 }
 
 /// Names the `.lock` target when terraform's complaint is about the lock file
 /// (init, or the provider checksums checked when the plan starts a provider).
-pub fn print_lock_hint(args: &CheckOptions, text: &str) {
+pub fn print_lock_file_hint(args: &CheckOptions, text: &str) {
     let lower = text.to_lowercase();
-    let about_lock = ["lock file", "checksums", "dependency changes"]
+    let about_lock_file = ["lock file", "checksums", "dependency changes"]
         .iter()
         .any(|k| lower.contains(k));
-    if about_lock && !args.lock_target.is_empty() {
+    if about_lock_file && !args.lock_file_target.is_empty() {
         eprintln!(
             "rules_fleet: {}: the component's lock file does not cover its providers; regenerate it: bazel run {}",
-            args.label, args.lock_target
+            args.label, args.lock_file_target
         );
     }
 }

@@ -57,6 +57,6 @@ pub fn run(args: CheckArgs) -> Result<i32> {
         plugins: args.plugins,
         mocks: args.mocks,
         sources: args.sources,
-        lock_target: args.lock_target,
+        lock_file_target: args.lock_target,
     })
 }

@@ -68,6 +68,10 @@ pub struct RunArgs {
     /// and none failed, 1 on any failure (drift detection).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Run `terraform init` for every instance even when nothing it used
+    /// changed since its last init (by default such instances skip it).
+    #[arg(long, env = "FLEET_REINIT")]
+    pub reinit: bool,
 }
 
 pub fn run(args: RunArgs) -> Result<i32> {
@@ -89,5 +93,6 @@ pub fn run(args: RunArgs) -> Result<i32> {
             summary: args.summary,
             detailed_exitcode: args.detailed_exitcode,
         },
+        reinit: args.reinit,
     })
 }

@@ -16,6 +16,10 @@ pub struct TfArgs {
     /// The instance (label or unique short name); optional when the manifest has one.
     #[arg(long)]
     pub instance: Option<String>,
+    /// Run `terraform init` even when nothing it used changed since the
+    /// last one (by default an unchanged instance skips it).
+    #[arg(long, env = "FLEET_REINIT")]
+    pub reinit: bool,
     /// Extra arguments for terraform, after `--`.
     #[arg(last = true)]
     pub terraform_args: Vec<String>,
@@ -26,6 +30,7 @@ pub fn run(args: TfArgs) -> Result<i32> {
         locations: args.locations.into_locations()?,
         action: args.action,
         instance: args.instance,
+        reinit: args.reinit,
         terraform_args: args.terraform_args,
     })
 }

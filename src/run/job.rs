@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 
@@ -15,10 +15,13 @@ use super::output::{Console, OutputMode};
 use super::plan_show;
 use super::process::{run_merged, run_stdout, Children};
 use super::report::Status;
+use super::steps::StepTiming;
 use super::summary::{self, Resources};
 use crate::error::{exit_code_of, ExitCode};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
+use crate::plugin_dir::PluginDir;
+use crate::tf::init_gate::InitGate;
 use crate::tf::inputs;
 use crate::tf::locate::Located;
 use crate::tf::rundir::RunDir;
@@ -32,6 +35,8 @@ pub struct JobEnv {
     pub action: Action,
     pub from_plan: bool,
     pub lock_timeout: Duration,
+    /// Run `terraform init` even when its record says nothing changed.
+    pub reinit: bool,
     pub children: Arc<Children>,
     pub console: Arc<Console>,
 }
@@ -53,6 +58,10 @@ pub struct JobResult {
     pub plan_changes: Option<PlanChanges>,
     /// What grouped output shows for this instance.
     pub shown: Vec<u8>,
+    /// The steps it took, with their times (terraform processes and fleet's own).
+    pub steps: Vec<StepTiming>,
+    /// Whether init was skipped (its record matched); `None` before the decision.
+    pub init_skipped: Option<bool>,
     pub ended: SystemTime,
 }
 
@@ -74,6 +83,8 @@ impl JobResult {
             digest: None,
             plan_changes: None,
             shown: Vec::new(),
+            steps: Vec::new(),
+            init_skipped: None,
             ended: SystemTime::now(),
         }
     }
@@ -130,6 +141,12 @@ struct Job<'a> {
     resources: Option<Resources>,
     digest: Option<String>,
     plan_changes: Option<PlanChanges>,
+    /// The rendered tree's digest (known once the directory is prepared).
+    rendered: String,
+    steps: Vec<StepTiming>,
+    init_skipped: Option<bool>,
+    /// Held while terraform runs: keeps the provider packages pinned.
+    plugin_dir: Option<PluginDir>,
 }
 
 impl<'a> Job<'a> {
@@ -151,6 +168,10 @@ impl<'a> Job<'a> {
             resources: None,
             digest: None,
             plan_changes: None,
+            rendered: String::new(),
+            steps: Vec::new(),
+            init_skipped: None,
+            plugin_dir: None,
         }
     }
 
@@ -173,6 +194,8 @@ impl<'a> Job<'a> {
         result.resources = self.resources;
         result.digest = self.digest.take();
         result.plan_changes = self.plan_changes.take();
+        result.steps = std::mem::take(&mut self.steps);
+        result.init_skipped = self.init_skipped;
         result.shown = std::mem::take(&mut self.shown);
         if result.status == Status::Succeeded {
             match self.env.action {
@@ -197,10 +220,8 @@ impl<'a> Job<'a> {
         let mode = Mode::Unattended {
             from_plan: env.from_plan,
         };
-        for step in terraform::prepare_steps(self.inst, self.run, mode) {
-            if let Some(ended) = self.step(&tf, &step, false) {
-                return ended;
-            }
+        if let Some(ended) = self.init(&tf, mode) {
+            return ended;
         }
         if let Some(ended) = self.step(&tf, &terraform::action_step(action, mode, &[]), true) {
             return ended;
@@ -244,8 +265,39 @@ impl<'a> Job<'a> {
             }
             _ => {}
         }
-        self.digest = Some(prepare(&env.located, self.inst, self.run, env.action)?);
+        let started = Instant::now();
+        let prepared = prepare(&env.located, self.inst, self.run, env.action)?;
+        self.steps
+            .push(StepTiming::new("prepare", started.elapsed(), false));
+        self.digest = Some(prepared.digest);
+        self.rendered = prepared.rendered;
+        self.plugin_dir = prepared.plugin_dir;
         Ok(())
+    }
+
+    /// Runs init (and workspace selection) unless the run directory's init
+    /// record shows nothing it used changed; `Some(result)` when the run ends.
+    fn init(&mut self, tf: &Terraform, mode: Mode) -> Option<JobResult> {
+        let steps = terraform::prepare_steps(self.inst, self.run, mode);
+        let terraform = &self.env.located.terraform;
+        let gate = InitGate::new(self.run, self.inst, terraform, &self.rendered, &steps);
+        let skip = !self.env.reinit && gate.is_current();
+        self.init_skipped = Some(skip);
+        if skip {
+            self.log_line(b"(init skipped: nothing it used changed since the last init)");
+            return None;
+        }
+        if let Err(e) = gate.begin() {
+            return Some(self.fail(format!("{e:#}"), None));
+        }
+        for step in &steps {
+            if let Some(ended) = self.step(tf, step, false) {
+                return Some(ended);
+            }
+        }
+        gate.succeeded()
+            .err()
+            .map(|e| self.fail(format!("{e:#}"), None))
     }
 
     /// Runs one step; `Some(result)` when the run ends here.
@@ -258,6 +310,7 @@ impl<'a> Job<'a> {
         let mut log = self.log.take();
         let mut resources = None;
         let planned = self.env.action == Action::Plan;
+        let started = Instant::now();
         let status = run_merged(&self.env.children, tf.command(step), |line| {
             if let Some(log) = log.as_mut() {
                 let _ = log.write_all(line);
@@ -275,6 +328,10 @@ impl<'a> Job<'a> {
             lines.push(b'\n');
         });
         self.log = log;
+        if matches!(status, Ok(Some(_))) {
+            self.steps
+                .push(StepTiming::new(step.name, started.elapsed(), true));
+        }
         if resources.is_some() {
             self.resources = resources;
         }
@@ -331,6 +388,12 @@ impl<'a> Job<'a> {
             );
             return inputs::save_outputs(self.run, &outputs);
         }
+        if !inputs::has_dependents(&self.env.located.manifest, &self.inst.label) {
+            // Another terraform process only for values nobody here reads;
+            // old values must not outlive the apply that changed them.
+            self.log_line(b"(outputs not saved: the backend is not local and no instance of this fleet reads them)");
+            return inputs::forget_outputs(self.run);
+        }
         let step = terraform::outputs_step();
         self.log_line(
             format!(
@@ -341,10 +404,15 @@ impl<'a> Job<'a> {
             .as_bytes(),
         );
         let mut errors = Vec::new();
+        let started = Instant::now();
         let captured = run_stdout(&self.env.children, tf.command(&step), |line| {
             errors.extend_from_slice(line);
             errors.push(b'\n');
         })?;
+        if captured.is_some() {
+            self.steps
+                .push(StepTiming::new(step.name, started.elapsed(), true));
+        }
         self.log_line(&errors);
         match captured {
             Some((status, stdout)) if status.success() => inputs::save_outputs(self.run, &stdout),

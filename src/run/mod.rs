@@ -22,6 +22,7 @@ pub mod report;
 pub mod resume;
 pub mod scheduler;
 pub mod signals;
+pub mod steps;
 pub mod summary;
 pub mod summary_md;
 
@@ -66,6 +67,9 @@ pub struct RunOptions {
     pub from_plan: bool,
     /// Affected-only selection, Markdown summary, drift exit codes.
     pub ci: ci::CiOptions,
+    /// Run `terraform init` for every instance even when nothing it used
+    /// changed since its last init (by default such instances skip it).
+    pub reinit: bool,
 }
 
 pub fn run_command(args: &RunOptions) -> Result<i32> {
@@ -173,6 +177,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         located: located.clone(),
         action: args.action,
         from_plan: args.from_plan,
+        reinit: args.reinit,
         lock_timeout,
         children,
         console: Arc::clone(&console),
@@ -236,7 +241,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         .collect();
     let report = &progress.report;
     console.block(&format!(
-        "fleet: {} {}: {} succeeded, {} failed, {} interrupted, {} skipped, {} cancelled in {:.1}s; report: {}",
+        "fleet: {} {}: {} succeeded, {} failed, {} interrupted, {} skipped, {} cancelled in {:.1}s; {}; report: {}",
         manifest.target,
         args.action.as_str(),
         counts.succeeded,
@@ -245,6 +250,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         counts.skipped,
         counts.cancelled,
         report.duration_s,
+        steps::totals(&report.instances),
         written.join(", ")
     ));
     if let Some(affected) = affected.as_ref().filter(|_| selected.is_empty()) {

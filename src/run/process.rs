@@ -26,6 +26,8 @@ struct State {
     stopping: bool,
     /// Running children and their guards (see [`super::guard`]).
     pids: BTreeMap<i32, Child>,
+    /// Children being started (outside the lock), not yet in `pids`.
+    starting: usize,
 }
 
 impl Children {
@@ -44,11 +46,42 @@ impl Children {
     /// Checking and registering under one lock means no child can miss an
     /// interrupt. `drain` are read ends of pipes the child writes to besides
     /// its own piped stdout/stderr: the guard keeps them open if we die.
+    ///
+    /// Starting a process (exec of a ~90 MB terraform) takes tens of
+    /// milliseconds under load, so it runs outside the lock, in parallel
+    /// for many instances; a child whose interrupt came while it started
+    /// gets it when it is registered, and `running` counts it meanwhile.
     pub fn spawn(&self, cmd: &mut Command, drain: &[RawFd]) -> Result<Option<Child>> {
-        let mut state = self.lock();
-        if state.stopping {
-            return Ok(None);
+        {
+            let mut state = self.lock();
+            if state.stopping {
+                return Ok(None);
+            }
+            state.starting += 1;
         }
+        let started = self.start_guarded(cmd, drain);
+        let mut state = self.lock();
+        state.starting -= 1;
+        let (child, guard) = started?;
+        let pid = child.id() as i32;
+        if state.stopping {
+            // SAFETY: kill(2) on the child we just started and have not reaped.
+            unsafe { libc::kill(self.target(pid), libc::SIGINT) };
+        }
+        state.pids.insert(pid, guard);
+        Ok(Some(child))
+    }
+
+    fn target(&self, pid: i32) -> i32 {
+        if self.own_groups {
+            -pid
+        } else {
+            pid
+        }
+    }
+
+    /// Starts `cmd` and its guard: (child, guard).
+    fn start_guarded(&self, cmd: &mut Command, drain: &[RawFd]) -> Result<(Child, Child)> {
         if self.own_groups {
             cmd.process_group(0);
         }
@@ -59,12 +92,9 @@ impl Children {
         let mut pipes = drain.to_vec();
         pipes.extend(child.stdout.as_ref().map(|p| p.as_raw_fd()));
         pipes.extend(child.stderr.as_ref().map(|p| p.as_raw_fd()));
-        let target = if self.own_groups { -pid } else { pid };
+        let target = self.target(pid);
         match super::guard::spawn(pid, target, &pipes) {
-            Ok(guard) => {
-                state.pids.insert(pid, guard);
-                Ok(Some(child))
-            }
+            Ok(guard) => Ok((child, guard)),
             Err(e) => {
                 // Unguarded terraform could outlive us holding the lock: stop it.
                 // SAFETY: kill(2) on the child we just started and have not reaped.
@@ -110,8 +140,10 @@ impl Children {
         self.lock().stopping
     }
 
+    /// Children running or being started.
     pub fn running(&self) -> usize {
-        self.lock().pids.len()
+        let state = self.lock();
+        state.pids.len() + state.starting
     }
 
     /// Starts nothing new from now on and sends SIGINT to every running
@@ -126,7 +158,8 @@ impl Children {
             // SAFETY: kill(2) with a pid we started and have not reaped yet.
             unsafe { libc::kill(target, libc::SIGINT) };
         }
-        state.pids.len()
+        // Those still starting get theirs when they are registered.
+        state.pids.len() + state.starting
     }
 }
 

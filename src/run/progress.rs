@@ -128,6 +128,9 @@ fn not_run(located: &Located, i: usize, name: &str) -> InstanceReport {
         digest: None,
         changes: None,
         resource_changes: None,
+        terraform_processes: None,
+        init_skipped: None,
+        steps: Vec::new(),
     }
 }
 
@@ -174,6 +177,9 @@ pub fn instance_report(
             digest: result.digest.clone(),
             changes: result.plan_changes.as_ref().map(|c| c.has_changes()),
             resource_changes: result.plan_changes.clone(),
+            terraform_processes: Some(super::steps::terraform_processes(&result.steps)),
+            init_skipped: result.init_skipped,
+            steps: result.steps.clone(),
             ..base
         },
     }

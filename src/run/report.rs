@@ -89,6 +89,15 @@ pub struct InstanceReport {
     /// plan: what the saved plan changes (addresses, actions, output names; never values).
     #[serde(default)]
     pub resource_changes: Option<PlanChanges>,
+    /// Terraform processes this instance ran in this run.
+    #[serde(default)]
+    pub terraform_processes: Option<u32>,
+    /// Whether `terraform init` was skipped (nothing it used had changed).
+    #[serde(default)]
+    pub init_skipped: Option<bool>,
+    /// The steps it took and their times: `prepare` (fleet), then terraform's.
+    #[serde(default)]
+    pub steps: Vec<super::steps::StepTiming>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

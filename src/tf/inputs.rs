@@ -152,6 +152,14 @@ pub fn save_outputs(run: &RunDir, stdout: &[u8]) -> Result<()> {
     }
 }
 
+/// Whether an instance of `manifest` reads `label`'s outputs (`inputs_from`).
+pub fn has_dependents(manifest: &crate::manifest::Manifest, label: &str) -> bool {
+    manifest
+        .instances
+        .iter()
+        .any(|i| i.inputs_from.values().any(|r| r.instance == label))
+}
+
 /// After a destroy the outputs are gone too.
 pub fn forget_outputs(run: &RunDir) -> Result<()> {
     match fs::remove_file(run.outputs_file()) {

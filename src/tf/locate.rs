@@ -18,7 +18,7 @@ pub struct Located {
     pub runfiles: PathBuf,
     pub fleet_root: PathBuf,
     pub terraform: PathBuf,
-    /// `--store`, when given; otherwise providers use `providers::default_store_dir()`.
+    /// `--store`, when given; otherwise provider packages use `plugin_dir::default_store_dir()`.
     pub store: Option<PathBuf>,
     /// How long to wait for a store lock (the run-directory lock's deadline).
     pub lock_timeout: Duration,

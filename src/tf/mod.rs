@@ -6,6 +6,8 @@
 //! upstream outputs in, [`terraform`] builds terraform's command lines.
 
 pub mod digest;
+pub mod init_gate;
+pub mod init_record;
 pub mod inputs;
 pub mod locate;
 pub mod private;
@@ -83,6 +85,8 @@ pub struct TfOptions {
     pub action: Action,
     /// The instance (label or unique short name); optional when the manifest has one.
     pub instance: Option<String>,
+    /// Run `terraform init` even when nothing it used changed since the last one.
+    pub reinit: bool,
     /// Extra arguments for terraform.
     pub terraform_args: Vec<String>,
 }

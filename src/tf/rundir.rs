@@ -29,6 +29,7 @@ pub const RESERVED: &[&str] = &[
     PLAN_FILE,
     LOGS_DIR,
     PLUGINS_DIR,
+    super::init_record::INIT_RECORD,
     ".terraform",
     "terraform.tfstate",
     "terraform.tfstate.backup",

@@ -3,11 +3,12 @@
 
 use std::io::{IsTerminal, Write};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
 use super::digest;
+use super::init_gate::InitGate;
 use super::inputs::{self, Missing};
 use super::locate::{pick_instance, Located};
 use super::rundir::{self, RunDir};
@@ -15,7 +16,7 @@ use super::terraform::{self, Mode, Terraform};
 use super::{Action, TfOptions};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
-use crate::providers::{self, PluginDir};
+use crate::plugin_dir::{self, PluginDir};
 use crate::run::process::{run_merged, run_stdout, Children};
 use crate::run::signals;
 
@@ -45,12 +46,19 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
     let purpose = format!("fleet tf --action {} {}", args.action.as_str(), inst.label);
     let lock = Lock::acquire(&run.lock_path(), timeout, &purpose)?;
     run.narrow_lock_files();
-    prepare(&located, &inst, &run, args.action)?;
+    // Keeps the plugin directory's store versions pinned until terraform is done.
+    let prepared = prepare(&located, &inst, &run, args.action)?;
 
     let tf = Terraform::new(&located.terraform, &run, &inst, &lock)?;
-    for step in terraform::prepare_steps(&inst, &run, Mode::Interactive) {
+    let steps = terraform::prepare_steps(&inst, &run, Mode::Interactive);
+    let gate = InitGate::new(&run, &inst, &located.terraform, &prepared.rendered, &steps);
+    let init = args.reinit || !gate.is_current();
+    if init {
+        gate.begin()?;
+    }
+    for step in steps.iter().filter(|_| init) {
         let mut output = Vec::new();
-        let status = run_merged(&children, tf.command(&step), |line| {
+        let status = run_merged(&children, tf.command(step), |line| {
             output.extend_from_slice(line);
             output.push(b'\n');
         })?;
@@ -63,6 +71,9 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
             );
             return Ok(code);
         }
+    }
+    if init {
+        gate.succeeded()?;
     }
 
     let step = terraform::action_step(args.action, Mode::Interactive, &args.terraform_args);
@@ -80,23 +91,38 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
     Ok(code)
 }
 
-/// Syncs the rendered tree, writes the CLI config and the inputs file;
-/// returns the instance digest (see [`digest::instance_digest`]).
-pub fn prepare(located: &Located, inst: &Instance, run: &RunDir, action: Action) -> Result<String> {
+/// A prepared run directory.
+pub struct Prepared {
+    /// The instance digest (see [`digest::instance_digest`]).
+    pub digest: String,
+    /// The provider packages' plugin directory: holding it keeps their store
+    /// versions safe from `fleet gc` while terraform runs.
+    pub plugin_dir: Option<PluginDir>,
+    /// The rendered tree's digest (an input of init, see [`InitGate`]).
+    pub rendered: String,
+}
+
+/// Syncs the rendered tree, writes the CLI config, the plugin directory and
+/// the inputs file.
+pub fn prepare(
+    located: &Located,
+    inst: &Instance,
+    run: &RunDir,
+    action: Action,
+) -> Result<Prepared> {
     let rendered = run.sync_rendered(&located.rendered(inst)?)?;
     run.write_cli_config()?;
-    prepare_providers(located, inst, run)?;
+    let plugin_dir = prepare_plugin_dir(located, inst, run)?;
     let inputs = match action {
         Action::Plan | Action::Apply => inputs::write_inputs(located, inst, run, Missing::Fail)?,
         Action::Destroy => inputs::write_inputs(located, inst, run, Missing::KeepPrevious)?,
         Action::Output => String::new(),
     };
-    Ok(digest::instance_digest(
-        inst,
-        &rendered,
-        &inputs,
-        &located.terraform,
-    ))
+    Ok(Prepared {
+        digest: digest::instance_digest(inst, &rendered, &inputs, &located.terraform),
+        rendered,
+        plugin_dir,
+    })
 }
 
 /// The digest `prepare` would return for a plan or apply now, computed
@@ -117,36 +143,29 @@ pub fn current_digest(located: &Located, inst: &Instance) -> Result<String> {
     ))
 }
 
-/// Plugin directories in use: their store versions stay pinned (safe from
-/// `fleet gc`) until the process ends.
-static PLUGIN_DIRS: Mutex<Vec<PluginDir>> = Mutex::new(Vec::new());
-
 /// Links the instance's provider packages from the machine-wide store into
 /// `<run dir>/.plugins` (each unpacked once per machine, checked against the
 /// lock file's h1: hashes), the read-only `-plugin-dir` of its `init`.
-fn prepare_providers(located: &Located, inst: &Instance, run: &RunDir) -> Result<()> {
+fn prepare_plugin_dir(
+    located: &Located,
+    inst: &Instance,
+    run: &RunDir,
+) -> Result<Option<PluginDir>> {
     if inst.providers.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let store = match &located.store {
         Some(dir) => dir.clone(),
-        None => providers::default_store_dir()?,
+        None => plugin_dir::default_store_dir()?,
     };
-    let plugins = providers::prepare(
+    plugin_dir::prepare(
         &inst.providers,
         &located.runfiles,
         &run.path,
         &store,
         located.lock_timeout,
     )
-    .with_context(|| format!("{}: provider packages", inst.label))?;
-    if let Some(plugins) = plugins {
-        PLUGIN_DIRS
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(plugins);
-    }
-    Ok(())
+    .with_context(|| format!("{}: provider packages", inst.label))
 }
 
 /// After a successful apply, saves the outputs; after a destroy, forgets them.

@@ -1,4 +1,4 @@
-//! Providers for run targets: each provider package is unpacked once per
+//! Terraform provider packages for run targets: each package is unpacked once per
 //! machine into the content-addressed store (locked extraction), verified
 //! against the lock file's `h1:` hashes, and every instance initialises from
 //! it read-only through a per-run plugin directory of symlinks:
@@ -76,7 +76,7 @@ pub fn prepare(
                 started.elapsed().as_secs_f64()
             );
         }
-        let locked = locked_hashes(provider, runfiles)?;
+        let locked = lock_file_h1_hashes(provider, runfiles)?;
         verify_h1(provider, &locked, &extraction.h1)?;
         let slot = plugin_slot(&plugins, provider)?;
         if let Some(parent) = slot.parent() {
@@ -99,14 +99,14 @@ pub fn prepare(
 
 /// The `h1:` hashes the lock file records for this provider: from the
 /// manifest, or read from the component's lock file.
-fn locked_hashes(provider: &ProviderPackage, runfiles: &Path) -> Result<Vec<String>> {
+fn lock_file_h1_hashes(provider: &ProviderPackage, runfiles: &Path) -> Result<Vec<String>> {
     if !provider.h1.is_empty() {
         return Ok(provider.h1.clone());
     }
-    let Some(lock) = &provider.lock else {
+    let Some(lock_file) = &provider.lock_file else {
         return Ok(Vec::new());
     };
-    let path = runfiles.join(lock);
+    let path = runfiles.join(lock_file);
     let text = fs::read_to_string(&path)
         .with_context(|| format!("reading lock file {}", path.display()))?;
     Ok(lock_file_hashes(&text, &provider.source)
@@ -149,7 +149,7 @@ pub fn lock_file_hashes(text: &str, source: &str) -> Vec<String> {
 
 /// The unpacked package must match one of the lock file's `h1:` hashes.
 fn verify_h1(provider: &ProviderPackage, locked: &[String], h1: &str) -> Result<()> {
-    let regenerate = match &provider.lock_target {
+    let regenerate = match &provider.lock_file_target {
         Some(target) => format!("bazel run {target}"),
         None => "bazel run //<package>:<component>.lock".to_string(),
     };
@@ -209,8 +209,8 @@ mod tests {
             archive: "x.zip".into(),
             h1: vec!["h1:abc".into()],
             sha256: None,
-            lock: None,
-            lock_target: Some("//infra:cache.lock".into()),
+            lock_file: None,
+            lock_file_target: Some("//infra:cache.lock".into()),
         }
     }
 
@@ -239,7 +239,7 @@ mod tests {
     }
 
     /// The shape `terraform providers lock` writes.
-    const LOCK: &str = r#"# This file is maintained automatically by "terraform init".
+    const LOCK_FILE: &str = r#"# This file is maintained automatically by "terraform init".
 # Manual edits may be lost in future updates.
 
 provider "fleet.test/rules-fleet/other" {
@@ -262,12 +262,12 @@ provider "fleet.test/rules-fleet/fleettest" {
     #[test]
     fn lock_file_hashes_of_one_provider() {
         assert_eq!(
-            lock_file_hashes(LOCK, "fleet.test/rules-fleet/fleettest"),
+            lock_file_hashes(LOCK_FILE, "fleet.test/rules-fleet/fleettest"),
             vec![
                 "h1:8wPxA7FX82JUwuMERzcyX2/pcloFa+3YEDFFAojcgFc=".to_string(),
                 "zh:047a94ffa1aa50597b79e6954f41d547c7f1ea072d2459236a7061b2abd96dd7".to_string()
             ]
         );
-        assert!(lock_file_hashes(LOCK, "fleet.test/rules-fleet/absent").is_empty());
+        assert!(lock_file_hashes(LOCK_FILE, "fleet.test/rules-fleet/absent").is_empty());
     }
 }
