@@ -33,6 +33,14 @@ pub struct CiOptions {
 }
 
 impl CiOptions {
+    /// Whether planned instances' saved plans are read (`terraform show
+    /// -json`, one more terraform process each): only the summary and the
+    /// detailed exit code need their resource changes, so a plain warm plan
+    /// stays one process per instance.
+    pub fn reads_plan_changes(&self) -> bool {
+        self.summary.is_some() || self.detailed_exitcode
+    }
+
     pub fn check(&self, action: Action) -> Result<()> {
         if self.affected_since.is_some() && self.affected_base_manifest.is_some() {
             return Err(usage(

@@ -37,6 +37,8 @@ pub struct JobEnv {
     pub lock_timeout: Duration,
     /// Run `terraform init` even when its record says nothing changed.
     pub reinit: bool,
+    /// plan: read each saved plan's resource changes (`terraform show -json`).
+    pub read_plan_changes: bool,
     pub children: Arc<Children>,
     pub console: Arc<Console>,
 }
@@ -226,7 +228,7 @@ impl<'a> Job<'a> {
         if let Some(ended) = self.step(&tf, &terraform::action_step(action, mode, &[]), true) {
             return ended;
         }
-        if action == Action::Plan {
+        if action == Action::Plan && self.env.read_plan_changes {
             self.read_plan_changes(&tf);
         }
         let after = match action {

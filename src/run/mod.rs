@@ -184,6 +184,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         action: args.action,
         from_plan: args.from_plan,
         reinit: args.reinit,
+        read_plan_changes: args.ci.reads_plan_changes(),
         lock_timeout,
         children,
         console: Arc::clone(&console),
