@@ -10,6 +10,7 @@
 //! - [`manifest`]: the instance manifest written by the Starlark rules.
 //! - [`module_files`]: reading a Terraform module's `.tf` / `.tf.json` files.
 //! - [`plugin_dir`]: Terraform provider packages from the store as a read-only plugin dir.
+//! - [`process`]: child processes that never outlive an interrupted run.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
 //! - [`cmd`]: the command-line layer: one file per subcommand (clap lives only here).
@@ -25,6 +26,7 @@ pub mod manifest;
 pub mod module_files;
 pub mod plugin_dir;
 pub mod private_dir;
+pub mod process;
 pub mod run;
 pub mod store;
 pub mod tag;

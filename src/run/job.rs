@@ -11,7 +11,6 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::Result;
 
 use super::output::{Console, OutputMode};
-use super::process::{run_merged, run_stdout, Children};
 use super::report::Status;
 use super::steps::StepTiming;
 use super::summary::{self, Resources};
@@ -19,6 +18,7 @@ use crate::error::{exit_code_of, ExitCode};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
 use crate::plugin_dir::PluginDir;
+use crate::process::{run_merged, run_stdout, Children};
 use crate::tf::init_gate::InitGate;
 use crate::tf::inputs;
 use crate::tf::locate::Located;

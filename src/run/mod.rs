@@ -7,18 +7,17 @@
 //! [`process`] make sure no terraform outlives an interrupted run.
 
 pub mod graph;
-pub mod guard;
 pub mod job;
 pub mod outcome;
 pub mod output;
-pub mod process;
 pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod scheduler;
-pub mod signals;
 pub mod steps;
 pub mod summary;
+
+use crate::process::{self, signals};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

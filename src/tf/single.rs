@@ -17,8 +17,8 @@ use super::{Action, TfOptions};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
 use crate::plugin_dir::{self, PluginDir};
-use crate::run::process::{run_merged, run_stdout, Children};
-use crate::run::signals;
+use crate::process::signals;
+use crate::process::{run_merged, run_stdout, Children};
 
 pub fn tf_command(args: &TfOptions) -> Result<i32> {
     let located = Located::new(&args.locations)?;
