@@ -2,9 +2,10 @@
 
 load("//rules/private:fleet_tools.bzl", _fleet_tools = "fleet_tools")
 load("//rules/private:fleet_verify.bzl", _fleet_verify = "fleet_verify")
-load("//rules/private:providers.bzl", _FleetHelperInfo = "FleetHelperInfo", _FleetToolsInfo = "FleetToolsInfo", _FleetVerifyInfo = "FleetVerifyInfo", _TerraformInfo = "TerraformInfo", _TfComponentInfo = "TfComponentInfo", _TfFleetInfo = "TfFleetInfo", _TfInstanceGroupInfo = "TfInstanceGroupInfo", _TfInstanceInfo = "TfInstanceInfo", _TfProviderInfo = "TfProviderInfo")
+load("//rules/private:providers.bzl", _FleetHelperInfo = "FleetHelperInfo", _FleetToolsInfo = "FleetToolsInfo", _FleetVerifyInfo = "FleetVerifyInfo", _TerraformInfo = "TerraformInfo", _TfComponentInfo = "TfComponentInfo", _TfFleetInfo = "TfFleetInfo", _TfGroupInfo = "TfGroupInfo", _TfInstanceGroupInfo = "TfInstanceGroupInfo", _TfInstanceInfo = "TfInstanceInfo", _TfProviderInfo = "TfProviderInfo")
 load("//rules/private:tf_component.bzl", _tf_component = "tf_component")
 load("//rules/private:tf_fleet.bzl", _tf_fleet = "tf_fleet")
+load("//rules/private:tf_group.bzl", _tf_group = "tf_group")
 load("//rules/private:tf_instance.bzl", _tf_instance = "tf_instance")
 load("//rules/private:tf_instances.bzl", _tf_instance_group = "tf_instance_group", _tf_instances = "tf_instances")
 load("//rules/private:tf_provider.bzl", _tf_provider = "tf_provider", _tf_provider_package = "tf_provider_package")
@@ -32,6 +33,9 @@ tf_fleet = _tf_fleet
 # Builds a set of instances and checks they share no state (a `tf_fleet` without the runner).
 tf_instance_group = _tf_instance_group
 
+# A run group of a fleet: members run in parallel (at most `concurrency` at once) or serially, with an optional `on_change` hook.
+tf_group = _tf_group
+
 # A Terraform binary as a toolchain (for custom toolchain repositories).
 terraform_toolchain = _terraform_toolchain
 
@@ -54,6 +58,7 @@ TfComponentInfo = _TfComponentInfo
 TfInstanceInfo = _TfInstanceInfo
 TfInstanceGroupInfo = _TfInstanceGroupInfo
 TfFleetInfo = _TfFleetInfo
+TfGroupInfo = _TfGroupInfo
 TerraformInfo = _TerraformInfo
 FleetHelperInfo = _FleetHelperInfo
 FleetToolsInfo = _FleetToolsInfo

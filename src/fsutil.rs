@@ -53,12 +53,10 @@ pub fn sibling_temp(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp.{}", unique_suffix()))
 }
 
-/// Replaces `path` atomically with `bytes`: write a sibling temp file,
-/// optionally fsync it, rename it over `path`, then fsync the directory.
-/// Temp files that killed writers left beside `path` are swept first.
+/// Replaces `path` durably with `bytes` ([`replace_file`], which sweeps the
+/// temp files killed writers left beside it).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    sweep_dead_temps(path);
-    write_replace(path, bytes, true)
+    replace_file(path, bytes, Replace::DURABLE)
 }
 
 /// Removes `.<name>.tmp.<pid>.*` siblings of `path` whose writer process no
@@ -93,43 +91,112 @@ pub fn process_alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
-/// Like [`write_atomic`]; `durable = false` skips the fsyncs (diagnostic files).
-pub fn write_replace(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
-    // A writer killed between its temp file and the rename leaves the temp
-    // behind (seen in `extract_crash`: a `.index` record's temp survived the
-    // recovering extraction).
-    sweep_dead_temps(path);
-    write_through(&sibling_temp(path), path, bytes, durable)
+/// How [`replace_file`] writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Replace<'a> {
+    /// fsync the file before the rename and the directory after it.
+    pub durable: bool,
+    /// The file's mode, whatever the umask (default: 0666 minus the umask).
+    pub mode: Option<u32>,
+    /// The staging path (default: a unique sibling of the target). Callers
+    /// that own a staging area put it there, so their sweep finds leftovers.
+    pub staging: Option<&'a Path>,
 }
 
-/// Writes `bytes` to `temp`, then renames it over `path` (same filesystem).
-/// Callers that own a staging area put `temp` there, so a writer killed
-/// mid-way leaves its temp file where their sweep finds it.
-pub fn write_through(temp: &Path, path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(temp)
-            .with_context(|| format!("creating {}", temp.display()))?;
-        file.write_all(bytes)
-            .with_context(|| format!("writing {}", temp.display()))?;
-        if durable {
-            file.sync_all()
-                .with_context(|| format!("syncing {}", temp.display()))?;
+impl Replace<'_> {
+    /// Durable, default mode, unique sibling staging name.
+    pub const DURABLE: Replace<'static> = Replace {
+        durable: true,
+        mode: None,
+        staging: None,
+    };
+    /// No fsync (diagnostic files, build outputs Bazel itself records).
+    pub const QUICK: Replace<'static> = Replace {
+        durable: false,
+        mode: None,
+        staging: None,
+    };
+}
+
+/// The one atomic file replace of the crate: writes a staging file beside
+/// the target (created `O_EXCL|O_NOFOLLOW` under an unpredictable name, so no
+/// link planted in advance is followed), optionally with a fixed mode and
+/// fsync, renames it over `path`, then fsyncs the directory.
+pub fn replace_file(path: &Path, bytes: &[u8], how: Replace<'_>) -> Result<()> {
+    let sibling;
+    let temp = match how.staging {
+        Some(staging) => staging,
+        None => {
+            // A writer killed between its temp file and the rename leaves the
+            // temp behind (`extract_crash` found a `.index` record's temp
+            // surviving the recovering extraction): sweep before writing.
+            sweep_dead_temps(path);
+            sibling = sibling_temp(path);
+            &sibling
         }
-        fs::rename(temp, path)
-            .with_context(|| format!("renaming {} to {}", temp.display(), path.display()))?;
-        if durable {
-            sync_parent(path)?;
-        }
-        Ok(())
-    })();
+    };
+    let file = create_staging(temp, how.mode)?;
+    // Only a staging file this call created is removed on failure.
+    let result = write_then_rename(file, temp, path, bytes, how);
     if result.is_err() {
         let _ = fs::remove_file(temp);
     }
     result
+}
+
+fn create_staging(temp: &Path, mode: Option<u32>) -> Result<File> {
+    let mut options = OpenOptions::new();
+    options
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    if let Some(mode) = mode {
+        options.mode(mode);
+    }
+    options
+        .open(temp)
+        .with_context(|| format!("creating {}", temp.display()))
+}
+
+fn write_then_rename(
+    mut file: File,
+    temp: &Path,
+    path: &Path,
+    bytes: &[u8],
+    how: Replace<'_>,
+) -> Result<()> {
+    if let Some(mode) = how.mode {
+        // The umask may have narrowed the mode given at creation.
+        file.set_permissions(fs::Permissions::from_mode(mode))
+            .with_context(|| format!("setting mode {mode:o} on {}", temp.display()))?;
+    }
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", temp.display()))?;
+    if how.durable {
+        file.sync_all()
+            .with_context(|| format!("syncing {}", temp.display()))?;
+    }
+    fs::rename(temp, path)
+        .with_context(|| format!("renaming {} to {}", temp.display(), path.display()))?;
+    if how.durable {
+        sync_parent(path)?;
+    }
+    Ok(())
+}
+
+/// Points `link` at `target` atomically, so readers see the old target or
+/// the new one, never nothing: a symlink at a unique sibling name renamed
+/// over it (after sweeping dead writers' temps), then the directory fsynced.
+pub fn replace_symlink(link: &Path, target: &Path) -> Result<()> {
+    sweep_dead_temps(link);
+    let temp = sibling_temp(link);
+    std::os::unix::fs::symlink(target, &temp)
+        .with_context(|| format!("creating symlink {}", temp.display()))?;
+    if let Err(e) = fs::rename(&temp, link) {
+        let _ = fs::remove_file(&temp);
+        return Err(e).with_context(|| format!("replacing link {}", link.display()));
+    }
+    sync_parent(link)
 }
 
 /// fsyncs the directory holding `path`, making a rename in it durable.
@@ -307,5 +374,44 @@ mod tests {
     fn is_root() -> bool {
         // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() == 0 }
+    }
+
+    #[test]
+    fn mode_is_exact_whatever_the_umask_and_no_temp_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        fs::write(&path, "old").unwrap();
+        for mode in [0o644, 0o600, 0o755] {
+            let how = Replace {
+                durable: true,
+                mode: Some(mode),
+                staging: None,
+            };
+            replace_file(&path, b"new", how).unwrap();
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o7777,
+                mode
+            );
+        }
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_link_at_the_staging_path_is_refused_and_the_target_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let victim = dir.path().join("victim");
+        fs::write(&path, "old").unwrap();
+        fs::write(&victim, "victim").unwrap();
+        let staging = dir.path().join("staging");
+        std::os::unix::fs::symlink(&victim, &staging).unwrap();
+        let how = Replace {
+            staging: Some(&staging),
+            ..Replace::default()
+        };
+        assert!(replace_file(&path, b"new", how).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"victim");
+        assert_eq!(fs::read(&path).unwrap(), b"old");
     }
 }

@@ -9,10 +9,19 @@
 //! - [`private_dir`]: fresh per-run directories for a build tool's own state.
 //! - [`manifest`]: the instance manifest written by the Starlark rules.
 //! - [`module_files`]: reading a Terraform module's `.tf` / `.tf.json` files.
-//! - [`plugin_dir`]: Terraform provider packages from the store as a read-only plugin dir.
+//! - [`plugin_dir`]: Terraform provider packages from the store as a read-only plugin dir
+//!   (and the one builder of that layout, [`plugin_dir::Slot`]).
 //! - [`process`]: child processes that never outlive an interrupted run.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
+//! - [`schedule`]: the rules deciding what a fleet run starts next (groups, limits, exclusive).
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
+//! - [`tf_env`]: the one environment policy of every terraform fleet starts.
+//! - [`lock_file`]: the one reader (and `zh:` writer) of `.terraform.lock.hcl`;
+//!   `<component>.lock` and `.lock_test`.
+//! - [`provider_package`], [`render`], [`keyed_tag`], [`variant_action`]: the
+//!   work of the rules' build actions (`tf_provider`, `tf_instance`,
+//!   `fleet_verify`, `variant_build`).
+//! - [`scratch_dir`]: private temporary directories removed on drop.
 //! - [`cmd`]: the command-line layer: one file per subcommand (clap lives only here).
 
 pub mod archive;
@@ -21,13 +30,21 @@ pub mod cmd;
 pub mod error;
 pub mod fsutil;
 pub mod hash;
+pub mod keyed_tag;
 pub mod lock;
+pub mod lock_file;
 pub mod manifest;
 pub mod module_files;
 pub mod plugin_dir;
 pub mod private_dir;
 pub mod process;
+pub mod provider_package;
+pub mod render;
 pub mod run;
+pub mod schedule;
+pub mod scratch_dir;
 pub mod store;
 pub mod tag;
 pub mod tf;
+pub mod tf_env;
+pub mod variant_action;

@@ -33,6 +33,36 @@ pub struct Manifest {
     #[serde(default = "default_fleet_root")]
     pub fleet_root: String,
     pub instances: Vec<Instance>,
+    /// Run groups (`tf_group`): nested limits, serial orders, hooks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+}
+
+/// A run group (`tf_group`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// Full Bazel label of the group.
+    pub label: String,
+    /// Short name for display.
+    pub name: String,
+    pub mode: GroupMode,
+    /// Parallel groups: at most this many of its instances at once; 0 = no own limit.
+    #[serde(default)]
+    pub concurrency: u32,
+    /// Labels of the members (instances or groups), in order.
+    pub members: Vec<String>,
+    /// Runfiles path of the `on_change` executable.
+    #[serde(default)]
+    pub on_change: Option<String>,
+}
+
+/// How a group runs its members.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupMode {
+    Parallel,
+    Serial,
 }
 
 /// One component instance.
@@ -72,6 +102,9 @@ pub struct Instance {
     /// written anywhere by fleet.
     #[serde(default)]
     pub secret_env: BTreeMap<String, String>,
+    /// Runs alone: nothing else of a run starts while it runs (`tf_instance(exclusive)`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exclusive: bool,
 }
 
 /// A reference to an output of another instance.
@@ -278,6 +311,7 @@ mod tests {
             inputs_from: BTreeMap::new(),
             providers: vec![],
             secret_env: BTreeMap::new(),
+            exclusive: false,
         }
     }
 
@@ -289,6 +323,7 @@ mod tests {
             terraform: "tf/terraform".into(),
             fleet_root: default_fleet_root(),
             instances,
+            groups: vec![],
         }
     }
 

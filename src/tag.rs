@@ -45,13 +45,7 @@ pub fn compute(inputs: &[PathBuf], values: &[(String, String)]) -> Result<Tag> {
     };
     for input in inputs {
         let key = input.to_string_lossy().into_owned();
-        let meta = fs::metadata(input)
-            .with_context(|| format!("reading tag input {}", input.display()))?;
-        let digest = if meta.is_dir() {
-            hash::h1_dir(input)?
-        } else {
-            format!("sha256:{}", hex::encode(hash::sha256_file(input)?))
-        };
+        let digest = digest_of(input)?;
         if tag.inputs.insert(key.clone(), digest).is_some() {
             return Err(usage(format!("--input {key} is given twice")));
         }
@@ -62,6 +56,17 @@ pub fn compute(inputs: &[PathBuf], values: &[(String, String)]) -> Result<Tag> {
         }
     }
     Ok(tag)
+}
+
+/// What a tag records for an input: `sha256:<hex>` of a file, `h1:...` of a directory.
+pub fn digest_of(input: &Path) -> Result<String> {
+    let meta =
+        fs::metadata(input).with_context(|| format!("reading tag input {}", input.display()))?;
+    if meta.is_dir() {
+        hash::h1_dir(input)
+    } else {
+        Ok(format!("sha256:{}", hex::encode(hash::sha256_file(input)?)))
+    }
 }
 
 /// The canonical bytes of a tag: pretty JSON with sorted keys and a final newline.

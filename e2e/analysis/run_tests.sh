@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Analysis and golden-file tests of rules_fleet: `bazel test` in this workspace, with
-# bazel_skylib 1.0.3 (Debian's bazel-skylib, a dev-only dependency) and real Bazel.
+# Analysis and golden-file tests of rules_fleet: `bazel test` on a private copy of
+# this workspace, with bazel_skylib 1.0.3 (Debian's bazel-skylib, a dev-only
+# dependency) and real Bazel. One check per package:
 #
-#   e2e/analysis/run_tests.sh                  # every test (//...)
-#   e2e/analysis/run_tests.sh //secrets:all    # some of them
+#   e2e/analysis/run_tests.sh                  # every package's tests
+#   e2e/analysis/run_tests.sh secrets verify   # some packages (--list prints them)
 #
 # - the refusals fail analysis with the expected message (skylib analysistest,
 #   expect_failure): secret-like keys in vars/backend_config/env and bad secret_env,
@@ -14,40 +15,48 @@
 #   paths from TfComponentInfo, fleet_verify's deprecated `lock` still works;
 # - golden files (skylib diff_test) of a fleet manifest and of the files rules_fleet
 #   writes into a rendered instance tree.
-# Prints one line per test and, last, `e2e-analysis: N passed, N failed`.
+# Prints one line per test target and, last, `e2e-analysis: N passed, N failed`.
 set -uo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+# shellcheck source=e2e/lib.sh
 source "$here/../lib.sh"
 e2e_suite e2e-analysis
-
 skylib=/usr/share/bazel/tools/skylib
-if [[ ! -f "$skylib/lib/unittest.bzl" ]]; then
-  fail "skylib" "$skylib is missing: apt-get install bazel-skylib (tools/setup does)"
-  finish
-fi
-if [[ ! -x "$helper" ]]; then
-  fail "helper" "$helper is missing (cargo build --release, or set FLEET_HELPER)"
-  finish
-fi
 
-log="$(mktemp "${TMPDIR:-/tmp}/e2e-analysis.XXXXXX")"
-trap 'rm -f "$log"' EXIT
-targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(//...)
+suite_setup() {
+  if [[ ! -f "$skylib/lib/unittest.bzl" ]]; then
+    fail "skylib" "$skylib is missing: apt-get install bazel-skylib (tools/setup does)"
+    finish
+  fi
+  if [[ ! -x "$helper" ]]; then
+    fail "helper" "$helper is missing (cargo build --release, or set FLEET_HELPER)"
+    finish
+  fi
+  e2e_tmp e2e-analysis
+  ws="$tmp/ws"
+  e2e_copy_workspace "$ws"
+}
 
-(cd "$here" && "$bazelw" test --repo_env=FLEET_HELPER="$helper" --keep_going "${targets[@]}") >"$log" 2>&1
-status=$?
+# bazel_test PACKAGE: `bazel test //PACKAGE/...`; one PASS/FAIL per test target.
+bazel_test() {
+  local package="$1" log="$logs/$1.log" status=0 seen=0 failed_before=$failed target result
+  bz "$ws" test --keep_going "//$package/..." >"$log" 2>&1 || status=$?
+  # Bazel's summary: `//pkg:name   [(cached)] PASSED in 0.2s` (or FAILED, NO STATUS, ...).
+  while read -r target result; do
+    seen=$((seen + 1))
+    if [[ "$result" == PASSED ]]; then pass "$target"; else fail "$target" "$result"; fi
+  done < <(sed -nE 's#^(//[^ ]+) +(\(cached\) +)?(PASSED|FAILED|NO STATUS|TIMEOUT|FLAKY|INCOMPLETE|FAILED TO BUILD).*#\1 \3#p' "$log")
+  if [[ $seen -eq 0 || ($status -ne 0 && $failed -eq $failed_before) ]]; then
+    fail "bazel test //$package/..." "exit $status: $(grep -m5 -E '^ERROR|^FAIL' "$log")"
+  fi
+  grep -E '^(ERROR|FAIL:|DEBUG: .*unittest)' "$log" | head -20
+}
 
-# Bazel's summary: `//pkg:name   [(cached)] PASSED in 0.2s` (or FAILED, NO STATUS, ...).
-seen=0
-while read -r target result; do
-  seen=$((seen + 1))
-  if [[ "$result" == PASSED ]]; then pass "$target"; else fail "$target" "$result"; fi
-done < <(sed -nE 's#^(//[^ ]+) +(\(cached\) +)?(PASSED|FAILED|NO STATUS|TIMEOUT|FLAKY|INCOMPLETE|FAILED TO BUILD).*#\1 \3#p' "$log")
-
-if [[ $seen -eq 0 || ( $status -ne 0 && $failed -eq 0 ) ]]; then
-  fail "bazel test ${targets[*]}" "exit $status: $(grep -m5 -E '^ERROR|^FAIL' "$log")"
-fi
-grep -E '^(ERROR|FAIL:|DEBUG: .*unittest)' "$log" | head -20
-finish
+# Every top-level package is a check, but those holding no test: testing/ (the
+# test helpers) and component/ (a fixture the tests build).
+for build_file in "$here"/*/BUILD.bazel; do
+  package="$(basename "$(dirname "$build_file")")"
+  [[ "$package" == testing || "$package" == component ]] || e2e_check "$package" bazel_test "$package"
+done
+e2e_main "$@"

@@ -4,7 +4,7 @@
 #
 #   e2e/terraform/run_tests.sh            # FLEET_HELPER defaults to <repo>/target/release/fleet
 #   e2e/terraform/run_tests.sh NAME...    # only the named checks (--list prints them)
-#   e2e/terraform/run_tests.sh --rules-only   # only the rule checks (secrets, nesting, fleet_root, quoting)
+#   e2e/terraform/run_tests.sh --rules-only   # only the rule checks (secrets, nesting, quoting)
 #
 # Prints one line per check and, last, `e2e-terraform: N passed, N failed`;
 # exits non-zero when a check failed.
@@ -61,23 +61,8 @@ refused() {
 
 # Secrets in backend_config, vars and env are refused; secret_env keeps them out of outputs.
 check_secrets() {
-  refused "a secret in backend_config is refused, pointing at the environment" \
-    //negative/secret_in_backend_config:all \
-    '//negative/secret_in_backend_config:cluster: backend_config["secret_key"] looks like a secret' "environment"
-  refused "a secret nested in backend_config is refused, naming its key path" \
-    //negative/secret_in_nested_backend_config:all \
-    '//negative/secret_in_nested_backend_config:cluster: backend_config["assume_role_with_web_identity"]["web_identity_token"] looks like a secret'
-  refused "a secret deep in vars (list of objects) is refused, naming its key path and secret_env" \
-    //negative/secret_in_vars:all \
-    '//negative/secret_in_vars:cluster: vars["database"]["users"][1]["Password"] looks like a secret' \
-    'secret_env = {"database": "'
-  refused "an env name like *PASS* is refused" \
-    //negative/secret_in_env:all \
-    '//negative/secret_in_env:cluster: env["DB_PASS"] looks like a secret'
-  refused "a variable in both vars and secret_env is refused" \
-    //negative/secret_env_conflict:all \
-    '//negative/secret_env_conflict:cluster: variable "node_type" is in both vars and secret_env'
-
+  # The refusals themselves (secret-like keys, secret_env conflicts) are
+  # analysis tests in e2e/analysis (//secrets:all).
   local manifest="$bin_dir/negative/secret_env_manifest/db.manifest.json" marker="fleet-e2e-secret-$RANDOM$RANDOM"
   if FLEET_E2E_DB_PASSWORD="$marker" bz "$ws" build --action_env=FLEET_E2E_DB_PASSWORD --output_groups=+manifest //negative/secret_env_manifest:db >"$logs/secret-env.log" 2>&1 &&
     python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["instances"][0]; sys.exit(e.get("secret_env") != {"db_password": "FLEET_E2E_DB_PASSWORD"} or "db_password" in e["env"])' "$manifest" &&
@@ -113,17 +98,7 @@ check_nested_run_dirs() {
   refused "nested run directories in one tf_instances are refused while loading, naming both" \
     //negative/nested_run_dirs_instances:all \
     "instances //negative/nested_run_dirs_instances:c and //negative/nested_run_dirs_instances:c/b have nested run directories"
-  refused "nested run directories across packages fail the fleet's analysis, naming both" \
-    //negative/nested_run_dirs_fleet:fleet \
-    "instances //negative/nested_run_dirs_fleet:sub and //negative/nested_run_dirs_fleet/sub:inner have nested run directories"
-}
-
-check_fleet_root() {
-  refused "a fleet_root that is absolute, climbs out or is empty fails analysis, naming the instance" \
-    "//negative/fleet_root:absolute //negative/fleet_root:parent //negative/fleet_root:empty" \
-    '//negative/fleet_root:absolute: fleet_root "/tmp/fleet"' \
-    '//negative/fleet_root:parent: fleet_root "runs/../../fleet"' \
-    '//negative/fleet_root:empty: fleet_root ""'
+  # Across packages (the fleet's analysis): e2e/analysis //run_dirs:all.
 }
 
 # Names holding ' $ ( ) ; reach fleet literally through both launchers.
@@ -377,15 +352,9 @@ check_invalid_instance() {
   fi
 }
 
-# shared state fails analysis, naming both instances
+# shared state within a package fails while loading, naming both instances
 check_shared_state() {
-  if bz "$ws" build //negative/shared_state >"$logs/shared.log" 2>&1; then
-    fail "shared state across packages fails analysis" "the build succeeded"
-  else
-    expect_failure "shared state across packages fails analysis naming both" "$logs/shared.log" \
-      "Analysis of target '//negative/shared_state:shared_state' failed" \
-      "instances //negative/shared_state/a:cluster and //negative/shared_state/b:cluster share state"
-  fi
+  # Across packages (analysis): e2e/analysis //shared_state:all.
   if bz "$ws" build --deleted_packages= //negative/shared_state_in_package:all >"$logs/shared-pkg.log" 2>&1; then
     fail "shared state within a package fails" "the build succeeded"
   else
@@ -485,13 +454,12 @@ e2e_check invalid-instance check_invalid_instance
 e2e_check shared-state check_shared_state
 e2e_check secrets check_secrets
 e2e_check nested-run-dirs check_nested_run_dirs
-e2e_check fleet-root check_fleet_root
 e2e_check quoting check_quoting
 e2e_check repo-env-terraform check_repo_env_terraform
 e2e_check downloaded-toolchain check_downloaded_toolchain
 
 # --rules-only: the rule checks alone (refusals, quoting), as before named checks.
 if [[ "${1:-}" == --rules-only ]]; then
-  set -- secrets nested-run-dirs fleet-root quoting
+  set -- secrets nested-run-dirs quoting
 fi
 e2e_main "$@"

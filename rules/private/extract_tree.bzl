@@ -1,8 +1,5 @@
 """The hermetic extraction action shared by the rules that unpack an archive."""
 
-# `fleet extract --out` prints the tree's path; the action output is the tree itself.
-_EXTRACT = '"$1" extract --archive "$2" --out "$3" >/dev/null'
-
 def extract_tree(ctx, fleet, archive, name, mnemonic, progress_message, execution_requirements = None):
     """Declares `name` as a tree artifact and unpacks `archive` into it with `fleet extract --out`.
 
@@ -22,11 +19,11 @@ def extract_tree(ctx, fleet, archive, name, mnemonic, progress_message, executio
       The declared tree artifact.
     """
     tree = ctx.actions.declare_directory(name)
-    ctx.actions.run_shell(
-        command = _EXTRACT,
-        arguments = [fleet.path, archive.path, tree.path],
+    ctx.actions.run(
+        executable = fleet,
+        # --quiet: the action's output is the tree itself, not the path fleet would print.
+        arguments = ["extract", "--archive", archive.path, "--out", tree.path, "--quiet"],
         inputs = [archive],
-        tools = [fleet],
         outputs = [tree],
         mnemonic = mnemonic,
         progress_message = progress_message,

@@ -4,8 +4,6 @@ load(":extract_tree.bzl", "extract_tree")
 load(":providers.bzl", "FleetToolsInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
-_DIGEST = '"$1" hash "$2" --format sha256 >"$3"'
-
 def _fleet_tools_impl(ctx):
     fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
     archive = ctx.file.archive
@@ -20,11 +18,10 @@ def _fleet_tools_impl(ctx):
     )
 
     digest = ctx.actions.declare_file(ctx.label.name + ".sha256")
-    ctx.actions.run_shell(
-        command = _DIGEST,
-        arguments = [fleet.path, archive.path, digest.path],
+    ctx.actions.run(
+        executable = fleet,
+        arguments = ["hash", archive.path, "--format", "sha256", "--out", digest.path],
         inputs = [archive],
-        tools = [fleet],
         outputs = [digest],
         mnemonic = "FleetToolsDigest",
         progress_message = "Hashing tools bundle %s" % ctx.label,

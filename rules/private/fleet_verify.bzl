@@ -4,47 +4,6 @@ load(":labels.bzl", "label_string", "repo_of")
 load(":providers.bzl", "FleetVerifyInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
-# Shell function shared with variant_build: `keyed_inputs DIR KEY PATH [KEY PATH]...`
-# makes DIR/KEY a symlink to each (execroot-relative) PATH and appends
-# `--input KEY` to the array `inputs`. Tags record inputs by the path given to
-# `fleet tag`, so running it inside DIR makes the tag's bytes depend on the
-# keys and digests only, never on where Bazel placed the files.
-KEYED_INPUTS_SH = """
-keyed_inputs() {
-  local dir="$1" key path
-  shift
-  mkdir -p "$dir"
-  while [ "$#" -gt 0 ]; do
-    key="$1" path="$2"
-    shift 2
-    mkdir -p "$dir/$(dirname "$key")"
-    ln -s "$PWD/$path" "$dir/$key"
-    inputs+=(--input "$key")
-  done
-}
-"""
-
-_VERIFY_SH = KEYED_INPUTS_SH + """
-set -euo pipefail
-fleet="$PWD/$1" expected="$PWD/$2" tag="$PWD/$3" label="$4" expected_name="$5"
-shift 5
-scratch="$tag.inputs"
-trap 'rm -rf "$scratch"' EXIT
-rm -rf "$scratch"
-inputs=()
-keyed_inputs "$scratch" "$@"
-cd "$scratch"
-status=0
-"$fleet" tag check --tag "$expected" "${inputs[@]}" || status=$?
-if [ "$status" -ne 0 ]; then
-  echo "fleet_verify $label: the inputs do not match $expected_name." >&2
-  echo "If the change is intended, update the expected tag from the package directory:" >&2
-  echo "  fleet tag write --tag $expected_name ${inputs[*]}" >&2
-  exit "$status"
-fi
-"$fleet" tag write --tag "$tag" "${inputs[@]}" >/dev/null
-"""
-
 def tag_input_key(file, label):
     """The name a verified file has in the expected tag and the tag.
 
@@ -96,17 +55,24 @@ def _fleet_verify_impl(ctx):
         owners[key] = file.path
         inputs.append(struct(key = key, file = file))
 
+    # Each input is recorded under its key, never under the path Bazel placed it at,
+    # so the tag's bytes depend on the keys and digests only.
     args = ctx.actions.args()
-    args.add_all([fleet.path, expected.path, tag.path, label_string(ctx.label), tag_input_key(expected, ctx.label)])
+    args.add("tag")
+    args.add("verify")
+    args.add("--expected", expected)
+    args.add("--expected-name", tag_input_key(expected, ctx.label))
+    args.add("--tag", tag)
+    args.add("--label", label_string(ctx.label))
     for entry in inputs:
+        args.add("--input")
         args.add(entry.key)
         args.add(entry.file)
 
-    ctx.actions.run_shell(
-        command = _VERIFY_SH,
+    ctx.actions.run(
+        executable = fleet,
         arguments = [args],
         inputs = [expected] + [entry.file for entry in inputs],
-        tools = [fleet],
         outputs = [tag],
         mnemonic = "FleetVerify",
         progress_message = "Verifying %d input(s) of %s against %s" % (len(inputs), ctx.label, expected.short_path),

@@ -2,7 +2,7 @@
 
 MANIFEST_SCHEMA = 1
 
-def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_from, secret_env = {}):
+def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_from, secret_env = {}, exclusive = False):
     """Returns one `Instance` of the manifest as a dict.
 
     Args:
@@ -17,6 +17,7 @@ def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_
       secret_env: dict variable -> environment variable NAME read at run time
         (never a value). Written only when non-empty, so helpers that predate
         the field still read manifests of instances without it.
+      exclusive: the instance runs alone (`tf_instance(exclusive)`); written only when True.
 
     Returns:
       A dict json.encode turns into a valid `Instance`.
@@ -34,9 +35,11 @@ def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_
     }
     if secret_env:
         entry["secret_env"] = dict(secret_env)
+    if exclusive:
+        entry["exclusive"] = True
     return entry
 
-def manifest_json(target, terraform, fleet_root, entries, parallelism = 0):
+def manifest_json(target, terraform, fleet_root, entries, parallelism = 0, groups = []):
     """Returns the manifest text.
 
     Args:
@@ -45,15 +48,19 @@ def manifest_json(target, terraform, fleet_root, entries, parallelism = 0):
       fleet_root: run directories live under `<workspace root>/<fleet_root>/`.
       entries: list of JSON strings, one per instance (TfInstanceInfo.transitive_entries).
       parallelism: default concurrency limit, 0 for fleet's default.
+      groups: run group entries (TfGroupInfo.entry dicts); written only when any.
 
     Returns:
       The JSON text of a `Manifest`.
     """
-    return json.encode({
+    manifest = {
         "schema": MANIFEST_SCHEMA,
         "target": target,
         "parallelism": parallelism,
         "terraform": terraform,
         "fleet_root": fleet_root,
         "instances": [json.decode(entry) for entry in entries],
-    })
+    }
+    if groups:
+        manifest["groups"] = groups
+    return json.encode(manifest)

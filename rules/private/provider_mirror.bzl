@@ -5,56 +5,24 @@ load(":labels.bzl", "absolute_label")
 _TF_PROVIDER_BZL = Label("//rules/private:tf_provider.bzl")
 _FLEET = Label("@fleet_helper//:fleet")
 
-def parse_lock(text):
-    """Reads the provider blocks of a `.terraform.lock.hcl`.
-
-    Args:
-      text: the lock file's content.
+def _read_lock(rctx, lock):
+    """The provider blocks of the lock file, read by the helper's one lock-file reader.
 
     Returns:
       A list of `struct(source, version, h1, zh)` in file order.
     """
-    providers = []
-    current = None
-    in_hashes = False
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or line.startswith("//"):
-            continue
-        if current == None:
-            if line.startswith("provider ") and line.endswith("{"):
-                current = {"source": line[len("provider "):-1].strip().strip('"'), "version": "", "hashes": []}
-            continue
-        if in_hashes:
-            if line.startswith("]"):
-                in_hashes = False
-                continue
-            current["hashes"].append(line.rstrip(",").strip().strip('"'))
-            continue
-        if line == "}":
-            providers.append(struct(
-                source = current["source"],
-                version = current["version"],
-                h1 = [h for h in current["hashes"] if h.startswith("h1:")],
-                zh = [h for h in current["hashes"] if h.startswith("zh:")],
-            ))
-            current = None
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip()
-        value = value.strip()
-        if key == "version":
-            current["version"] = value.strip('"')
-        elif key == "hashes":
-            if value.startswith("[") and value.endswith("]"):
-                for item in value[1:-1].split(","):
-                    if item.strip():
-                        current["hashes"].append(item.strip().strip('"'))
-            else:
-                in_hashes = True
-    if current != None:
-        fail("the lock file ends inside the block of provider %s" % current["source"])
-    return providers
+    done = rctx.execute([rctx.path(_FLEET), "lock-file", "list", "--json", str(lock)])
+    if done.return_code != 0:
+        fail("%s: cannot read the lock file %s: %s" % (rctx.name, rctx.attr.lock_file, done.stderr))
+    return [
+        struct(
+            source = p["source"],
+            version = p["version"],
+            h1 = [h for h in p["hashes"] if h.startswith("h1:")],
+            zh = [h for h in p["hashes"] if h.startswith("zh:")],
+        )
+        for p in json.decode(done.stdout)
+    ]
 
 def _host_platform(rctx):
     if rctx.attr.platform:
@@ -152,7 +120,7 @@ def _tf_provider_mirror_impl(rctx):
     lock = rctx.path(rctx.attr.lock_file)
     platform = _host_platform(rctx)
     hint = _regenerate_hint(rctx)
-    providers = parse_lock(rctx.read(lock))
+    providers = _read_lock(rctx, lock)
     if rctx.attr.providers:
         wanted = {s: True for s in rctx.attr.providers}
         missing = [s for s in rctx.attr.providers if s not in [p.source for p in providers]]

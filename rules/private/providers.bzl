@@ -75,6 +75,19 @@ TfFleetInfo = provider(
         "instances": "List of TfInstanceInfo of the listed instances (dependencies not included).",
         "run_files": "Depset of Files a run needs: the manifest, every instance's rendered tree and validation report, terraform.",
         "parallelism": "Default concurrency limit written to the manifest.",
+        "hook_runfiles": "Runfiles of the `on_change` hooks of the fleet's run groups (merged into the runners' runfiles).",
+    },
+)
+
+TfGroupInfo = provider(
+    doc = "A run group (`tf_group`): how `fleet run` schedules its members, and what a fleet listing it needs.",
+    fields = {
+        "label": "Canonical label string of the group.",
+        "entry": "Dict: this group's entry in a manifest's `groups` list (label, name, mode, concurrency, members, on_change).",
+        "transitive_groups": "Depset of JSON strings: manifest entries of this group and every group nested in it.",
+        "memberships": "Depset of `<member>\\t<group>` strings (group_order.membership_claim) of this group and the groups nested in it.",
+        "instances": "List of TfInstanceInfo of every instance in the group, nested groups included, in listed order.",
+        "runfiles": "Runfiles of the `on_change` hooks of this group and the groups nested in it.",
     },
 )
 

@@ -1,20 +1,44 @@
 """tf_fleet: many instances, and the ones they depend on, as one manifest for `fleet run`."""
 
+load(":group_order.bzl", "check_group_order", "check_memberships")
 load(":labels.bzl", "label_string")
 load(":launcher.bzl", "LAUNCHER_ATTRS", "RUNFILES_ROOT", "runfile", "write_launcher")
 load(":manifest.bzl", "manifest_json")
-load(":providers.bzl", "TfFleetInfo", "TfInstanceGroupInfo", "TfInstanceInfo")
+load(":providers.bzl", "TfFleetInfo", "TfGroupInfo", "TfInstanceGroupInfo", "TfInstanceInfo")
 load(":run_dirs.bzl", "check_run_dirs")
 load(":state_identity.bzl", "check_unique_states")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
 FLEET_RUN_ACTIONS = ["plan", "apply", "destroy"]
 
+def _listed(targets):
+    """The instances (groups' instances included, each once, in order) and the groups listed."""
+    instances = []
+    groups = []
+    seen = {}
+    for target in targets:
+        if TfGroupInfo in target:
+            groups.append(target[TfGroupInfo])
+            found = target[TfGroupInfo].instances
+        else:
+            found = [target[TfInstanceInfo]]
+        for instance in found:
+            if instance.label not in seen:
+                seen[instance.label] = True
+                instances.append(instance)
+    return instances, groups
+
+def _hook_runfiles(ctx, groups):
+    runfiles = ctx.runfiles()
+    for group in groups:
+        runfiles = runfiles.merge(group.runfiles)
+    return runfiles
+
 def _tf_fleet_impl(ctx):
     label = label_string(ctx.label)
     if ctx.attr.parallelism < 0:
         fail("%s: parallelism %d is negative (0 means fleet run's default, 10)" % (label, ctx.attr.parallelism))
-    instances = [target[TfInstanceInfo] for target in ctx.attr.instances]
+    instances, groups = _listed(ctx.attr.instances)
     first = instances[0]
     for instance in instances[1:]:
         if instance.fleet_root != first.fleet_root:
@@ -28,6 +52,10 @@ def _tf_fleet_impl(ctx):
     check_unique_states(depset(transitive = [i.transitive_states for i in instances]).to_list(), label)
     check_run_dirs(depset(transitive = [i.transitive_run_dirs for i in instances]).to_list(), label)
     entries = depset(transitive = [i.transitive_entries for i in instances]).to_list()
+    check_memberships(depset(transitive = [g.memberships for g in groups]).to_list(), label)
+    group_entries = [json.decode(g) for g in depset(transitive = [g.transitive_groups for g in groups]).to_list()]
+    if group_entries:
+        check_group_order(label, [json.decode(e) for e in entries], group_entries)
 
     manifest = ctx.actions.declare_file(ctx.label.name + ".manifest.json")
     ctx.actions.write(manifest, manifest_json(
@@ -36,6 +64,7 @@ def _tf_fleet_impl(ctx):
         fleet_root = first.fleet_root,
         entries = entries,
         parallelism = ctx.attr.parallelism,
+        groups = group_entries,
     ))
 
     # run_files holds every rendered tree and validation report (dependencies
@@ -56,6 +85,7 @@ def _tf_fleet_impl(ctx):
             instances = instances,
             run_files = run_files,
             parallelism = ctx.attr.parallelism,
+            hook_runfiles = _hook_runfiles(ctx, groups),
         ),
         TfInstanceGroupInfo(instances = instances),
     ]
@@ -68,8 +98,8 @@ none of them share state or have nested run directories, and writes their manife
         "instances": attr.label_list(
             mandatory = True,
             allow_empty = False,
-            providers = [TfInstanceInfo],
-            doc = "The instances (`tf_instance` targets, from any package); their `deps` join the fleet too.",
+            providers = [[TfInstanceInfo], [TfGroupInfo]],
+            doc = "The instances (`tf_instance` targets, from any package) and run groups (`tf_group`); the instances' `deps` join the fleet too.",
         ),
         "parallelism": attr.int(
             default = 10,
@@ -99,6 +129,7 @@ def _tf_fleet_run_impl(ctx):
         in_caller_dir = True,
     )
     runfiles = ctx.runfiles(files = [helper.binary], transitive_files = fleet.run_files)
+    runfiles = runfiles.merge(fleet.hook_runfiles)
     return [DefaultInfo(executable = launcher, runfiles = runfiles)]
 
 tf_fleet_run = rule(
@@ -137,7 +168,9 @@ def tf_fleet(name, instances, parallelism = 10, tags = [], visibility = None, **
 
     Args:
       name: name of the fleet target.
-      instances: `tf_instance` labels, from any package (they must be visible here).
+      instances: `tf_instance` and `tf_group` labels, from any package (they must be
+        visible here). Groups shape how `fleet run` schedules their instances
+        (docs/groups.md).
       parallelism: default concurrency limit (`--parallelism` overrides; 0: fleet's default, 10).
       tags: tags for every generated target.
       visibility: visibility of every generated target.

@@ -37,6 +37,7 @@ def tf_instance(
         fleet_root = ".fleet",
         check = "plan",
         mocks = [],
+        exclusive = False,
         visibility = None,
         **kwargs):
     """One instance of a component: its own rendered tree, validation, run directory and state.
@@ -78,6 +79,9 @@ def tf_instance(
       check: build-time check: `plan` (default: the values planned against mock
         providers), `validate` (the component's `terraform validate`) or `none`.
       mocks: more `<provider>[.<anything>].tfmock.hcl` files for this instance's check.
+      exclusive: `fleet run` runs the instance alone: it starts only when nothing
+        else of the run is running, and nothing else starts while it runs (for
+        instances managing account-wide singletons). See docs/groups.md.
       visibility: visibility of every generated target.
       **kwargs: passed to every generated target (e.g. `testonly`).
     """
@@ -108,6 +112,7 @@ def tf_instance(
         fleet_root = fleet_root,
         check = check,
         mocks = mocks,
+        exclusive = exclusive,
         tags = tags,
         visibility = visibility,
         **kwargs

@@ -61,12 +61,14 @@ def _render(ctx, component, backend_config):
         pairs.append((_var_file_name(index + 1, file), file))
 
     args = ctx.actions.args()
-    args.add(tree.path)
+    args.add("render")
+    args.add("--out", tree.path)
+    args.add("--")
     for path, file in pairs:
         args.add(path)
         args.add(file)
     ctx.actions.run(
-        executable = ctx.executable._render,
+        executable = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary,
         arguments = [args],
         inputs = [file for _, file in pairs],
         outputs = [tree],
@@ -148,6 +150,7 @@ def _tf_instance_impl(ctx):
         deps = dep_labels,
         inputs_from = inputs_from,
         secret_env = dict(ctx.attr.secret_env),
+        exclusive = ctx.attr.exclusive,
     )
     entry["providers"] = manifest_providers(
         component.providers,
@@ -248,15 +251,13 @@ enters action inputs, outputs or caches. Only the names are written, to the mani
         "allow_secret_like_keys": attr.string_list(
             doc = "Exact key names in `vars`, `backend_config` or `env` that look like secrets by name but are not (e.g. `token_ttl`).",
         ),
+        "exclusive": attr.bool(
+            default = False,
+            doc = "`fleet run` runs this instance alone: it starts when nothing else of the run runs, and nothing else starts while it does.",
+        ),
         "fleet_root": attr.string(
             default = ".fleet",
             doc = "Run directories live under `<workspace root>/<fleet_root>/<package>/<name>/`; relative, without `..`.",
-        ),
-        "_render": attr.label(
-            default = Label("//rules/private:render.sh"),
-            executable = True,
-            allow_single_file = True,
-            cfg = "exec",
         ),
         "check": attr.string(
             default = "plan",

@@ -14,13 +14,14 @@ def _common(ctx):
     args = ["--label", what, "--terraform", runfile(terraform.binary.short_path)]
     for platform in platforms:
         args += ["--platform", platform]
-    files = [ctx.file._tool]
+    fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
+    files = [fleet]
 
     # The component placed its files (paths inside the module); the lock sees the same module.
     for module_file in ctx.attr.component[TfComponentInfo].files:
         args += ["--module", module_file.path, runfile(module_file.file.short_path)]
         files.append(module_file.file)
-    return struct(what = what, args = args, files = files, terraform = terraform, platforms = platforms)
+    return struct(what = what, args = args, files = files, fleet = fleet, terraform = terraform, platforms = platforms)
 
 def _package_args(packages):
     args = []
@@ -28,11 +29,12 @@ def _package_args(packages):
         args += ["--package", p.source, p.version, p.platform, runfile(p.archive.short_path)]
     return args
 
-def _script(ctx, tool, args):
+def _script(ctx, fleet, args):
+    """A launcher whose only command is `fleet lock-file ...`."""
     return write_launcher(
         ctx,
-        description = "tf_lock.py for %s" % label_string(ctx.label),
-        command = ["python3", runfile(tool.short_path)] + args,
+        description = "fleet lock-file for %s" % label_string(ctx.label),
+        command = [runfile(fleet.short_path), "lock-file"] + args,
     )
 
 def _tf_lock_impl(ctx):
@@ -42,7 +44,7 @@ def _tf_lock_impl(ctx):
     for mirror in ctx.attr.mirrors:
         args += ["--mirror", mirror]
     args.append("--")
-    launcher = _script(ctx, ctx.file._tool, args)
+    launcher = _script(ctx, common.fleet, args)
     runfiles = ctx.runfiles(
         files = common.files + [p.archive for p in packages],
         transitive_files = common.terraform.files,
@@ -62,10 +64,6 @@ _COMMON_ATTRS = dict({
     "platforms": attr.string_list(
         doc = "Platforms (`<os>_<arch>`) the lock file must cover; default: the target platform.",
     ),
-    "_tool": attr.label(
-        default = Label("//rules/private:tf_lock.py"),
-        allow_single_file = True,
-    ),
 }, **LAUNCHER_ATTRS)
 
 tf_lock = rule(
@@ -84,21 +82,20 @@ writes it back into the source tree atomically (untouched when nothing changed).
             doc = "Packed filesystem mirror directories (`<host>/<namespace>/<type>/*.zip`): absolute, `file://`, or relative to the workspace root.",
         ),
     }),
-    toolchains = [str(TERRAFORM_TOOLCHAIN_TYPE)],
+    toolchains = [str(TERRAFORM_TOOLCHAIN_TYPE), str(FLEET_TOOLCHAIN_TYPE)],
     executable = True,
 )
 
 def _tf_lock_test_impl(ctx):
     common = _common(ctx)
-    fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
     packages = collect_packages(ctx.attr.providers, common.what, unique = False)
     args = ["check"] + common.args + _package_args(packages)
-    args += ["--fleet", runfile(fleet.short_path), "--lock-target", ctx.attr.lock_target, "--lock-path", ctx.attr.lock_path]
-    files = common.files + [fleet] + [p.archive for p in packages]
+    args += ["--lock-target", ctx.attr.lock_target, "--lock-path", ctx.attr.lock_path]
+    files = common.files + [p.archive for p in packages]
     if ctx.file.lock_file:
         args += ["--lock", runfile(ctx.file.lock_file.short_path)]
         files.append(ctx.file.lock_file)
-    launcher = _script(ctx, ctx.file._tool, args)
+    launcher = _script(ctx, common.fleet, args)
     runfiles = ctx.runfiles(files = files, transitive_files = common.terraform.files)
     return [DefaultInfo(executable = launcher, runfiles = runfiles)]
 

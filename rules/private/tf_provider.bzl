@@ -96,10 +96,11 @@ def _tf_provider_impl(ctx):
     _, _, type_name = source_parts(source, what)
     platform = target_platform(ctx, what)
     archive = ctx.actions.declare_file("%s/%s/%s" % (ctx.label.name, source, package_file_name(source, ctx.attr.version, platform)))
-    ctx.actions.run_shell(
-        command = 'python3 "$@"',
+    fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
+    ctx.actions.run(
+        executable = fleet,
         arguments = [
-            ctx.file._zip.path,
+            "provider-package",
             "--binary",
             ctx.executable.binary.path,
             "--entry",
@@ -107,12 +108,11 @@ def _tf_provider_impl(ctx):
             "--zip",
             archive.path,
         ],
-        inputs = [ctx.file._zip, ctx.executable.binary],
+        inputs = [ctx.executable.binary],
         outputs = [archive],
         mnemonic = "TerraformProviderPackage",
         progress_message = "Packaging provider %s %s for %s" % (source, ctx.attr.version, platform),
         execution_requirements = {"block-network": ""},
-        use_default_shell_env = True,
     )
     package = _package(ctx, source, archive, platform)
     return [
@@ -127,7 +127,7 @@ tf_provider = rule(
 `<name>/<host>/<namespace>/<type>/terraform-provider-<type>_<version>_<os>_<arch>.zip`, one
 executable entry `terraform-provider-<type>_v<version>` with fixed metadata, so the same
 binary always gives the same bytes (and the same lock-file hashes). `bazel-bin/<package>/<name>`
-is a packed filesystem mirror. Needs `python3` on the execution platform's PATH.
+is a packed filesystem mirror. The action runs only the `fleet` helper (`fleet provider-package`).
 
 Use it in `tf_component(providers = ...)` for hermetic validation, and in
 `tf_component(lock_providers = ...)` so `<component>.lock` records its hashes.""",
@@ -149,10 +149,6 @@ Use it in `tf_component(providers = ...)` for hermetic validation, and in
         ),
         "platform": attr.string(
             doc = "`<os>_<arch>` the binary runs on; default: the target platform (from `--cpu`).",
-        ),
-        "_zip": attr.label(
-            default = Label("//rules/private:provider_zip.py"),
-            allow_single_file = True,
         ),
     },
     toolchains = [str(FLEET_TOOLCHAIN_TYPE)],

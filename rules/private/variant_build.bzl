@@ -1,117 +1,8 @@
 """variant_build: one action per variant of a project, all sharing one tools bundle safely."""
 
-load(":fleet_verify.bzl", "KEYED_INPUTS_SH")
 load(":labels.bzl", "label_string")
 load(":providers.bzl", "FleetToolsInfo", "FleetVerifyInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
-
-# The store `shared` mode uses when neither the `store` attribute nor FLEET_STORE
-# (--action_env) names one. Actions get no HOME from Bazel, so the home
-# directory comes from the password database when HOME is unset.
-_DEFAULT_STORE_SH = """
-default_store() {
-  local home="${HOME:-}"
-  if [ -z "$home" ]; then
-    home="$(getent passwd "$(id -u)" | cut -d: -f6)"
-  fi
-  if [ -z "$home" ]; then
-    echo "variant_build: no HOME to place the tools store in; set --action_env=FLEET_STORE=/abs/dir" >&2
-    exit 2
-  fi
-  echo "$home/.cache/rules_fleet/store"
-}
-"""
-
-# Arguments: option pairs, then `--` and the tool's argv. Paths are
-# execroot-relative (the working directory); the tool gets absolute ones.
-_VARIANT_SH = KEYED_INPUTS_SH + _DEFAULT_STORE_SH + """
-set -euo pipefail
-root="$PWD"
-absolute() { case "$1" in /*) echo "$1" ;; *) echo "$root/$1" ;; esac; }
-fleet="" mode="" tools="" digest="" store="" link="" record="" scratch="" variant="" private_root=""
-envs=() tags=() locks=() private_dirs=()
-while [ "$1" != "--" ]; do
-  case "$1" in
-    --fleet) fleet="$(absolute "$2")" ;;
-    --mode) mode="$2" ;;
-    --tools) tools="$2" ;;
-    --digest) digest="$2" ;;
-    --store) store="$2" ;;
-    --link) link="$2" ;;
-    --record) record="$2" ;;
-    --scratch) scratch="$(absolute "$2")" ;;
-    --variant) variant="$2" ;;
-    --env) envs+=("$2") ;;
-    --tag) tags+=("$2") ;;
-    --lock) locks+=("$2") ;;
-    --private-dir) private_dirs+=("$2") ;;
-    --private-root) private_root="$(absolute "$2")" ;;
-    *) echo "variant_build: unknown option $1" >&2; exit 2 ;;
-  esac
-  shift 2
-done
-shift
-
-tools_dir=""
-if [ "$mode" = shared ]; then
-  store="${store:-${FLEET_STORE:-}}"
-  store="${store:-$(default_store)}"
-  mkdir -p "$store"
-  # Many variants, builds and output bases race here: fleet extracts each
-  # digest once under a lock and swaps the link atomically.
-  "$fleet" extract --archive "$tools" --store "$store" --sha256 "$(cat "$digest")" \\
-    --link "$link" --json >"$record"
-  tools_dir="$(absolute "$link")"
-else
-  tools_dir="$(absolute "$tools")"
-  if [ -n "$link" ]; then
-    # Inside the sandbox this path is private to the action; replace it atomically anyway.
-    mkdir -p "$(dirname "$link")"
-    ln -sfn "$tools_dir" "$link.fleet-tmp.$$"
-    mv -T "$link.fleet-tmp.$$" "$link"
-    tools_dir="$(absolute "$link")"
-  fi
-fi
-
-# Each --tag is `DEST KEY PATH [KEY PATH]...`, one per line: written with `fleet tag write`
-# so an unchanged tag keeps its bytes, inode and mtime.
-trap 'rm -rf "$scratch"' EXIT
-index=0
-for spec in ${tags[@]+"${tags[@]}"}; do
-  parts=()
-  while IFS= read -r line; do parts+=("$line"); done <<<"$spec"
-  dest="$(absolute "${parts[0]}")"
-  dir="$scratch/$index"
-  index=$((index + 1))
-  rm -rf "$dir"
-  inputs=()
-  keyed_inputs "$dir" "${parts[@]:1}"
-  (cd "$dir" && "$fleet" tag write --tag "$dest" "${inputs[@]}" >/dev/null)
-done
-rm -rf "$scratch"
-
-for pair in ${envs[@]+"${envs[@]}"}; do
-  export "$pair"
-done
-export FLEET_TOOLS_DIR="$tools_dir" FLEET_VARIANT="$variant"
-if [ ${#locks[@]} -eq 0 ] && [ ${#private_dirs[@]} -eq 0 ]; then
-  exec "$@"
-fi
-# fleet takes the named locks (sorted, so never a deadlock), hands them to the
-# tool's process and points each private variable at a fresh, empty directory.
-run=("$fleet" run-locked)
-if [ ${#locks[@]} -gt 0 ]; then
-  store="${store:-${FLEET_STORE:-}}"
-  store="${store:-$(default_store)}"
-  run+=(--locks-dir "$store/.locks")
-  for name in "${locks[@]}"; do run+=(--lock "$name"); done
-fi
-if [ ${#private_dirs[@]} -gt 0 ]; then
-  run+=(--private-root "$private_root")
-  for var in "${private_dirs[@]}"; do run+=(--private-dir "$var"); done
-fi
-exec "${run[@]}" -- "$@"
-"""
 
 # Set by variant_build itself: a private directory must not replace them.
 _RESERVED_VARS = ["FLEET_TOOLS_DIR", "FLEET_VARIANT"]
@@ -142,9 +33,6 @@ def _check_locks(ctx, label):
         if not name or not (name[0] in _LETTERS + _DIGITS) or not _only(name, _LETTERS + _DIGITS + "._-"):
             fail("%s: locks: \"%s\" must be letters, digits, '.', '_' or '-', starting with a letter or digit" % (label, name))
 
-# Bazel labels cannot contain newlines, so they separate the fields of a --tag.
-_SEPARATOR = "\n"
-
 def _package_path(ctx, path):
     """An execroot-relative path for a path given relative to the target's package."""
     if path.startswith("/") or path.startswith("../") or "/../" in "/" + path + "/":
@@ -173,7 +61,7 @@ def _variant_build_impl(ctx):
         fail("%s: outs is empty; a variant build must declare what it produces" % label)
 
     args = ctx.actions.args()
-    args.add("--fleet", fleet)
+    args.add("variant-build")
     args.add("--mode", ctx.attr.tools_mode)
     args.add("--variant", ctx.attr.variant)
     inputs = []
@@ -203,7 +91,6 @@ def _variant_build_impl(ctx):
         args.add("--tools", tools.tree.path)
         if ctx.attr.tools_link:
             args.add("--link", _package_path(ctx, ctx.attr.tools_link))
-    args.add("--scratch", outputs[0].path + ".fleet-tags")
     _check_private_dirs(ctx, label)
     _check_locks(ctx, label)
     args.add_all(ctx.attr.private_dirs, before_each = "--private-dir")
@@ -219,12 +106,12 @@ def _variant_build_impl(ctx):
     for target, dest in ctx.attr.verified.items():
         verify = target[FleetVerifyInfo]
         targets.append(target)
-        spec = [_package_path(ctx, dest)]
+        tag_path = _package_path(ctx, dest)
+        args.add("--tag", tag_path)
         inputs.append(verify.tag)
         for entry in verify.inputs:
-            spec += [entry.key, entry.file.path]
+            args.add_all("--tag-input", [tag_path, entry.key, entry.file.path])
             inputs.append(entry.file)
-        args.add("--tag", _SEPARATOR.join(spec))
 
     for key, value in ctx.attr.env.items():
         args.add("--env", "%s=%s" % (key, _expand(ctx, value, targets)))
@@ -232,11 +119,11 @@ def _variant_build_impl(ctx):
     args.add(ctx.executable.tool)
     args.add_all([_expand(ctx, arg, targets) for arg in ctx.attr.args])
 
-    ctx.actions.run_shell(
-        command = _VARIANT_SH,
+    ctx.actions.run(
+        executable = fleet,
         arguments = [args],
         inputs = depset(inputs + ctx.files.srcs),
-        tools = [fleet, ctx.attr.tool[DefaultInfo].files_to_run],
+        tools = [ctx.attr.tool[DefaultInfo].files_to_run],
         outputs = outputs,
         mnemonic = "VariantBuild",
         progress_message = "Building variant %s (%s)" % (ctx.attr.variant, label),

@@ -100,7 +100,7 @@ pub fn check_command(args: &CheckOptions) -> Result<i32> {
         },
     };
     let json = outcome.to_json(args);
-    crate::fsutil::write_replace(&args.out, json.as_bytes(), false)
+    crate::fsutil::replace_file(&args.out, json.as_bytes(), crate::fsutil::Replace::QUICK)
         .with_context(|| format!("writing the check result {}", args.out.display()))?;
     if outcome.passed {
         return Ok(0);

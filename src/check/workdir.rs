@@ -2,7 +2,6 @@
 //! inputs are never written to), a private data dir, CLI config and home, the
 //! read-only plugin directory, the generated test file and mock files.
 
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -12,6 +11,8 @@ use anyhow::{bail, Context, Result};
 use super::providers::ProviderUse;
 use super::CheckOptions;
 use crate::error::usage;
+use crate::plugin_dir::Slot;
+use crate::tf_env::{self, Scope};
 
 /// Name of the generated test directory inside the module copy.
 pub const TEST_DIR: &str = ".fleet-check";
@@ -59,28 +60,23 @@ impl Workdir {
             link_file(&work.module, path, file)?;
         }
         for (slot, dir) in &args.plugins {
-            link_file(&work.root.join("plugins"), slot, dir)?;
+            Slot::parse(slot)?.link(&work.root.join("plugins"), &absolute(dir)?)?;
         }
         Ok(work)
     }
 
     fn terraform(&self, terraform: &Path) -> Result<Command> {
         let mut command = Command::new(absolute(terraform)?);
-        // Only what is set here reaches terraform: no TF_CLI_ARGS*, TF_LOG,
-        // TF_WORKSPACE, plugin cache, user configuration or credentials.
-        command.env_clear().current_dir(&self.module);
-        let vars: [(&str, OsString); 6] = [
-            ("TF_CLI_CONFIG_FILE", self.root.join("terraformrc").into()),
-            ("TF_DATA_DIR", self.root.join("data").into()),
-            ("HOME", self.root.join("home").into()),
-            ("CHECKPOINT_DISABLE", "1".into()),
-            ("TF_IN_AUTOMATION", "1".into()),
-            ("TF_INPUT", "0".into()),
-        ];
-        command.envs(vars);
-        if let Some(tmp) = std::env::var_os("TMPDIR") {
-            command.env("TMPDIR", tmp);
-        }
+        // The hermetic policy: nothing of the caller's but TMPDIR (no
+        // TF_CLI_ARGS*, TF_LOG, TF_WORKSPACE, plugin cache, user
+        // configuration or credentials), then the check's own directories.
+        tf_env::sanitize_from_process(&mut command, Scope::Hermetic);
+        command
+            .current_dir(&self.module)
+            .envs(tf_env::fleet_settings(Scope::Hermetic))
+            .env("TF_CLI_CONFIG_FILE", self.root.join("terraformrc"))
+            .env("TF_DATA_DIR", self.root.join("data"))
+            .env("HOME", self.root.join("home"));
         Ok(command)
     }
 
@@ -182,9 +178,7 @@ impl Workdir {
     fn provider_use(&self) -> Result<ProviderUse> {
         let mut used = ProviderUse::default();
         for slot in &self.plugin_slots {
-            if let Some(kind) = slot.split('/').nth(2) {
-                used.names.insert(kind.to_string());
-            }
+            used.names.insert(Slot::parse(slot)?.kind().to_string());
         }
         used.add_tree(&self.module, TEST_DIR)?;
         Ok(used)

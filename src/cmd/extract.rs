@@ -46,6 +46,9 @@ pub struct ExtractArgs {
     /// Print one JSON object: path, sha256, h1, extracted, repaired, waited_ms.
     #[arg(long)]
     pub json: bool,
+    /// Print nothing on success (build actions: their output is the tree).
+    #[arg(long, conflicts_with = "json")]
+    pub quiet: bool,
 }
 
 pub fn run(args: ExtractArgs) -> Result<()> {
@@ -71,7 +74,7 @@ fn extract_hermetic(args: &ExtractArgs, out: &PathBuf, limits: Limits) -> Result
         repaired: false,
         waited_ms: 0,
     };
-    print_extraction(&result, args.json)
+    print_extraction(&result, args)
 }
 
 fn extract_into_store(args: &ExtractArgs, limits: Limits) -> Result<()> {
@@ -90,7 +93,7 @@ fn extract_into_store(args: &ExtractArgs, limits: Limits) -> Result<()> {
     if let Some(link) = &args.link {
         store.link(link, &result.path)?;
     }
-    if result.extracted && !args.json {
+    if result.extracted && !args.json && !args.quiet {
         let verb = if result.repaired {
             "repaired"
         } else {
@@ -103,11 +106,14 @@ fn extract_into_store(args: &ExtractArgs, limits: Limits) -> Result<()> {
             started.elapsed().as_secs_f64()
         );
     }
-    print_extraction(&result, args.json)
+    print_extraction(&result, args)
 }
 
-fn print_extraction(result: &Extraction, json: bool) -> Result<()> {
-    if json {
+fn print_extraction(result: &Extraction, args: &ExtractArgs) -> Result<()> {
+    if args.quiet {
+        return Ok(());
+    }
+    if args.json {
         println!(
             "{}",
             serde_json::to_string(result).context("encoding result")?

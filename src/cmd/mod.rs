@@ -10,10 +10,15 @@ mod gc;
 mod guard;
 mod hash;
 mod lock;
+mod lock_file;
+mod provider_package;
+mod render;
 mod run;
 mod run_locked;
 mod tag;
+mod tag_verify;
 mod tf;
+mod variant_build;
 mod verify;
 
 use anyhow::Result;
@@ -57,6 +62,15 @@ pub enum Command {
     Run(run::RunArgs),
     /// Check one instance at build time: plan its values against mock providers (or validate).
     Check(check::CheckArgs),
+    /// Write an instance tree (the `tf_instance` render action).
+    Render(render::RenderArgs),
+    /// Package a provider binary as a reproducible zip (the `tf_provider` action).
+    ProviderPackage(provider_package::ProviderPackageArgs),
+    /// Regenerate, check or list a Terraform lock file (`.terraform.lock.hcl`).
+    #[command(subcommand)]
+    LockFile(lock_file::LockFileCommand),
+    /// Run one variant's build tool with its tools and tags (the `variant_build` action).
+    VariantBuild(variant_build::VariantBuildArgs),
 }
 
 /// Parses arguments, runs the command and returns the process exit code.
@@ -99,5 +113,9 @@ pub fn run(command: Command) -> Result<i32> {
         Command::Tf(args) => tf::run(args),
         Command::Run(args) => run::run(args),
         Command::Check(args) => check::run(args),
+        Command::Render(args) => render::run(args),
+        Command::ProviderPackage(args) => provider_package::run(args),
+        Command::LockFile(command) => lock_file::run(command),
+        Command::VariantBuild(args) => variant_build::run(args),
     }
 }

@@ -1,4 +1,4 @@
-//! `fleet tag write` and `fleet tag check`.
+//! `fleet tag write`, `fleet tag check` and `fleet tag verify`.
 
 use std::path::PathBuf;
 
@@ -14,6 +14,8 @@ pub enum TagCommand {
     Write(TagArgs),
     /// Exit 0 when the tag matches the inputs as they are now, 5 otherwise.
     Check(TagArgs),
+    /// Check keyed inputs against an expected tag (exit 5), then write their tag (`fleet_verify`).
+    Verify(super::tag_verify::TagVerifyArgs),
 }
 
 #[derive(Args, Debug)]
@@ -44,5 +46,6 @@ pub fn run(command: TagCommand) -> Result<()> {
             Ok(())
         }
         TagCommand::Check(args) => check(&args.tag, &compute(&args.inputs, &args.values)?),
+        TagCommand::Verify(args) => super::tag_verify::run(args),
     }
 }

@@ -162,6 +162,7 @@ mod tests {
                 inputs_from: Default::default(),
                 providers: vec![],
                 secret_env: Default::default(),
+                exclusive: false,
             })
             .collect();
         Manifest {
@@ -171,6 +172,7 @@ mod tests {
             terraform: "tf".into(),
             fleet_root: ".fleet".into(),
             instances,
+            groups: vec![],
         }
     }
 

@@ -7,6 +7,10 @@
 //! [`process`] make sure no terraform outlives an interrupted run.
 
 pub mod graph;
+mod group_steps;
+pub mod groups;
+pub mod groups_report;
+pub mod hook;
 pub mod job;
 pub mod outcome;
 pub mod output;
@@ -118,6 +122,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     };
 
     let names = display_names(manifest);
+    let schedule = groups::schedule(manifest, &graph, &names, limit, args.action)?;
     let width = selected
         .iter()
         .map(|&i| names[i].chars().count())
@@ -150,6 +155,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         interrupted_by: None,
         counts: Default::default(),
         instances: vec![],
+        groups: vec![],
     };
     let selected_list: Vec<usize> = selected.iter().copied().collect();
     let mut progress = Progress::new(base, paths, &located, &names, &selected_list, &reused);
@@ -166,12 +172,13 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     });
     let scheduler = Scheduler {
         graph,
-        limit,
+        groups: manifest.groups.clone(),
+        group_instances: schedule.shape.group_instances.clone(),
         fail_fast: args.fail_fast,
         names: names.clone(),
         env,
     };
-    let finish = scheduler.run(reused, events, sender, &mut progress);
+    let finish = scheduler.run(schedule, reused, events, sender, &mut progress);
     let ended = SystemTime::now();
 
     let instances: Vec<InstanceReport> = finish
@@ -180,13 +187,23 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         .map(|(&i, o)| progress::instance_report(&located, i, &names[i], o))
         .collect();
     let counts = Report::count(&instances);
+    let labels: Vec<String> = manifest.instances.iter().map(|i| i.label.clone()).collect();
+    let group_reports = groups_report::build(
+        &manifest.groups,
+        &finish.schedule,
+        &labels,
+        &instances,
+        &finish.hooks,
+    );
+    let hooks_ok = finish.hooks.values().all(|h| h.status == Status::Succeeded);
     let exit_code = match finish.interrupted_by {
         Some(signal) => 128 + signal.signal,
-        None if counts.succeeded == instances.len() => ExitCode::Ok as i32,
-        None if instances
-            .iter()
-            .filter(|r| r.status == Status::Failed)
-            .all(|r| r.exit_code == Some(ExitCode::LockTimeout as i32)) =>
+        None if counts.succeeded == instances.len() && hooks_ok => ExitCode::Ok as i32,
+        None if hooks_ok
+            && instances
+                .iter()
+                .filter(|r| r.status == Status::Failed)
+                .all(|r| r.exit_code == Some(ExitCode::LockTimeout as i32)) =>
         {
             ExitCode::LockTimeout as i32
         }
@@ -202,7 +219,14 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     report.interrupted_by = finish.interrupted_by.map(|s| s.name().to_string());
     report.counts = counts.clone();
     report.instances = instances;
+    report.groups = group_reports
+        .iter()
+        .filter_map(|g| serde_json::to_value(g).ok())
+        .collect();
     print_summary(&console, &progress.report);
+    if !group_reports.is_empty() {
+        console.block(groups_report::summary_lines(&group_reports).trim_end());
+    }
     if let Some(e) = progress.error.take() {
         console.block(&format!(
             "fleet: warning: a progress report write failed: {e:#}"

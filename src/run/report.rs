@@ -122,6 +122,11 @@ pub struct Report {
     pub interrupted_by: Option<String>,
     pub counts: Counts,
     pub instances: Vec<InstanceReport>,
+    /// Run groups: members, limits, how they ended, the hook's run (the
+    /// entries are `groups_report::GroupReport`s; kept as JSON here so the
+    /// report does not depend on the groups' module).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<serde_json::Value>,
 }
 
 impl Report {

@@ -9,12 +9,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::graph::Graph;
+use super::groups_report;
+use super::hook::HookResult;
 use super::job::{run_job, JobEnv, JobResult};
 use super::outcome::Outcome;
 use super::output::OutputMode;
 use super::progress::Progress;
 use super::report::{InstanceReport, Status};
 use super::signals::Received;
+use crate::manifest::Group;
+use crate::schedule::Schedule;
 
 /// What job threads and the signal thread tell the scheduler.
 #[derive(Debug)]
@@ -22,10 +26,12 @@ pub enum Event {
     /// The instance holds its lock and is running terraform.
     Running(usize),
     Done(usize, Box<JobResult>),
+    /// Group `g`'s on_change hook ended.
+    HookDone(usize, Box<HookResult>),
     Signal(Received),
 }
 
-enum Node {
+pub(super) enum Node {
     Pending,
     /// Started; `running` once it holds its lock.
     Active {
@@ -37,8 +43,10 @@ enum Node {
 
 pub struct Scheduler {
     pub graph: Graph,
-    pub limit: usize,
     pub fail_fast: bool,
+    /// The manifest's run groups, and the selected instances inside each.
+    pub groups: Vec<Group>,
+    pub group_instances: Vec<Vec<usize>>,
     /// Display name per manifest index.
     pub names: Vec<String>,
     pub env: Arc<JobEnv>,
@@ -47,6 +55,9 @@ pub struct Scheduler {
 /// The end of a run.
 pub struct Finish {
     pub outcomes: BTreeMap<usize, Outcome>,
+    /// The hooks that ran, by group index.
+    pub hooks: BTreeMap<usize, HookResult>,
+    pub schedule: Schedule,
     pub interrupted_by: Option<Received>,
 }
 
@@ -55,6 +66,7 @@ const TICK: Duration = Duration::from_millis(200);
 impl Scheduler {
     pub fn run(
         self,
+        mut schedule: Schedule,
         reused: BTreeMap<usize, InstanceReport>,
         events: Receiver<Event>,
         sender: Sender<Event>,
@@ -68,22 +80,22 @@ impl Scheduler {
             .map(|&i| (i, Node::Pending))
             .collect();
         for (i, report) in reused {
+            schedule.reuse(i);
             nodes.insert(i, Node::Finished(Outcome::Reused(Box::new(report))));
         }
-        let mut order = self.graph.nodes.clone();
-        order.sort_by_key(|&i| (std::cmp::Reverse(self.graph.height[i]), i));
         let total = nodes.len();
+        let mut hooks = BTreeMap::new();
         let mut stopping: Option<String> = None;
         let mut interrupted_by = None;
         loop {
             if stopping.is_none() {
-                self.start_ready(&order, &mut nodes, &sender, total);
+                self.apply_steps(schedule.decide(), &mut nodes, &sender, progress);
             }
             let finished = nodes
                 .values()
                 .filter(|n| matches!(n, Node::Finished(_)))
                 .count();
-            if finished == total {
+            if finished == total && schedule.all_done() {
                 break;
             }
             if let Some(why) = &stopping {
@@ -108,12 +120,30 @@ impl Scheduler {
                         _ => SystemTime::now(),
                     };
                     let failed = result.status == Status::Failed;
+                    let changed = result
+                        .resources
+                        .is_some_and(|r| r.added + r.changed + r.destroyed > 0);
+                    schedule.finished(i, result.status == Status::Succeeded, changed);
                     self.announce_done(i, &result, started, &nodes, total);
                     let outcome = Outcome::Ran { started, result };
                     progress.finished(i, &outcome);
                     nodes.insert(i, Node::Finished(outcome));
                     if failed && self.fail_fast && stopping.is_none() {
                         let why = format!("--fail-fast after {} failed", self.names[i]);
+                        self.stop(&why);
+                        stopping = Some(why);
+                    }
+                }
+                Ok(Event::HookDone(g, result)) => {
+                    self.announce_hook(g, &result);
+                    let failed = result.status != Status::Succeeded;
+                    schedule.hook_finished(g, !failed);
+                    hooks.insert(g, *result);
+                    if failed && self.fail_fast && stopping.is_none() {
+                        let why = format!(
+                            "--fail-fast after the on_change hook of {} failed",
+                            self.groups[g].name
+                        );
                         self.stop(&why);
                         stopping = Some(why);
                     }
@@ -135,7 +165,7 @@ impl Scheduler {
                 }
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
             }
-            self.status_line(&nodes, t0, stopping.is_some());
+            self.status_line(&nodes, &schedule, t0, stopping.is_some());
         }
         self.env.console.clear_status();
         let outcomes = nodes
@@ -153,84 +183,13 @@ impl Scheduler {
             .collect();
         Finish {
             outcomes,
+            hooks,
+            schedule,
             interrupted_by,
         }
     }
 
-    /// Skips what can no longer run and starts what can, up to the limit.
-    fn start_ready(
-        &self,
-        order: &[usize],
-        nodes: &mut BTreeMap<usize, Node>,
-        sender: &Sender<Event>,
-        total: usize,
-    ) {
-        loop {
-            let mut changed = false;
-            for &i in order {
-                if !matches!(nodes.get(&i), Some(Node::Pending)) {
-                    continue;
-                }
-                let before = &self.graph.before[i];
-                let mut all_done = true;
-                let mut failed = Vec::new();
-                for d in before {
-                    match nodes.get(d) {
-                        Some(Node::Finished(o)) if o.status() == Status::Succeeded => {}
-                        Some(Node::Finished(_)) => failed.push(self.names[*d].clone()),
-                        _ => all_done = false,
-                    }
-                }
-                if !all_done {
-                    continue;
-                }
-                if !failed.is_empty() {
-                    let reason = format!("upstream dependencies failed: {}", failed.join(", "));
-                    let done = 1 + nodes
-                        .values()
-                        .filter(|n| matches!(n, Node::Finished(_)))
-                        .count();
-                    self.env.console.block(&format!(
-                        "fleet: [{done}/{total}] {}: skipped: {reason}",
-                        self.names[i]
-                    ));
-                    nodes.insert(
-                        i,
-                        Node::Finished(Outcome::NotRun {
-                            status: Status::Skipped,
-                            reason,
-                        }),
-                    );
-                    changed = true;
-                    continue;
-                }
-                let active = nodes
-                    .values()
-                    .filter(|n| matches!(n, Node::Active { .. }))
-                    .count();
-                if active >= self.limit {
-                    continue;
-                }
-                nodes.insert(
-                    i,
-                    Node::Active {
-                        started: SystemTime::now(),
-                        running: false,
-                    },
-                );
-                self.spawn(i, sender);
-                self.env
-                    .console
-                    .progress(&format!("fleet: started {}", self.names[i]));
-                changed = true;
-            }
-            if !changed {
-                return;
-            }
-        }
-    }
-
-    fn spawn(&self, i: usize, sender: &Sender<Event>) {
+    pub(super) fn spawn(&self, i: usize, sender: &Sender<Event>) {
         let env = Arc::clone(&self.env);
         let to_scheduler = sender.clone();
         let name = self.names[i].clone();
@@ -250,7 +209,7 @@ impl Scheduler {
         }
     }
 
-    fn stop(&self, why: &str) {
+    pub(super) fn stop(&self, why: &str) {
         let n = self.env.children.interrupt_all();
         self.env.console.block(&format!(
             "fleet: {why}: starting nothing new; sent SIGINT to {n} running terraform process group(s) and waiting for them to exit"
@@ -314,7 +273,13 @@ impl Scheduler {
         }
     }
 
-    fn status_line(&self, nodes: &BTreeMap<usize, Node>, t0: Instant, stopping: bool) {
+    fn status_line(
+        &self,
+        nodes: &BTreeMap<usize, Node>,
+        schedule: &Schedule,
+        t0: Instant,
+        stopping: bool,
+    ) {
         if !self.env.console.live {
             return;
         }
@@ -342,6 +307,10 @@ impl Scheduler {
             text.push_str(&format!(", {waiting} waiting for locks"));
         }
         text.push_str(&format!("  [{:.0}s]", t0.elapsed().as_secs_f64()));
+        let groups = groups_report::status_text(&self.groups, schedule);
+        if !groups.is_empty() {
+            text.push_str(&format!("  [{groups}]"));
+        }
         if !running.is_empty() {
             text.push_str(&format!("  {}", running.join(" ")));
         }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 use super::Store;
 use crate::archive::{self};
-use crate::fsutil;
+use crate::fsutil::{self, Replace};
 use crate::hash;
 use crate::lock::Lock;
 
@@ -68,7 +68,7 @@ impl Store {
         if archive_identity(archive.path)? == key {
             let absolute = std::path::absolute(archive.path).context("resolving archive path")?;
             let text = format!("{digest}\n{}\n", absolute.display());
-            fsutil::write_replace(&record, text.as_bytes(), false)?;
+            fsutil::replace_file(&record, text.as_bytes(), Replace::QUICK)?;
         }
         Ok((digest, DigestSource::HashedHere))
     }

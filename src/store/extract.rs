@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use crate::archive::{self, Unpacked};
-use crate::fsutil;
+use crate::fsutil::{self, Replace};
 use crate::hash;
 use crate::lock::Lock;
 
@@ -112,7 +112,14 @@ impl Store {
         let unpacked = self.unpack_and_publish(file, digest, source, replace)?;
         let listing = serde_json::to_vec(&unpacked.model).context("encoding version listing")?;
         let temp = self.staging_path(digest, "listing");
-        fsutil::write_through(&temp, &self.listing_path(digest), &listing, true)?;
+        fsutil::replace_file(
+            &self.listing_path(digest),
+            &listing,
+            Replace {
+                staging: Some(&temp),
+                ..Replace::DURABLE
+            },
+        )?;
         let manifest = VersionManifest {
             schema: MANIFEST_SCHEMA,
             sha256: digest.to_string(),
@@ -125,7 +132,14 @@ impl Store {
         // Staged under the digest's name so the sweep of a later extraction
         // removes it if this process dies before the rename.
         let temp = self.staging_path(digest, "manifest");
-        fsutil::write_through(&temp, &self.manifest_path(digest), &json, true)?;
+        fsutil::replace_file(
+            &self.manifest_path(digest),
+            &json,
+            Replace {
+                staging: Some(&temp),
+                ..Replace::DURABLE
+            },
+        )?;
         Ok(manifest)
     }
 

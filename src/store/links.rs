@@ -29,15 +29,7 @@ impl Store {
                     ));
                 }
             }
-            fsutil::sweep_dead_temps(link);
-            let temp = fsutil::sibling_temp(link);
-            std::os::unix::fs::symlink(version, &temp)
-                .with_context(|| format!("creating symlink {}", temp.display()))?;
-            if let Err(e) = fs::rename(&temp, link) {
-                let _ = fs::remove_file(&temp);
-                return Err(e).with_context(|| format!("replacing link {}", link.display()));
-            }
-            fsutil::sync_parent(link)?;
+            fsutil::replace_symlink(link, version)?;
         }
         self.record_link(link)
     }

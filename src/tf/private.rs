@@ -3,7 +3,6 @@
 //! plans and logs.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -54,31 +53,10 @@ pub fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
 
 /// Like [`write_file`] with `mode` (0700 for an executable rendered file).
 pub fn write_file_mode(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> Result<()> {
-    let temp = fsutil::sibling_temp(path);
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&temp)
-            .with_context(|| format!("creating {}", temp.display()))?;
-        file.set_permissions(fs::Permissions::from_mode(mode))
-            .with_context(|| format!("making {} private", temp.display()))?;
-        file.write_all(bytes)
-            .with_context(|| format!("writing {}", temp.display()))?;
-        if durable {
-            file.sync_all()
-                .with_context(|| format!("syncing {}", temp.display()))?;
-        }
-        fs::rename(&temp, path)
-            .with_context(|| format!("renaming {} to {}", temp.display(), path.display()))?;
-        if durable {
-            fsutil::sync_parent(path)?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    let how = fsutil::Replace {
+        durable,
+        mode: Some(mode),
+        staging: None,
+    };
+    fsutil::replace_file(path, bytes, how)
 }

@@ -161,12 +161,12 @@ impl RunDir {
         let fixed = [
             ("TF_DATA_DIR", self.data_dir().into_os_string()),
             ("TF_CLI_CONFIG_FILE", self.cli_config().into_os_string()),
-            ("CHECKPOINT_DISABLE", "1".into()),
-            ("TF_IN_AUTOMATION", "1".into()),
             (RUN_DIR_ENV, self.path.clone().into_os_string()),
             ("FLEET_INSTANCE", inst.label.clone().into()),
         ];
         env.extend(fixed.into_iter().map(|(k, v)| (OsString::from(k), v)));
+        let settings = crate::tf_env::fleet_settings(crate::tf_env::Scope::Run);
+        env.extend(settings.into_iter().map(|(k, v)| (k.into(), v.into())));
         env
     }
 }

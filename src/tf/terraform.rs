@@ -12,6 +12,7 @@ use super::rundir::{RunDir, PLAN_FILE, PLUGINS_DIR};
 use super::Action;
 use crate::lock::Lock;
 use crate::manifest::Instance;
+use crate::tf_env::{self, Scope};
 
 /// How the run is driven: one instance at a terminal, or many unattended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,8 +57,10 @@ impl<'l> Terraform<'l> {
         })
     }
 
-    /// A command for `step` in the run directory. The caller's
-    /// `TF_WORKSPACE` is dropped: the instance decides its workspace.
+    /// A command for `step` in the run directory, its environment by the
+    /// one policy ([`crate::tf_env`], run-target scope: the caller's
+    /// `TF_*` settings, `TF_WORKSPACE` and the plugin cache among them,
+    /// never reach terraform), then the instance's own variables.
     ///
     /// Terraform inherits the instance lock's descriptor, as under
     /// util-linux `flock(1)`: the lock is free only once terraform (and
@@ -65,12 +68,12 @@ impl<'l> Terraform<'l> {
     /// runs with umask 077, so state, plans and backups it writes are private.
     pub fn command(&self, step: &Step) -> Command {
         let mut cmd = Command::new(&self.binary);
+        tf_env::sanitize_from_process(&mut cmd, Scope::Run);
         cmd.args(&step.args)
             .current_dir(&self.run.path)
-            .env_remove("TF_WORKSPACE")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             // Terraform copies even -plugin-dir packages into a plugin cache,
-            // which is not safe for concurrent use: none, from anywhere.
+            // which is not safe for concurrent use: none, not even from `env`.
             .env_remove("TF_PLUGIN_CACHE_DIR");
         self.lock.share_with_child(&mut cmd);
         // SAFETY: umask is async-signal-safe.

@@ -1,0 +1,315 @@
+//! The scheduling state machine. The runner calls [`Schedule::decide`] after
+//! every change and performs the [`Step`]s it returns; it reports back with
+//! [`Schedule::finished`] and [`Schedule::hook_finished`].
+//!
+//! The pick: a free slot goes to the ready instance with the longest chain of
+//! waiters (then the earliest index) whose limits allow it — the fleet's
+//! limit and every enclosing parallel group's `concurrency`; a blocked
+//! instance never holds back one behind it. An exclusive instance that is
+//! ready takes the next turn: nothing new starts until it has run alone.
+
+use anyhow::Result;
+
+use super::shape::{Shape, Wait};
+use super::{Member, Mode, Spec};
+
+/// What the runner should do now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Start(usize),
+    /// Not run, because something it waits for did not succeed.
+    Skip(usize, String),
+    /// Run group `g`'s `on_change` hook.
+    RunHook(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Pending,
+    Active,
+    Done { ok: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookState {
+    /// Some member has not finished yet.
+    Waiting,
+    Running,
+    Done {
+        ok: bool,
+    },
+    /// No hook, or nothing of the group changed (or the action changes nothing).
+    NotNeeded,
+}
+
+pub struct Schedule {
+    pub spec: Spec,
+    pub shape: Shape,
+    run: Vec<Run>,
+    changed: Vec<bool>,
+    hooks: Vec<HookState>,
+    /// Scheduled instances, highest priority first.
+    priority: Vec<usize>,
+    active: usize,
+    active_in: Vec<usize>,
+    exclusive_active: bool,
+    hooks_running: usize,
+}
+
+enum Readiness {
+    Blocked,
+    Ready,
+    Doomed(String),
+}
+
+impl Schedule {
+    /// Checks the spec (exit 4 for a shape that cannot run).
+    pub fn new(spec: Spec) -> Result<Schedule> {
+        let shape = Shape::new(&spec)?;
+        let n = spec.names.len();
+        let mut priority: Vec<usize> = (0..n).filter(|&i| spec.scheduled[i]).collect();
+        priority.sort_by_key(|&i| (std::cmp::Reverse(shape.height[i]), i));
+        let groups = spec.groups.len();
+        Ok(Schedule {
+            run: vec![Run::Pending; n],
+            changed: vec![false; n],
+            hooks: vec![HookState::Waiting; groups],
+            priority,
+            active: 0,
+            active_in: vec![0; groups],
+            exclusive_active: false,
+            hooks_running: 0,
+            spec,
+            shape,
+        })
+    }
+
+    /// Marks an instance as succeeded before the run (resumed from a report).
+    pub fn reuse(&mut self, i: usize) {
+        self.run[i] = Run::Done { ok: true };
+    }
+
+    /// Whether every scheduled instance and every hook is done.
+    pub fn all_done(&self) -> bool {
+        self.priority
+            .iter()
+            .all(|&i| matches!(self.run[i], Run::Done { .. }))
+            && self
+                .hooks
+                .iter()
+                .all(|h| matches!(h, HookState::Done { .. } | HookState::NotNeeded))
+    }
+
+    pub fn hook_state(&self, g: usize) -> HookState {
+        self.hooks[g]
+    }
+
+    /// Instances of group `g` running now, and in all.
+    pub fn group_load(&self, g: usize) -> (usize, usize) {
+        (self.active_in[g], self.shape.group_instances[g].len())
+    }
+
+    /// Whether a group finished with every instance and its hook successful.
+    pub fn group_ok(&self, g: usize) -> bool {
+        self.member_done(Member::Group(g)) == Some(true)
+    }
+
+    /// What to do now; call again after every finish.
+    pub fn decide(&mut self) -> Vec<Step> {
+        let mut steps = Vec::new();
+        loop {
+            let mut progressed = false;
+            for k in 0..self.priority.len() {
+                let i = self.priority[k];
+                if self.run[i] != Run::Pending {
+                    continue;
+                }
+                if let Readiness::Doomed(reason) = self.readiness(i) {
+                    self.run[i] = Run::Done { ok: false };
+                    steps.push(Step::Skip(i, reason));
+                    progressed = true;
+                }
+            }
+            progressed |= self.settle_hooks(&mut steps);
+            if !progressed {
+                break;
+            }
+        }
+        self.start_ready(&mut steps);
+        steps
+    }
+
+    pub fn finished(&mut self, i: usize, ok: bool, changed: bool) {
+        if self.run[i] == Run::Active {
+            self.active -= 1;
+            for &g in &self.shape.ancestors[i] {
+                self.active_in[g] -= 1;
+            }
+            if self.spec.exclusive[i] {
+                self.exclusive_active = false;
+            }
+        }
+        self.run[i] = Run::Done { ok };
+        self.changed[i] = changed;
+    }
+
+    pub fn hook_finished(&mut self, g: usize, ok: bool) {
+        if self.hooks[g] == HookState::Running {
+            self.hooks_running -= 1;
+        }
+        self.hooks[g] = HookState::Done { ok };
+    }
+
+    /// Starts the hooks of groups whose members all finished (or marks them
+    /// not needed); whether anything changed.
+    fn settle_hooks(&mut self, steps: &mut Vec<Step>) -> bool {
+        let mut progressed = false;
+        for k in 0..self.shape.inner_first.len() {
+            let g = self.shape.inner_first[k];
+            if self.hooks[g] != HookState::Waiting {
+                continue;
+            }
+            let members = &self.shape.order[g];
+            if members.iter().any(|&m| self.member_done(m).is_none()) {
+                continue;
+            }
+            let changed = self.shape.group_instances[g]
+                .iter()
+                .any(|&i| self.changed[i]);
+            if !(self.spec.groups[g].hook && self.spec.changes && changed) {
+                self.hooks[g] = HookState::NotNeeded;
+                progressed = true;
+                continue;
+            }
+            if self.exclusive_active {
+                continue;
+            }
+            self.hooks[g] = HookState::Running;
+            self.hooks_running += 1;
+            steps.push(Step::RunHook(g));
+            progressed = true;
+        }
+        progressed
+    }
+
+    fn start_ready(&mut self, steps: &mut Vec<Step>) {
+        if self.exclusive_active {
+            return;
+        }
+        let ready: Vec<usize> = self
+            .priority
+            .iter()
+            .copied()
+            .filter(|&i| {
+                self.run[i] == Run::Pending && matches!(self.readiness(i), Readiness::Ready)
+            })
+            .collect();
+        if let Some(&alone) = ready.iter().find(|&&i| self.spec.exclusive[i]) {
+            if self.active == 0 && self.hooks_running == 0 {
+                self.start(alone, steps);
+                self.exclusive_active = true;
+            }
+            return;
+        }
+        for i in ready {
+            if self.allows(i) {
+                self.start(i, steps);
+            }
+        }
+    }
+
+    fn allows(&self, i: usize) -> bool {
+        self.active < self.spec.limit
+            && self.shape.ancestors[i].iter().all(|&g| {
+                let group = &self.spec.groups[g];
+                group.mode != Mode::Parallel
+                    || group.concurrency == 0
+                    || self.active_in[g] < group.concurrency
+            })
+    }
+
+    fn start(&mut self, i: usize, steps: &mut Vec<Step>) {
+        self.run[i] = Run::Active;
+        self.active += 1;
+        for &g in &self.shape.ancestors[i] {
+            self.active_in[g] += 1;
+        }
+        steps.push(Step::Start(i));
+    }
+
+    /// `Some(ok)` once a member (and, for a group, its hook) is done.
+    fn member_done(&self, member: Member) -> Option<bool> {
+        match member {
+            Member::Instance(i) if !self.spec.scheduled[i] => Some(true),
+            Member::Instance(i) => match self.run[i] {
+                Run::Done { ok } => Some(ok),
+                _ => None,
+            },
+            Member::Group(g) => {
+                let mut ok = true;
+                for &m in &self.shape.order[g] {
+                    ok &= self.member_done(m)?;
+                }
+                match self.hooks[g] {
+                    HookState::Done { ok: hook } => Some(ok && hook),
+                    HookState::NotNeeded => Some(ok),
+                    HookState::Waiting | HookState::Running => None,
+                }
+            }
+        }
+    }
+
+    fn member_name(&self, member: Member) -> &str {
+        match member {
+            Member::Instance(i) => &self.spec.names[i],
+            Member::Group(g) => &self.spec.groups[g].name,
+        }
+    }
+
+    fn readiness(&self, i: usize) -> Readiness {
+        let mut failed_deps = Vec::new();
+        let mut reasons = Vec::new();
+        let mut serial_failed = Vec::new();
+        for wait in &self.shape.waits[i] {
+            match *wait {
+                Wait::Dependency(d) => match self.member_done(Member::Instance(d)) {
+                    None => return Readiness::Blocked,
+                    Some(false) => failed_deps.push(self.spec.names[d].clone()),
+                    Some(true) => {}
+                },
+                Wait::Earlier { group, member } => match self.member_done(member) {
+                    None => return Readiness::Blocked,
+                    // Only the first failed member of a group: the later ones were skipped for it.
+                    Some(false) if !serial_failed.contains(&group) => {
+                        serial_failed.push(group);
+                        reasons.push(format!(
+                            "earlier member of {} failed: {}",
+                            self.spec.groups[group].name,
+                            self.member_name(member)
+                        ))
+                    }
+                    Some(_) => {}
+                },
+                Wait::Hook(g) => match self.hooks[g] {
+                    HookState::Waiting | HookState::Running => return Readiness::Blocked,
+                    HookState::Done { ok: false } => reasons.push(format!(
+                        "the on_change hook of {} failed",
+                        self.spec.groups[g].name
+                    )),
+                    _ => {}
+                },
+            }
+        }
+        if !failed_deps.is_empty() {
+            reasons.insert(
+                0,
+                format!("upstream dependencies failed: {}", failed_deps.join(", ")),
+            );
+        }
+        if reasons.is_empty() {
+            Readiness::Ready
+        } else {
+            Readiness::Doomed(reasons.join("; "))
+        }
+    }
+}
