@@ -14,6 +14,7 @@
 //! - [`process`]: child processes that never outlive an interrupted run.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`schedule`]: the rules deciding what a fleet run starts next (groups, limits, exclusive).
+//! - [`identity`]: instance identities (what decides a plan) and manifest stamping.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
 //! - [`tf_env`]: the one environment policy of every terraform fleet starts.
 //! - [`lock_file`]: the one reader (and `zh:` writer) of `.terraform.lock.hcl`;
@@ -30,6 +31,7 @@ pub mod cmd;
 pub mod error;
 pub mod fsutil;
 pub mod hash;
+pub mod identity;
 pub mod keyed_tag;
 pub mod lock;
 pub mod lock_file;

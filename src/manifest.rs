@@ -105,6 +105,10 @@ pub struct Instance {
     /// Runs alone: nothing else of a run starts while it runs (`tf_instance(exclusive)`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub exclusive: bool,
+    /// sha256 of everything that decides this instance's plan, computed at
+    /// build time (`fleet identity compute`); compared by `--affected-since`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
 }
 
 /// A reference to an output of another instance.
@@ -312,6 +316,7 @@ mod tests {
             providers: vec![],
             secret_env: BTreeMap::new(),
             exclusive: false,
+            identity: None,
         }
     }
 

@@ -1,6 +1,7 @@
 """tf_fleet: many instances, and the ones they depend on, as one manifest for `fleet run`."""
 
 load(":group_order.bzl", "check_group_order", "check_memberships")
+load(":identity.bzl", "stamped_manifest")
 load(":labels.bzl", "label_string")
 load(":launcher.bzl", "LAUNCHER_ATTRS", "RUNFILES_ROOT", "runfile", "write_launcher")
 load(":manifest.bzl", "manifest_json")
@@ -58,14 +59,21 @@ def _tf_fleet_impl(ctx):
         check_group_order(label, [json.decode(e) for e in entries], group_entries)
 
     manifest = ctx.actions.declare_file(ctx.label.name + ".manifest.json")
-    ctx.actions.write(manifest, manifest_json(
-        target = label,
-        terraform = first.terraform.binary.short_path,
-        fleet_root = first.fleet_root,
-        entries = entries,
-        parallelism = ctx.attr.parallelism,
-        groups = group_entries,
-    ))
+    stamped_manifest(
+        ctx,
+        fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary,
+        out = manifest,
+        text = manifest_json(
+            target = label,
+            terraform = first.terraform.binary.short_path,
+            fleet_root = first.fleet_root,
+            entries = entries,
+            parallelism = ctx.attr.parallelism,
+            groups = group_entries,
+        ),
+        claims = depset(transitive = [i.transitive_identity_claims for i in instances]).to_list(),
+        identities = depset(transitive = [i.transitive_identities for i in instances]),
+    )
 
     # run_files holds every rendered tree and validation report (dependencies
     # included) and terraform; building the fleet builds all but terraform.
@@ -93,7 +101,8 @@ def _tf_fleet_impl(ctx):
 tf_fleet_rule = rule(
     implementation = _tf_fleet_impl,
     doc = """Builds (renders and validates) a set of instances and their dependencies, checks that
-none of them share state or have nested run directories, and writes their manifest for `fleet run`. The `<name>` target of `tf_fleet`.""",
+none of them share state or have nested run directories, and writes their manifest for `fleet run`
+(with each instance's identity, which `fleet run --affected-since` compares). The `<name>` target of `tf_fleet`.""",
     attrs = {
         "instances": attr.label_list(
             mandatory = True,
@@ -107,6 +116,8 @@ none of them share state or have nested run directories, and writes their manife
         ),
     },
     provides = [TfFleetInfo, TfInstanceGroupInfo],
+    # The helper writes the manifest with every instance's identity in it.
+    toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
 )
 
 def _tf_fleet_run_impl(ctx):

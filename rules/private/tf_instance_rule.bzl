@@ -1,6 +1,7 @@
 """The `<name>` target of tf_instance: render the instance tree, check it, write its manifest."""
 
 load(":check.bzl", "CHECK_MODES", "component_sources", "effective_check", "fleet_check")
+load(":identity.bzl", "identity_claim", "instance_identity", "stamped_manifest")
 load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
@@ -158,13 +159,40 @@ def _tf_instance_impl(ctx):
         lock_target = component.lock_target,
     )
     transitive_entries = depset([json.encode(entry)], transitive = [dep.transitive_entries for dep in deps])
+    fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
+    instance_id = instance_identity(
+        ctx,
+        fleet = fleet,
+        terraform = terraform,
+        tree = tree,
+        providers = component.providers,
+        settings = {
+            "env": entry["env"],
+            "inputs_from": inputs_from,
+            "secret_env": entry.get("secret_env", {}),
+            "workspace": workspace,
+        },
+        upstreams = {dep.label: dep.identity for dep in deps if dep.label in [ref["instance"] for ref in inputs_from.values()]},
+    )
+    transitive_identities = depset([instance_id], transitive = [dep.transitive_identities for dep in deps])
+    transitive_identity_claims = depset(
+        [identity_claim(label, instance_id)],
+        transitive = [dep.transitive_identity_claims for dep in deps],
+    )
     manifest = ctx.actions.declare_file(ctx.label.name + ".manifest.json")
-    ctx.actions.write(manifest, manifest_json(
-        target = label,
-        terraform = terraform.binary.short_path,
-        fleet_root = ctx.attr.fleet_root,
-        entries = transitive_entries.to_list(),
-    ))
+    stamped_manifest(
+        ctx,
+        fleet = fleet,
+        out = manifest,
+        text = manifest_json(
+            target = label,
+            terraform = terraform.binary.short_path,
+            fleet_root = ctx.attr.fleet_root,
+            entries = transitive_entries.to_list(),
+        ),
+        claims = transitive_identity_claims.to_list(),
+        identities = transitive_identities,
+    )
     run_files = depset(
         [tree, manifest] + reports + [p.archive for p in component.providers],
         transitive = [terraform.files] + [dep.run_files for dep in deps],
@@ -173,6 +201,7 @@ def _tf_instance_impl(ctx):
         DefaultInfo(files = depset([tree] + reports)),
         OutputGroupInfo(
             manifest = depset([manifest]),
+            identity = depset([instance_id]),
             rendered = depset([tree]),
             # The files rules_fleet writes into the tree (backend.tf.json, terraform.tfvars.json).
             generated = depset(rendered.generated),
@@ -196,7 +225,10 @@ def _tf_instance_impl(ctx):
             backend_config = backend_config,
             state_identity = identity,
             manifest_entry = entry,
+            identity = instance_id,
             transitive_entries = transitive_entries,
+            transitive_identities = transitive_identities,
+            transitive_identity_claims = transitive_identity_claims,
             transitive_states = transitive_states,
             transitive_run_dirs = transitive_run_dirs,
             run_files = run_files,

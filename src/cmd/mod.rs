@@ -9,6 +9,7 @@ mod extract;
 mod gc;
 mod guard;
 mod hash;
+mod identity;
 mod lock;
 mod lock_file;
 mod provider_package;
@@ -71,6 +72,8 @@ pub enum Command {
     LockFile(lock_file::LockFileCommand),
     /// Run one variant's build tool with its tools and tags (the `variant_build` action).
     VariantBuild(variant_build::VariantBuildArgs),
+    /// Compute an instance identity, or write identities into a manifest (build actions).
+    Identity(identity::IdentityArgs),
 }
 
 /// Parses arguments, runs the command and returns the process exit code.
@@ -117,5 +120,6 @@ pub fn run(command: Command) -> Result<i32> {
         Command::ProviderPackage(args) => provider_package::run(args),
         Command::LockFile(command) => lock_file::run(command),
         Command::VariantBuild(args) => variant_build::run(args),
+        Command::Identity(args) => identity::run(&args),
     }
 }

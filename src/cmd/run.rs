@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use super::args::{one_of, LocationArgs};
+use crate::run::ci::CiOptions;
 use crate::run::output::OutputMode;
 use crate::run::{run_command, RunOptions};
 use crate::tf::Action;
@@ -42,6 +43,31 @@ pub struct RunArgs {
     /// apply: apply each instance's saved plan (from the plan action).
     #[arg(long)]
     pub from_plan: bool,
+    /// Run only the instances a change since REV (git) affects: changed,
+    /// added and their dependents. Builds the fleet at REV in a temporary
+    /// worktree; instances gone since REV are listed, never destroyed.
+    #[arg(long, value_name = "REV", conflicts_with = "affected_base_manifest")]
+    pub affected_since: Option<String>,
+    /// Like --affected-since, comparing with a fleet manifest kept from the base build.
+    #[arg(long, value_name = "FILE")]
+    pub affected_base_manifest: Option<PathBuf>,
+    /// The bazel that builds the fleet at REV for --affected-since.
+    #[arg(long, value_name = "PATH", default_value = "bazel")]
+    pub bazel: String,
+    /// One more option for that `bazel build` (e.g. --disk_cache=PATH); repeatable.
+    #[arg(
+        long = "affected-bazel-arg",
+        value_name = "OPTION",
+        allow_hyphen_values = true
+    )]
+    pub affected_bazel_args: Vec<String>,
+    /// Also write a Markdown summary (for a pull-request comment) here.
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// plan: exit 0 when no planned instance has changes, 2 when some has
+    /// and none failed, 1 on any failure (drift detection).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
     /// Run `terraform init` for every instance even when nothing it used
     /// changed since its last init (by default such instances skip it).
     #[arg(long, env = "FLEET_REINIT")]
@@ -59,6 +85,14 @@ pub fn run(args: RunArgs) -> Result<i32> {
         resume: args.resume,
         report: args.report,
         from_plan: args.from_plan,
+        ci: CiOptions {
+            affected_since: args.affected_since,
+            affected_base_manifest: args.affected_base_manifest,
+            bazel: args.bazel,
+            affected_bazel_args: args.affected_bazel_args,
+            summary: args.summary,
+            detailed_exitcode: args.detailed_exitcode,
+        },
         reinit: args.reinit,
     })
 }

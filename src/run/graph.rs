@@ -163,6 +163,7 @@ mod tests {
                 providers: vec![],
                 secret_env: Default::default(),
                 exclusive: false,
+                identity: None,
             })
             .collect();
         Manifest {

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 
+use super::changes::PlanChanges;
 use super::output::{Console, OutputMode};
+use super::plan_show;
 use super::report::Status;
 use super::steps::StepTiming;
 use super::summary::{self, Resources};
@@ -53,6 +55,8 @@ pub struct JobResult {
     pub outputs_file: Option<PathBuf>,
     /// The instance digest of this run (known once its directory is prepared).
     pub digest: Option<String>,
+    /// plan: the saved plan's changes (`terraform show -json`).
+    pub plan_changes: Option<PlanChanges>,
     /// What grouped output shows for this instance.
     pub shown: Vec<u8>,
     /// The steps it took, with their times (terraform processes and fleet's own).
@@ -78,6 +82,7 @@ impl JobResult {
             plan_file: None,
             outputs_file: None,
             digest: None,
+            plan_changes: None,
             shown: Vec::new(),
             steps: Vec::new(),
             init_skipped: None,
@@ -136,6 +141,7 @@ struct Job<'a> {
     shown: Vec<u8>,
     resources: Option<Resources>,
     digest: Option<String>,
+    plan_changes: Option<PlanChanges>,
     /// The rendered tree's digest (known once the directory is prepared).
     rendered: String,
     steps: Vec<StepTiming>,
@@ -162,6 +168,7 @@ impl<'a> Job<'a> {
             shown: Vec::new(),
             resources: None,
             digest: None,
+            plan_changes: None,
             rendered: String::new(),
             steps: Vec::new(),
             init_skipped: None,
@@ -187,6 +194,7 @@ impl<'a> Job<'a> {
         result.log = Some(log_path);
         result.resources = self.resources;
         result.digest = self.digest.take();
+        result.plan_changes = self.plan_changes.take();
         result.steps = std::mem::take(&mut self.steps);
         result.init_skipped = self.init_skipped;
         result.shown = std::mem::take(&mut self.shown);
@@ -218,6 +226,9 @@ impl<'a> Job<'a> {
         }
         if let Some(ended) = self.step(&tf, &terraform::action_step(action, mode, &[]), true) {
             return ended;
+        }
+        if action == Action::Plan {
+            self.read_plan_changes(&tf);
         }
         let after = match action {
             Action::Apply => self.save_outputs(&tf),
@@ -383,6 +394,23 @@ impl<'a> Job<'a> {
             self.steps.push(StepTiming::new(step.name, took, true));
         }
         saved.result
+    }
+
+    /// Records the saved plan's changes; a failure to read them is logged,
+    /// not fatal (the counts from terraform's `Plan:` line remain).
+    fn read_plan_changes(&mut self, tf: &Terraform) {
+        let mut errors = Vec::new();
+        let read = plan_show::read_plan_changes(&self.env.children, tf, |line| {
+            errors.extend_from_slice(line);
+            errors.push(b'\n');
+        });
+        if !errors.is_empty() {
+            self.log_line(&errors);
+        }
+        match read {
+            Ok(changes) => self.plan_changes = changes,
+            Err(e) => self.log_line(format!("fleet: {}: {e:#}", self.inst.label).as_bytes()),
+        }
     }
 
     fn log_line(&mut self, text: &[u8]) {

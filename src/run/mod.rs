@@ -6,6 +6,10 @@
 //! [`output`] prints, [`summary`] and [`report`] record, [`signals`] and
 //! [`process`] make sure no terraform outlives an interrupted run.
 
+pub mod affected;
+pub mod base_build;
+pub mod changes;
+pub mod ci;
 pub mod graph;
 mod group_steps;
 pub mod groups;
@@ -14,12 +18,14 @@ pub mod hook;
 pub mod job;
 pub mod outcome;
 pub mod output;
+pub mod plan_show;
 pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod scheduler;
 pub mod steps;
 pub mod summary;
+pub mod summary_md;
 
 use crate::process::{self, signals};
 
@@ -62,6 +68,8 @@ pub struct RunOptions {
     pub report: Option<PathBuf>,
     /// apply: apply each instance's saved plan (from the plan action).
     pub from_plan: bool,
+    /// Affected-only selection, Markdown summary, drift exit codes.
+    pub ci: ci::CiOptions,
     /// Run `terraform init` for every instance even when nothing it used
     /// changed since its last init (by default such instances skip it).
     pub reinit: bool,
@@ -82,6 +90,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     if args.from_plan && args.action != Action::Apply {
         return Err(usage("--from-plan goes with --action apply"));
     }
+    args.ci.check(args.action)?;
     let lock_timeout = args.locations.lock_timeout;
     let located = Located::new(&args.locations)?;
     let manifest = &located.manifest;
@@ -101,6 +110,10 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     }
     if args.only.is_empty() {
         selected.extend(0..manifest.instances.len());
+    }
+    let affected = args.ci.affected(manifest)?;
+    if let Some(affected) = &affected {
+        ci::narrow(&mut selected, manifest, affected);
     }
     let limit = match (args.parallelism, manifest.parallelism) {
         (0, 0) => DEFAULT_PARALLELISM,
@@ -129,6 +142,9 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         .max()
         .unwrap_or(0);
     let console = Arc::new(Console::new(args.output, width));
+    if let Some(affected) = &affected {
+        console.block(&format!("fleet: {}", affected.describe()));
+    }
     let children = Arc::new(Children::new(true));
     let (sender, events) = mpsc::channel();
     let signal_sender = sender.clone();
@@ -156,6 +172,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         counts: Default::default(),
         instances: vec![],
         groups: vec![],
+        affected: affected.clone(),
     };
     let selected_list: Vec<usize> = selected.iter().copied().collect();
     let mut progress = Progress::new(base, paths, &located, &names, &selected_list, &reused);
@@ -223,6 +240,10 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         .iter()
         .filter_map(|g| serde_json::to_value(g).ok())
         .collect();
+    if args.ci.detailed_exitcode {
+        report.exit_code = ci::detailed_exit_code(report, exit_code);
+    }
+    let exit_code = report.exit_code;
     print_summary(&console, &progress.report);
     if !group_reports.is_empty() {
         console.block(groups_report::summary_lines(&group_reports).trim_end());
@@ -233,6 +254,9 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         ));
     }
     progress.write_final()?;
+    if let Some(path) = &args.ci.summary {
+        ci::write_summary(path, &progress.report, manifest)?;
+    }
     let written: Vec<String> = progress
         .paths
         .iter()
@@ -249,9 +273,12 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         counts.skipped,
         counts.cancelled,
         report.duration_s,
-        steps::totals(&report.instances),
+        report::process_totals(&report.instances),
         written.join(", ")
     ));
+    if let Some(affected) = affected.as_ref().filter(|_| selected.is_empty()) {
+        console.block(&ci::nothing_affected(manifest, affected));
+    }
     Ok(exit_code)
 }
 

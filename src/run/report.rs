@@ -10,6 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::affected::Affected;
+use super::changes::PlanChanges;
 use super::summary::Resources;
 use crate::error::unsafe_input;
 use crate::fsutil;
@@ -81,6 +83,12 @@ pub struct InstanceReport {
     /// `--resume` reuses a success only while it is unchanged.
     #[serde(default)]
     pub digest: Option<String>,
+    /// plan: whether applying the saved plan would change anything.
+    #[serde(default)]
+    pub changes: Option<bool>,
+    /// plan: what the saved plan changes (addresses, actions, output names; never values).
+    #[serde(default)]
+    pub resource_changes: Option<PlanChanges>,
     /// Terraform processes this instance ran in this run.
     #[serde(default)]
     pub terraform_processes: Option<u32>,
@@ -127,6 +135,9 @@ pub struct Report {
     /// report does not depend on the groups' module).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<serde_json::Value>,
+    /// With `--affected-since` / `--affected-base-manifest`: what the change affects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affected: Option<Affected>,
 }
 
 impl Report {
@@ -225,6 +236,29 @@ pub fn rfc3339(t: SystemTime) -> String {
         rem % 60,
         d.subsec_micros()
     )
+}
+
+/// "N terraform processes (init a, plan b); init skipped for k of m" over
+/// the instances that ran in this run (not those reused by `--resume`).
+pub fn process_totals(instances: &[InstanceReport]) -> String {
+    let ran: Vec<&InstanceReport> = instances
+        .iter()
+        .filter(|i| !i.reused && i.init_skipped.is_some())
+        .collect();
+    let mut by_step: std::collections::BTreeMap<&str, u32> = std::collections::BTreeMap::new();
+    for step in ran.iter().flat_map(|i| &i.steps).filter(|s| s.terraform) {
+        *by_step.entry(step.name.as_str()).or_default() += 1;
+    }
+    let total: u32 = by_step.values().sum();
+    let parts: Vec<String> = by_step.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let skipped = ran.iter().filter(|i| i.init_skipped == Some(true)).count();
+    let noun = if total == 1 { "process" } else { "processes" };
+    let mut text = format!("{total} terraform {noun}");
+    if !parts.is_empty() {
+        text.push_str(&format!(" ({})", parts.join(", ")));
+    }
+    text.push_str(&format!("; init skipped for {skipped} of {}", ran.len()));
+    text
 }
 
 #[cfg(test)]

@@ -1,0 +1,1 @@
+# A lock file without providers (the module uses only terraform_data).
