@@ -11,6 +11,7 @@
 //! - [`module_files`]: reading a Terraform module's `.tf` / `.tf.json` files.
 //! - [`plugin_dir`]: Terraform provider packages from the store as a read-only plugin dir
 //!   (and the one builder of that layout, [`plugin_dir::Slot`]).
+//! - [`process`]: child processes that never outlive an interrupted run.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`schedule`]: the rules deciding what a fleet run starts next (groups, limits, exclusive).
 //! - [`identity`]: instance identities (what decides a plan) and manifest stamping.
@@ -38,6 +39,7 @@ pub mod manifest;
 pub mod module_files;
 pub mod plugin_dir;
 pub mod private_dir;
+pub mod process;
 pub mod provider_package;
 pub mod render;
 pub mod run;

@@ -1,12 +1,12 @@
 //! `fleet run` against the real terraform: order, limit, failures, resume,
 //! plans, destroy, output modes, cycles and arguments.
 
-mod runner_support;
+mod common;
 
 use std::fs;
 use std::time::Duration;
 
-use runner_support::*;
+use common::runner::*;
 use serde_json::json;
 
 fn interval(report: &serde_json::Value, name: &str) -> (f64, f64) {

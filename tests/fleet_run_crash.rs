@@ -4,13 +4,13 @@
 //! what was interrupted and what never started, so `--resume` reruns exactly
 //! those (and any success whose rendered tree changed since).
 
-mod runner_support;
+mod common;
 
 use std::fs;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use runner_support::*;
+use common::runner::*;
 
 const LIMIT: Duration = Duration::from_secs(120);
 

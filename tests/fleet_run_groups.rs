@@ -5,12 +5,12 @@
 //! when nothing changed; a failing one skips the group's dependents), the
 //! `groups` report section, and manifests whose groups cannot run.
 
-mod runner_support;
+mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use runner_support::*;
+use common::runner::*;
 use serde_json::{json, Value};
 
 fn read_ns(fleet: &Fleet, name: &str, end: &str) -> f64 {

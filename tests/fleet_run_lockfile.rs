@@ -2,12 +2,12 @@
 //! runs with `-lockfile=readonly`, so a provider the lock file does not
 //! cover fails init instead of being trusted on first use and recorded.
 
-mod runner_support;
+mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use runner_support::*;
+use common::runner::*;
 
 const MAIN_TF: &str = r#"
 terraform {

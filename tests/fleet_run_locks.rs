@@ -1,14 +1,14 @@
 //! Two runners on one fleet: they take turns on a shared instance, say whom
 //! they wait for, and never wait on unrelated instances.
 
-mod runner_support;
+mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use runner_support::*;
+use common::runner::*;
 
 fn fleet_with_gated_x() -> Fleet {
     let mut fleet = Fleet::new();

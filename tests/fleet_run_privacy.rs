@@ -3,13 +3,13 @@
 //! downstream; secrets from `secret_env` or the command line are never
 //! written anywhere.
 
-mod runner_support;
+mod common;
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use runner_support::*;
+use common::runner::*;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 

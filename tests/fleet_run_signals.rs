@@ -2,12 +2,12 @@
 //! SIGINT, nothing of the run survives, the state lock is free and the run
 //! can be resumed.
 
-mod runner_support;
+mod common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use runner_support::*;
+use common::runner::*;
 
 /// A module that says it started, then blocks until `gate` exists (bounded).
 fn blocking(fleet: &Fleet, name: &str) -> String {

@@ -1,9 +1,9 @@
 //! Manifest validation through the binary: nested run directories and bad
 //! `secret_env` names are refused (exit 4) before anything runs.
 
-mod runner_support;
+mod common;
 
-use runner_support::*;
+use common::runner::*;
 use serde_json::json;
 
 #[test]

@@ -2,11 +2,11 @@
 //! the caller's terraform settings never reach terraform, `secret_env`
 //! (`TF_VAR_<name>`) and the instance's own `env` always do.
 
-mod runner_support;
+mod common;
 
 use std::fs;
 
-use runner_support::*;
+use common::runner::*;
 use serde_json::json;
 
 const MODULE: &str = r#"

@@ -1,13 +1,13 @@
 //! `fleet tf`: one instance, the real terraform, output to the terminal.
 
-mod runner_support;
+mod common;
 
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
-use runner_support::*;
+use common::runner::*;
 use serde_json::json;
 
 #[test]

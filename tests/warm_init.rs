@@ -5,7 +5,7 @@
 //! wrapper that logs every invocation (instance and subcommand), so the
 //! counts are observed, not taken from fleet's own report.
 
-mod runner_support;
+mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use runner_support::*;
+use common::runner::*;
 use serde_json::json;
 
 const LIMIT: Duration = Duration::from_secs(120);

@@ -2,7 +2,7 @@
 //! internal, not a user command, and started once per terraform step, so it
 //! skips clap.
 
-use crate::run::guard;
+use crate::process::guard;
 
 /// The guard's exit code when `args` asks for it.
 pub fn run_if_requested(args: &[String]) -> Option<i32> {

@@ -111,7 +111,7 @@ fn run(env: &JobEnv, call: &HookCall, result: &mut HookResult) -> Result<()> {
     let _ = writeln!(log, "$ {}", executable.display());
     let stream = env.console.mode == OutputMode::Stream;
     let shown = &mut result.shown;
-    let status = super::process::run_merged(&env.children, cmd, |line| {
+    let status = crate::process::run_merged(&env.children, cmd, |line| {
         let _ = log.write_all(line);
         let _ = log.write_all(b"\n");
         shown.extend_from_slice(line);

@@ -13,7 +13,6 @@ use anyhow::Result;
 use super::changes::PlanChanges;
 use super::output::{Console, OutputMode};
 use super::plan_show;
-use super::process::{run_merged, run_stdout, Children};
 use super::report::Status;
 use super::steps::StepTiming;
 use super::summary::{self, Resources};
@@ -21,9 +20,11 @@ use crate::error::{exit_code_of, ExitCode};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
 use crate::plugin_dir::PluginDir;
+use crate::process::{run_merged, Children};
 use crate::tf::init_gate::InitGate;
 use crate::tf::inputs;
 use crate::tf::locate::Located;
+use crate::tf::outputs::{self, OutputsToSave};
 use crate::tf::rundir::RunDir;
 use crate::tf::single::prepare;
 use crate::tf::terraform::{self, Mode, Step, Terraform};
@@ -377,53 +378,24 @@ impl<'a> Job<'a> {
     }
 
     fn save_outputs(&mut self, tf: &Terraform) -> Result<()> {
-        if let Some(outputs) =
-            inputs::outputs_from_local_state(self.run, self.inst.workspace.as_deref())
-        {
-            let target = self.run.outputs_file();
-            self.log_line(
-                format!(
-                    "(outputs read from the local state, saved to {})",
-                    target.display()
-                )
-                .as_bytes(),
-            );
-            return inputs::save_outputs(self.run, &outputs);
+        let request = OutputsToSave {
+            children: &self.env.children,
+            tf,
+            run: self.run,
+            workspace: self.inst.workspace.as_deref(),
+            wanted: inputs::has_dependents(&self.env.located.manifest, &self.inst.label),
+        };
+        let mut log = Vec::new();
+        let saved = outputs::save_after_apply(&request, &mut |line| {
+            log.extend_from_slice(line);
+            log.push(b'\n');
+        });
+        self.log_line(&log);
+        if let Some(took) = saved.terraform_took {
+            let step = terraform::outputs_step();
+            self.steps.push(StepTiming::new(step.name, took, true));
         }
-        if !inputs::has_dependents(&self.env.located.manifest, &self.inst.label) {
-            // Another terraform process only for values nobody here reads;
-            // old values must not outlive the apply that changed them.
-            self.log_line(b"(outputs not saved: the backend is not local and no instance of this fleet reads them)");
-            return inputs::forget_outputs(self.run);
-        }
-        let step = terraform::outputs_step();
-        self.log_line(
-            format!(
-                "$ terraform {}   (saved to {})",
-                step.args.join(" "),
-                self.run.outputs_file().display()
-            )
-            .as_bytes(),
-        );
-        let mut errors = Vec::new();
-        let started = Instant::now();
-        let captured = run_stdout(&self.env.children, tf.command(&step), |line| {
-            errors.extend_from_slice(line);
-            errors.push(b'\n');
-        })?;
-        if captured.is_some() {
-            self.steps
-                .push(StepTiming::new(step.name, started.elapsed(), true));
-        }
-        self.log_line(&errors);
-        match captured {
-            Some((status, stdout)) if status.success() => inputs::save_outputs(self.run, &stdout),
-            Some((status, _)) => anyhow::bail!(
-                "terraform output -json exited with {}",
-                exit_status_code(status)
-            ),
-            None => anyhow::bail!("outputs not saved: the run was stopping"),
-        }
+        saved.result
     }
 
     /// Records the saved plan's changes; a failure to read them is logged,

@@ -14,21 +14,20 @@ pub mod graph;
 mod group_steps;
 pub mod groups;
 pub mod groups_report;
-pub mod guard;
 pub mod hook;
 pub mod job;
 pub mod outcome;
 pub mod output;
 pub mod plan_show;
-pub mod process;
 pub mod progress;
 pub mod report;
 pub mod resume;
 pub mod scheduler;
-pub mod signals;
 pub mod steps;
 pub mod summary;
 pub mod summary_md;
+
+use crate::process::{self, signals};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -4,8 +4,8 @@
 use anyhow::{anyhow, Result};
 
 use super::changes::PlanChanges;
-use super::process::{run_stdout, Children};
 use crate::lock::exit_status_code;
+use crate::process::{run_stdout, Children};
 use crate::tf::terraform::{Step, Terraform};
 
 /// `terraform show -json <plan>`: the JSON holds values (sensitive ones

@@ -10,6 +10,7 @@ pub mod init_gate;
 pub mod init_record;
 pub mod inputs;
 pub mod locate;
+pub mod outputs;
 pub mod private;
 pub mod rundir;
 pub mod single;

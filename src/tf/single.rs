@@ -11,14 +11,15 @@ use super::digest;
 use super::init_gate::InitGate;
 use super::inputs::{self, Missing};
 use super::locate::{pick_instance, Located};
+use super::outputs::{self, OutputsToSave};
 use super::rundir::{self, RunDir};
 use super::terraform::{self, Mode, Terraform};
 use super::{Action, TfOptions};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
 use crate::plugin_dir::{self, PluginDir};
-use crate::run::process::{run_merged, run_stdout, Children};
-use crate::run::signals;
+use crate::process::signals;
+use crate::process::{run_merged, Children};
 
 pub fn tf_command(args: &TfOptions) -> Result<i32> {
     let located = Located::new(&args.locations)?;
@@ -178,23 +179,17 @@ fn finish(
 ) -> Result<()> {
     match action {
         Action::Apply => {
-            if let Some(outputs) = inputs::outputs_from_local_state(run, inst.workspace.as_deref())
-            {
-                return inputs::save_outputs(run, &outputs);
-            }
-            let mut errors = Vec::new();
-            let captured = run_stdout(children, tf.command(&terraform::outputs_step()), |line| {
-                errors.extend_from_slice(line);
-                errors.push(b'\n');
-            })?;
-            match captured {
-                Some((status, stdout)) if status.success() => inputs::save_outputs(run, &stdout),
-                _ => Err(anyhow::anyhow!(
-                    "{}: terraform output -json failed: {}",
-                    inst.label,
-                    String::from_utf8_lossy(&errors).trim()
-                )),
-            }
+            let request = OutputsToSave {
+                children,
+                tf,
+                run,
+                workspace: inst.workspace.as_deref(),
+                // A single apply always leaves the outputs for whoever runs next.
+                wanted: true,
+            };
+            outputs::save_after_apply(&request, &mut |_| {})
+                .result
+                .with_context(|| format!("{}: saving outputs", inst.label))
         }
         Action::Destroy => inputs::forget_outputs(run),
         Action::Plan | Action::Output => Ok(()),

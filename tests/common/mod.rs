@@ -1,6 +1,7 @@
 //! Shared harness of the integration tests: scratch directories, running the
 //! real `fleet` binary, deterministic content, raw (hostile) tar/zip builders,
-//! an independent Go dirhash Hash1, filesystem snapshots and process helpers.
+//! an independent Go dirhash Hash1, filesystem snapshots, process helpers and
+//! ([`runner`]) fleets of instances for the `fleet run` / `fleet tf` tests.
 //!
 //! Everything here is written from the command-line contract only; nothing
 //! calls into the `fleet` library, so the tests stay independent of it.
@@ -8,6 +9,7 @@
 
 pub mod archive;
 pub mod proc;
+pub mod runner;
 pub mod store;
 pub mod terraform;
 pub mod tree;

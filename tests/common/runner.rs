@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-#[path = "../common/terraform.rs"]
-mod terraform_path;
-pub use terraform_path::terraform;
+pub use super::terraform::terraform;
 
 /// A fleet of instances under one temporary directory.
 pub struct Fleet {
