@@ -5,10 +5,11 @@
 //! Terraform reads a dozen `TF_*` variables that change what a command does
 //! (`TF_CLI_ARGS*` adds arguments, `TF_WORKSPACE` picks another state,
 //! `TF_PLUGIN_CACHE_DIR` shares a directory that is unsafe under concurrency,
-//! `TF_DATA_DIR` / `TF_CLI_CONFIG_FILE` move private state, `TF_VAR_*` sets
-//! values behind the instance's back). None of the caller's `TF_*` variables
-//! reaches terraform except registry and backend credentials
-//! (`TF_TOKEN_*`) and registry client tuning (`TF_REGISTRY_*`); what fleet
+//! `TF_DATA_DIR` / `TF_CLI_CONFIG_FILE` move private state). None of the
+//! caller's `TF_*` variables reaches terraform except, in run targets,
+//! registry and backend credentials (`TF_TOKEN_*`), registry client tuning
+//! (`TF_REGISTRY_*`) and variable values (`TF_VAR_*`: terraform's documented
+//! way to hand a run values that must not be in the build); what fleet
 //! needs it sets itself, after [`sanitize`], with [`Command::envs`]: the
 //! instance's `env` (where a user may deliberately set `TF_LOG`) and its
 //! `secret_env` (`TF_VAR_<name>`) are explicit and so always pass.
@@ -33,7 +34,7 @@ pub enum Scope {
 pub const HERMETIC_KEPT: &[&str] = &["TMPDIR"];
 
 /// Prefixes of the `TF_*` variables a run target keeps from its caller.
-pub const RUN_KEPT_TF_PREFIXES: &[&str] = &["TF_TOKEN_", "TF_REGISTRY_"];
+pub const RUN_KEPT_TF_PREFIXES: &[&str] = &["TF_TOKEN_", "TF_REGISTRY_", "TF_VAR_"];
 
 /// Whether the inherited variable `name` reaches terraform in `scope`.
 pub fn passes(name: &OsStr, scope: Scope) -> bool {
@@ -115,7 +116,7 @@ mod tests {
         ("TERRAFORM_CONFIG", false, false),
         ("TF_INPUT", false, false),
         ("TF_IN_AUTOMATION", false, false),
-        ("TF_VAR_region", false, false),
+        ("TF_VAR_region", false, true),
         ("TF_REATTACH_PROVIDERS", false, false),
         ("TF_IGNORE", false, false),
         ("TF_STATE_PERSIST_INTERVAL", false, false),
