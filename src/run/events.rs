@@ -2,7 +2,6 @@
 //! signal thread report: record the outcome, tell the schedule model, and
 //! stop the run on `--fail-fast` or a signal.
 
-use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use super::hook::HookResult;
@@ -10,22 +9,8 @@ use super::job::JobResult;
 use super::outcome::Outcome;
 use super::progress::Progress;
 use super::report::Status;
-use super::scheduler::{Event, Node, Scheduler};
+use super::scheduler::{Event, Node, RunState, Scheduler};
 use super::signals::Received;
-use crate::schedule::Schedule;
-
-/// Where a run stands between two events.
-pub(super) struct RunState {
-    pub nodes: BTreeMap<usize, Node>,
-    pub schedule: Schedule,
-    /// The hooks that ran, by group index.
-    pub hooks: BTreeMap<usize, HookResult>,
-    /// How many instances the run has, reused ones included.
-    pub total: usize,
-    /// Why nothing new starts, once the run is stopping.
-    pub stopping: Option<String>,
-    pub interrupted_by: Option<Received>,
-}
 
 impl Scheduler {
     pub(super) fn on_event(&self, event: Event, run: &mut RunState, progress: &mut Progress) {

@@ -8,7 +8,6 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::events::RunState;
 use super::graph::Graph;
 use super::groups_report;
 use super::hook::HookResult;
@@ -59,6 +58,19 @@ pub struct Finish {
     /// The hooks that ran, by group index.
     pub hooks: BTreeMap<usize, HookResult>,
     pub schedule: Schedule,
+    pub interrupted_by: Option<Received>,
+}
+
+/// Where a run stands between two events.
+pub(super) struct RunState {
+    pub nodes: BTreeMap<usize, Node>,
+    pub schedule: Schedule,
+    /// The hooks that ran, by group index.
+    pub hooks: BTreeMap<usize, HookResult>,
+    /// How many instances the run has, reused ones included.
+    pub total: usize,
+    /// Why nothing new starts, once the run is stopping.
+    pub stopping: Option<String>,
     pub interrupted_by: Option<Received>,
 }
 
