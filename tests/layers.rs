@@ -477,6 +477,28 @@ fn module_graph_has_no_cycle_and_report() {
     }
 }
 
+/// Issue 13: a function over this many lines is split along its steps.
+const MAX_FUNCTION_LINES: usize = 100;
+
+#[test]
+fn no_function_is_over_100_lines() {
+    let too_long: Vec<String> = sources()
+        .iter()
+        .flat_map(functions)
+        .filter(|(lines, _, _)| *lines > MAX_FUNCTION_LINES)
+        .map(|(lines, module, name)| format!("{module}::{name} ({lines} lines)"))
+        .collect();
+    for f in &too_long {
+        eprintln!("  over {MAX_FUNCTION_LINES} lines: {f}");
+    }
+    if std::env::var_os("FLEET_LAYERS_REPORT_ONLY").is_none() {
+        assert!(
+            too_long.is_empty(),
+            "functions over {MAX_FUNCTION_LINES} lines (split them along their steps): {too_long:?}"
+        );
+    }
+}
+
 #[test]
 fn only_the_cli_layer_sees_clap_and_cmd() {
     let sources = sources();

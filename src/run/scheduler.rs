@@ -4,7 +4,7 @@
 //! running terraform, then wait for them).
 
 use std::collections::BTreeMap;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -61,18 +61,52 @@ pub struct Finish {
     pub interrupted_by: Option<Received>,
 }
 
+/// Where a run stands between two events.
+pub(super) struct RunState {
+    pub nodes: BTreeMap<usize, Node>,
+    pub schedule: Schedule,
+    /// The hooks that ran, by group index.
+    pub hooks: BTreeMap<usize, HookResult>,
+    /// How many instances the run has, reused ones included.
+    pub total: usize,
+    /// Why nothing new starts, once the run is stopping.
+    pub stopping: Option<String>,
+    pub interrupted_by: Option<Received>,
+}
+
 const TICK: Duration = Duration::from_millis(200);
 
 impl Scheduler {
     pub fn run(
         self,
-        mut schedule: Schedule,
+        schedule: Schedule,
         reused: BTreeMap<usize, InstanceReport>,
         events: Receiver<Event>,
         sender: Sender<Event>,
         progress: &mut Progress,
     ) -> Finish {
         let t0 = Instant::now();
+        let mut run = self.begin(schedule, reused);
+        loop {
+            if run.stopping.is_none() {
+                let steps = run.schedule.decide();
+                self.apply_steps(steps, &mut run.nodes, &sender, progress);
+            }
+            if self.ended(&mut run) {
+                break;
+            }
+            // A timeout only refreshes the status line.
+            if let Ok(event) = events.recv_timeout(TICK) {
+                self.on_event(event, &mut run, progress);
+            }
+            self.status_line(&run.nodes, &run.schedule, t0, run.stopping.is_some());
+        }
+        self.env.console.clear_status();
+        finish(run)
+    }
+
+    /// Every selected instance pending, except the reused ones: finished.
+    fn begin(&self, mut schedule: Schedule, reused: BTreeMap<usize, InstanceReport>) -> RunState {
         let mut nodes: BTreeMap<usize, Node> = self
             .graph
             .nodes
@@ -83,110 +117,39 @@ impl Scheduler {
             schedule.reuse(i);
             nodes.insert(i, Node::Finished(Outcome::Reused(Box::new(report))));
         }
-        let total = nodes.len();
-        let mut hooks = BTreeMap::new();
-        let mut stopping: Option<String> = None;
-        let mut interrupted_by = None;
-        loop {
-            if stopping.is_none() {
-                self.apply_steps(schedule.decide(), &mut nodes, &sender, progress);
-            }
-            let finished = nodes
-                .values()
-                .filter(|n| matches!(n, Node::Finished(_)))
-                .count();
-            if finished == total && schedule.all_done() {
-                break;
-            }
-            if let Some(why) = &stopping {
-                let working = nodes
-                    .values()
-                    .any(|n| matches!(n, Node::Active { running: true, .. }));
-                if !working && self.env.children.running() == 0 {
-                    self.cancel_rest(&mut nodes, why);
-                    break;
-                }
-            }
-            match events.recv_timeout(TICK) {
-                Ok(Event::Running(i)) => {
-                    if let Some(Node::Active { running, .. }) = nodes.get_mut(&i) {
-                        *running = true;
-                    }
-                    progress.running(i);
-                }
-                Ok(Event::Done(i, result)) => {
-                    let started = match nodes.get(&i) {
-                        Some(Node::Active { started, .. }) => *started,
-                        _ => SystemTime::now(),
-                    };
-                    let failed = result.status == Status::Failed;
-                    let changed = result
-                        .resources
-                        .is_some_and(|r| r.added + r.changed + r.destroyed > 0);
-                    schedule.finished(i, result.status == Status::Succeeded, changed);
-                    self.announce_done(i, &result, started, &nodes, total);
-                    let outcome = Outcome::Ran { started, result };
-                    progress.finished(i, &outcome);
-                    nodes.insert(i, Node::Finished(outcome));
-                    if failed && self.fail_fast && stopping.is_none() {
-                        let why = format!("--fail-fast after {} failed", self.names[i]);
-                        self.stop(&why);
-                        stopping = Some(why);
-                    }
-                }
-                Ok(Event::HookDone(g, result)) => {
-                    self.announce_hook(g, &result);
-                    let failed = result.status != Status::Succeeded;
-                    schedule.hook_finished(g, !failed);
-                    hooks.insert(g, *result);
-                    if failed && self.fail_fast && stopping.is_none() {
-                        let why = format!(
-                            "--fail-fast after the on_change hook of {} failed",
-                            self.groups[g].name
-                        );
-                        self.stop(&why);
-                        stopping = Some(why);
-                    }
-                }
-                Ok(Event::Signal(signal)) => {
-                    if stopping.is_none() || interrupted_by.is_none() {
-                        interrupted_by = Some(signal);
-                        let why = format!("{} received", signal.name());
-                        self.stop(&why);
-                        stopping = Some(why);
-                    } else {
-                        let n = self.env.children.interrupt_all();
-                        self.env.console.block(&format!(
-                            "fleet: {} again: interrupted {n} terraform process group(s) again; \
-                             terraform now exits at once and may leave a remote state lock behind",
-                            signal.name()
-                        ));
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
-            }
-            self.status_line(&nodes, &schedule, t0, stopping.is_some());
-        }
-        self.env.console.clear_status();
-        let outcomes = nodes
-            .into_iter()
-            .map(|(i, n)| match n {
-                Node::Finished(o) => (i, o),
-                _ => (
-                    i,
-                    Outcome::NotRun {
-                        status: Status::Cancelled,
-                        reason: "not started".into(),
-                    },
-                ),
-            })
-            .collect();
-        Finish {
-            outcomes,
-            hooks,
+        RunState {
+            total: nodes.len(),
+            nodes,
             schedule,
-            interrupted_by,
+            hooks: BTreeMap::new(),
+            stopping: None,
+            interrupted_by: None,
         }
+    }
+
+    /// True when everything finished, or when a stopping run has nothing
+    /// left running (then the rest is cancelled).
+    fn ended(&self, run: &mut RunState) -> bool {
+        let finished = run
+            .nodes
+            .values()
+            .filter(|n| matches!(n, Node::Finished(_)))
+            .count();
+        if finished == run.total && run.schedule.all_done() {
+            return true;
+        }
+        let Some(why) = &run.stopping else {
+            return false;
+        };
+        let working = run
+            .nodes
+            .values()
+            .any(|n| matches!(n, Node::Active { running: true, .. }));
+        if working || self.env.children.running() > 0 {
+            return false;
+        }
+        self.cancel_rest(&mut run.nodes, why);
+        true
     }
 
     pub(super) fn spawn(&self, i: usize, sender: &Sender<Event>) {
@@ -230,7 +193,7 @@ impl Scheduler {
         }
     }
 
-    fn announce_done(
+    pub(super) fn announce_done(
         &self,
         i: usize,
         r: &JobResult,
@@ -315,5 +278,29 @@ impl Scheduler {
             text.push_str(&format!("  {}", running.join(" ")));
         }
         self.env.console.status(&text);
+    }
+}
+
+/// The outcomes, with every instance that never finished cancelled.
+fn finish(run: RunState) -> Finish {
+    let outcomes = run
+        .nodes
+        .into_iter()
+        .map(|(i, n)| match n {
+            Node::Finished(o) => (i, o),
+            _ => (
+                i,
+                Outcome::NotRun {
+                    status: Status::Cancelled,
+                    reason: "not started".into(),
+                },
+            ),
+        })
+        .collect();
+    Finish {
+        outcomes,
+        hooks: run.hooks,
+        schedule: run.schedule,
+        interrupted_by: run.interrupted_by,
     }
 }

@@ -1,0 +1,90 @@
+//! The scheduler's reaction to what job threads, hook threads and the
+//! signal thread report: record the outcome, tell the schedule model, and
+//! stop the run on `--fail-fast` or a signal.
+
+use std::time::SystemTime;
+
+use super::hook::HookResult;
+use super::job::JobResult;
+use super::outcome::Outcome;
+use super::progress::Progress;
+use super::report::Status;
+use super::scheduler::{Event, Node, RunState, Scheduler};
+use super::signals::Received;
+
+impl Scheduler {
+    pub(super) fn on_event(&self, event: Event, run: &mut RunState, progress: &mut Progress) {
+        match event {
+            Event::Running(i) => {
+                if let Some(Node::Active { running, .. }) = run.nodes.get_mut(&i) {
+                    *running = true;
+                }
+                progress.running(i);
+            }
+            Event::Done(i, result) => self.on_done(i, result, run, progress),
+            Event::HookDone(g, result) => self.on_hook_done(g, result, run),
+            Event::Signal(signal) => self.on_signal(signal, run),
+        }
+    }
+
+    fn on_done(
+        &self,
+        i: usize,
+        result: Box<JobResult>,
+        run: &mut RunState,
+        progress: &mut Progress,
+    ) {
+        let started = match run.nodes.get(&i) {
+            Some(Node::Active { started, .. }) => *started,
+            _ => SystemTime::now(),
+        };
+        let failed = result.status == Status::Failed;
+        let changed = result
+            .resources
+            .is_some_and(|r| r.added + r.changed + r.destroyed > 0);
+        run.schedule
+            .finished(i, result.status == Status::Succeeded, changed);
+        self.announce_done(i, &result, started, &run.nodes, run.total);
+        let outcome = Outcome::Ran { started, result };
+        progress.finished(i, &outcome);
+        run.nodes.insert(i, Node::Finished(outcome));
+        if failed && self.fail_fast && run.stopping.is_none() {
+            self.stop_run(run, format!("--fail-fast after {} failed", self.names[i]));
+        }
+    }
+
+    fn on_hook_done(&self, g: usize, result: Box<HookResult>, run: &mut RunState) {
+        self.announce_hook(g, &result);
+        let failed = result.status != Status::Succeeded;
+        run.schedule.hook_finished(g, !failed);
+        run.hooks.insert(g, *result);
+        if failed && self.fail_fast && run.stopping.is_none() {
+            let why = format!(
+                "--fail-fast after the on_change hook of {} failed",
+                self.groups[g].name
+            );
+            self.stop_run(run, why);
+        }
+    }
+
+    /// The first signal stops the run; another one while it is stopping
+    /// interrupts the running terraforms again.
+    fn on_signal(&self, signal: Received, run: &mut RunState) {
+        if run.stopping.is_none() || run.interrupted_by.is_none() {
+            run.interrupted_by = Some(signal);
+            self.stop_run(run, format!("{} received", signal.name()));
+        } else {
+            let n = self.env.children.interrupt_all();
+            self.env.console.block(&format!(
+                "fleet: {} again: interrupted {n} terraform process group(s) again; \
+                 terraform now exits at once and may leave a remote state lock behind",
+                signal.name()
+            ));
+        }
+    }
+
+    fn stop_run(&self, run: &mut RunState, why: String) {
+        self.stop(&why);
+        run.stopping = Some(why);
+    }
+}

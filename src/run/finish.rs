@@ -1,0 +1,165 @@
+//! The last steps of `fleet run`: the exit code, the final report, the
+//! summary table and the closing line.
+
+use std::time::SystemTime;
+
+use anyhow::Result;
+
+use super::groups_report::{self, GroupReport};
+use super::output::Console;
+use super::progress::{self, Progress};
+use super::report::{self, Counts, InstanceReport, Report, Status};
+use super::scheduler::Finish;
+use super::select::Selection;
+use super::{ci, summary, RunOptions};
+use crate::error::ExitCode;
+use crate::tf::locate::Located;
+use crate::tf::Action;
+
+/// What the closing steps need from the start of the run.
+pub(super) struct RunContext<'a> {
+    pub args: &'a RunOptions,
+    pub located: &'a Located,
+    pub selection: &'a Selection,
+    pub names: &'a [String],
+    pub console: &'a Console,
+    pub started: SystemTime,
+}
+
+/// Records and prints how the run ended; returns its exit code.
+pub(super) fn conclude(run: &RunContext, finish: Finish, progress: &mut Progress) -> Result<i32> {
+    let ended = SystemTime::now();
+    let instances: Vec<InstanceReport> = finish
+        .outcomes
+        .iter()
+        .map(|(&i, o)| progress::instance_report(run.located, i, &run.names[i], o))
+        .collect();
+    let counts = Report::count(&instances);
+    let manifest = &run.located.manifest;
+    let labels: Vec<String> = manifest.instances.iter().map(|i| i.label.clone()).collect();
+    let group_reports = groups_report::build(
+        &manifest.groups,
+        &finish.schedule,
+        &labels,
+        &instances,
+        &finish.hooks,
+    );
+    let hooks_ok = finish.hooks.values().all(|h| h.status == Status::Succeeded);
+    let report = &mut progress.report;
+    report.exit_code = exit_code(&finish, &counts, &instances, hooks_ok);
+    report.ended_at = report::rfc3339(ended);
+    report.duration_s = ended
+        .duration_since(run.started)
+        .unwrap_or_default()
+        .as_secs_f64();
+    report.interrupted_by = finish.interrupted_by.map(|s| s.name().to_string());
+    report.counts = counts;
+    report.instances = instances;
+    report.groups = group_reports
+        .iter()
+        .filter_map(|g| serde_json::to_value(g).ok())
+        .collect();
+    if run.args.ci.detailed_exitcode {
+        report.exit_code = ci::detailed_exit_code(report, report.exit_code);
+    }
+    tell(run, &group_reports, progress)?;
+    Ok(progress.report.exit_code)
+}
+
+/// 128 + signal when interrupted; 0 when all succeeded; the lock-timeout
+/// code when every failure was a lock timeout; else "other".
+fn exit_code(
+    finish: &Finish,
+    counts: &Counts,
+    instances: &[InstanceReport],
+    hooks_ok: bool,
+) -> i32 {
+    match finish.interrupted_by {
+        Some(signal) => 128 + signal.signal,
+        None if counts.succeeded == instances.len() && hooks_ok => ExitCode::Ok as i32,
+        None if hooks_ok
+            && instances
+                .iter()
+                .filter(|r| r.status == Status::Failed)
+                .all(|r| r.exit_code == Some(ExitCode::LockTimeout as i32)) =>
+        {
+            ExitCode::LockTimeout as i32
+        }
+        None => ExitCode::Other as i32,
+    }
+}
+
+/// Prints the summary, writes the final report (and the CI summary), then
+/// the closing line.
+fn tell(run: &RunContext, group_reports: &[GroupReport], progress: &mut Progress) -> Result<()> {
+    let console = run.console;
+    print_summary(console, &progress.report);
+    if !group_reports.is_empty() {
+        console.block(groups_report::summary_lines(group_reports).trim_end());
+    }
+    if let Some(e) = progress.error.take() {
+        console.block(&format!(
+            "fleet: warning: a progress report write failed: {e:#}"
+        ));
+    }
+    progress.write_final()?;
+    let manifest = &run.located.manifest;
+    if let Some(path) = &run.args.ci.summary {
+        ci::write_summary(path, &progress.report, manifest)?;
+    }
+    console.block(&closing_line(run, progress));
+    let selection = run.selection;
+    if let Some(affected) = selection
+        .affected
+        .as_ref()
+        .filter(|_| selection.selected.is_empty())
+    {
+        console.block(&ci::nothing_affected(manifest, affected));
+    }
+    Ok(())
+}
+
+fn closing_line(run: &RunContext, progress: &Progress) -> String {
+    let written: Vec<String> = progress
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let report = &progress.report;
+    let counts = &report.counts;
+    format!(
+        "fleet: {} {}: {} succeeded, {} failed, {} interrupted, {} skipped, {} cancelled in {:.1}s; {}; report: {}",
+        run.located.manifest.target,
+        run.args.action.as_str(),
+        counts.succeeded,
+        counts.failed,
+        counts.interrupted,
+        counts.skipped,
+        counts.cancelled,
+        report.duration_s,
+        report::process_totals(&report.instances),
+        written.join(", ")
+    )
+}
+
+fn print_summary(console: &Console, report: &Report) {
+    let rows: Vec<summary::Row> = report
+        .instances
+        .iter()
+        .map(|r| summary::Row {
+            name: r.name.clone(),
+            result: if r.reused {
+                "succeeded (earlier run)".into()
+            } else {
+                r.status.as_str().into()
+            },
+            duration: if r.reused { None } else { r.duration_s },
+            resources: if r.reused { None } else { r.resources },
+            note: r.reason.clone().unwrap_or_default(),
+        })
+        .collect();
+    console.block(&format!(
+        "\n{}",
+        summary::table(&rows, report.action == Action::Plan)
+    ));
+}

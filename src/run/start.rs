@@ -1,0 +1,103 @@
+//! The steps of `fleet run` between choosing the instances and scheduling
+//! them: the console, the signal listener and the report written before
+//! anything starts.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Result;
+
+use super::output::Console;
+use super::progress::Progress;
+use super::report::{self, InstanceReport, Report};
+use super::scheduler::Event;
+use super::select::{ResumePoint, Selection};
+use super::{signals, RunOptions};
+use crate::error::ExitCode;
+use crate::tf::locate::Located;
+
+/// The console, its name column as wide as the longest selected name; says
+/// first why only some instances run.
+pub(super) fn open_console(
+    args: &RunOptions,
+    selection: &Selection,
+    names: &[String],
+) -> Arc<Console> {
+    let width = selection
+        .selected
+        .iter()
+        .map(|&i| names[i].chars().count())
+        .max()
+        .unwrap_or(0);
+    let console = Arc::new(Console::new(args.output, width));
+    if let Some(affected) = &selection.affected {
+        console.block(&format!("fleet: {}", affected.describe()));
+    }
+    console
+}
+
+/// Forwards SIGINT/SIGTERM to the scheduler as events.
+pub(super) fn forward_signals(sender: &Sender<Event>) -> Result<()> {
+    let signal_sender = sender.clone();
+    signals::install(move |received| {
+        let _ = signal_sender.send(Event::Signal(received));
+    })
+}
+
+/// What every write of the report needs, gathered once.
+pub(super) struct ReportStart<'a> {
+    pub args: &'a RunOptions,
+    pub located: &'a Located,
+    pub selection: &'a Selection,
+    pub resume: &'a ResumePoint,
+    pub names: &'a [String],
+    pub reused: &'a BTreeMap<usize, InstanceReport>,
+    pub started: SystemTime,
+}
+
+/// The progress report, written at once: from here on it always says what
+/// is done, running, not run.
+pub(super) fn start_progress(start: &ReportStart) -> Result<Progress> {
+    let mut paths: Vec<PathBuf> = vec![start.resume.default_report.clone()];
+    paths.extend(start.args.report.clone());
+    let selected: Vec<usize> = start.selection.selected.iter().copied().collect();
+    let progress = Progress::new(
+        base_report(start),
+        paths,
+        start.located,
+        start.names,
+        &selected,
+        start.reused,
+    );
+    progress.write_final()?;
+    Ok(progress)
+}
+
+/// The report of a run that has not ended yet (exit code "other" until it does).
+fn base_report(start: &ReportStart) -> Report {
+    let args = start.args;
+    Report {
+        schema: report::SCHEMA,
+        target: start.located.manifest.target.clone(),
+        manifest: start.located.manifest_path.display().to_string(),
+        action: args.action,
+        from_plan: args.from_plan,
+        parallelism: start.selection.limit,
+        fail_fast: args.fail_fast,
+        resumed_from: args
+            .resume
+            .then(|| start.resume.resume_from.display().to_string()),
+        started_at: report::rfc3339(start.started),
+        ended_at: report::rfc3339(start.started),
+        duration_s: 0.0,
+        exit_code: ExitCode::Other as i32,
+        interrupted_by: None,
+        counts: Default::default(),
+        instances: vec![],
+        groups: vec![],
+        affected: start.selection.affected.clone(),
+    }
+}
