@@ -171,6 +171,21 @@ impl Store {
                 fsutil::remove_tree(&entry.path())?;
             }
         }
+        // A tree a killed process was deleting (`discard` names it
+        // `<digest>.<pid>.…`): a live pid may still be removing it.
+        let trash = self.root.join(".trash");
+        for entry in fs::read_dir(&trash).with_context(|| format!("listing {}", trash.display()))? {
+            let entry = entry.with_context(|| format!("listing {}", trash.display()))?;
+            let name = entry.file_name();
+            let pid = name
+                .to_str()
+                .and_then(|n| n.strip_prefix(prefix.as_str()))
+                .and_then(|rest| rest.split('.').next())
+                .and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !fsutil::process_alive(pid)) {
+                fsutil::remove_tree(&entry.path())?;
+            }
+        }
         // A version renamed into place whose manifest was never written.
         let version = self.version_path(digest);
         if version.exists() {
