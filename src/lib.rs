@@ -16,7 +16,8 @@
 //! - [`schedule`]: the rules deciding what a fleet run starts next (groups, limits, exclusive).
 //! - [`identity`]: instance identities (what decides a plan) and manifest stamping.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
-//! - [`tf_env`]: the one environment policy of every terraform fleet starts.
+//! - [`tf_env`]: the one environment policy of every terraform fleet starts;
+//!   [`go_runtime`]: the Go GC settings it gets.
 //! - [`lock_file`]: the one reader (and `zh:` writer) of `.terraform.lock.hcl`;
 //!   `<component>.lock` and `.lock_test`.
 //! - [`provider_package`], [`render`], [`keyed_tag`], [`variant_action`]: the
@@ -30,6 +31,7 @@ pub mod check;
 pub mod cmd;
 pub mod error;
 pub mod fsutil;
+pub mod go_runtime;
 pub mod hash;
 pub mod identity;
 pub mod keyed_tag;

@@ -15,7 +15,9 @@
 //! `secret_env` (`TF_VAR_<name>`) are explicit and so always pass.
 //!
 //! [`Scope::Hermetic`] (build actions, lock-file commands) goes further: only
-//! `TMPDIR` is inherited, so a build's result cannot depend on the caller.
+//! `TMPDIR` is inherited, so a build's result cannot depend on the caller,
+//! and Go's `GOGC` / `GOMEMLIMIT`, which change how fast terraform runs but
+//! never what it does (see [`crate::go_runtime`]).
 
 use std::ffi::{OsStr, OsString};
 use std::process::Command;
@@ -23,7 +25,8 @@ use std::process::Command;
 /// Where a terraform runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// A build action or a lock-file command: nothing inherited but `TMPDIR`.
+    /// A build action or a lock-file command: nothing inherited but `TMPDIR`
+    /// (and the Go GC knobs).
     Hermetic,
     /// A run target (`fleet tf`, `fleet run`): the caller's environment
     /// (cloud credentials, proxies, `PATH`) minus terraform's own settings.
@@ -31,7 +34,7 @@ pub enum Scope {
 }
 
 /// Inherited variables a hermetic terraform keeps.
-pub const HERMETIC_KEPT: &[&str] = &["TMPDIR"];
+pub const HERMETIC_KEPT: &[&str] = &["TMPDIR", "GOGC", "GOMEMLIMIT"];
 
 /// Prefixes of the `TF_*` variables a run target keeps from its caller.
 pub const RUN_KEPT_TF_PREFIXES: &[&str] = &["TF_TOKEN_", "TF_REGISTRY_", "TF_VAR_"];
@@ -126,6 +129,8 @@ mod tests {
         ("TF_REGISTRY_CLIENT_TIMEOUT", false, true),
         ("TF_REGISTRY_DISCOVERY_RETRY", false, true),
         ("TMPDIR", true, true),
+        ("GOGC", true, true),
+        ("GOMEMLIMIT", true, true),
         ("PATH", false, true),
         ("HOME", false, true),
         ("AWS_PROFILE", false, true),

@@ -73,6 +73,7 @@ impl Workdir {
         tf_env::sanitize_from_process(&mut command, Scope::Hermetic);
         command
             .current_dir(&self.module)
+            .envs(crate::go_runtime::settings(crate::go_runtime::local_jobs()))
             .envs(tf_env::fleet_settings(Scope::Hermetic))
             .env("TF_CLI_CONFIG_FILE", self.root.join("terraformrc"))
             .env("TF_DATA_DIR", self.root.join("data"))

@@ -56,6 +56,7 @@ impl ModuleCopy {
         let mut command = Command::new(absolute(terraform)?);
         tf_env::sanitize_from_process(&mut command, Scope::Hermetic);
         command
+            .envs(crate::go_runtime::settings(crate::go_runtime::local_jobs()))
             .envs(tf_env::fleet_settings(Scope::Hermetic))
             .env(
                 "TF_CLI_CONFIG_FILE",

@@ -2,6 +2,7 @@
 //! prepare the directory, run terraform's steps with their output captured
 //! to `logs/<action>.log` (and shown grouped or streamed), save outputs.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ pub struct JobEnv {
     pub reinit: bool,
     /// plan: read each saved plan's resource changes (`terraform show -json`).
     pub read_plan_changes: bool,
+    /// Go GC settings for terraform, sized for the run's concurrency ([`crate::go_runtime`]).
+    pub go_runtime: Vec<(OsString, OsString)>,
     pub children: Arc<Children>,
     pub console: Arc<Console>,
 }
@@ -216,7 +219,9 @@ impl<'a> Job<'a> {
         if let Err(e) = self.before_terraform() {
             return self.fail(format!("{e:#}"), None);
         }
-        let tf = match Terraform::new(&env.located.terraform, self.run, self.inst, self.lock) {
+        let tf = match Terraform::new(&env.located.terraform, self.run, self.inst, self.lock)
+            .map(|tf| tf.with_go_runtime(&env.go_runtime))
+        {
             Ok(tf) => tf,
             Err(e) => return self.fail(format!("{e:#}"), None),
         };

@@ -116,6 +116,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         from_plan: args.from_plan,
         reinit: args.reinit,
         read_plan_changes: args.ci.reads_plan_changes(),
+        go_runtime: crate::go_runtime::settings(selection.limit.min(selection.selected.len())),
         lock_timeout: args.locations.lock_timeout,
         children: Arc::new(Children::new(true)),
         console: Arc::clone(&console),

@@ -50,7 +50,8 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
     // Keeps the plugin directory's store versions pinned until terraform is done.
     let prepared = prepare(&located, &inst, &run, args.action)?;
 
-    let tf = Terraform::new(&located.terraform, &run, &inst, &lock)?;
+    let tf = Terraform::new(&located.terraform, &run, &inst, &lock)?
+        .with_go_runtime(&crate::go_runtime::settings(1));
     let steps = terraform::prepare_steps(&inst, &run, Mode::Interactive);
     let gate = InitGate::new(&run, &inst, &located.terraform, &prepared.rendered, &steps);
     let init = args.reinit || !gate.is_current();

@@ -57,6 +57,15 @@ impl<'l> Terraform<'l> {
         })
     }
 
+    /// Puts the Go GC `settings` ([`crate::go_runtime`]) first: the
+    /// instance's `env` and fleet's own variables still win over them.
+    pub fn with_go_runtime(mut self, settings: &[(OsString, OsString)]) -> Self {
+        let mut env = settings.to_vec();
+        env.append(&mut self.env);
+        self.env = env;
+        self
+    }
+
     /// A command for `step` in the run directory, its environment by the
     /// one policy ([`crate::tf_env`], run-target scope: the caller's
     /// `TF_*` settings, `TF_WORKSPACE` and the plugin cache among them,
