@@ -6,7 +6,8 @@
     use_repo(fleet, "terraform")
     register_toolchains("@terraform//:toolchain")
 
-One Terraform per execution platform (Linux remote workers, a Mac running Bazel):
+One Terraform per platform (Linux remote workers run the build actions; `bazel run` targets
+run the target platform's, e.g. the Mac running Bazel):
 
     fleet.terraform(version = "1.11.4", platforms = {
         "linux_amd64": ["https://.../terraform_1.11.4_linux_amd64.zip", "<sha256>"],

@@ -82,7 +82,8 @@ def terraform_register_toolchains(version, urls = [], sha256 = "", platforms = {
     platform: `platforms = {"linux_amd64": (url, sha256), "darwin_arm64": (url, sha256)}`
     makes `@<name>_<platform>` for each, whose toolchain declares `exec_compatible_with` the
     platform's OS and CPU: actions on Linux remote workers get the Linux binary, actions on
-    a Mac the Mac one. Registered in the order given.
+    a Mac the Mac one, and `bazel run` targets the one of the machine running Bazel (the
+    target platform). Registered in the order given.
 
     Args:
       version: e.g. `1.11.4`.

@@ -185,7 +185,18 @@ suite_workspace() { # suite_workspace NAME
 
 # Exec platforms: with two registered platforms (the host, and a made-up `plan9` whose
 # terraform and helper are stand-ins), toolchain resolution picks the binaries by the
-# action's execution platform.
+# action's execution platform; `bazel run` targets get the ones of the platform they run on.
+
+# stand_in NAME REAL: the plan9 "binary" NAME. A build action on the plan9 platform (here, on
+# this machine) gets the work done by the real binary; a `bazel run` target must never get it
+# (it runs on the machine running Bazel), so there it fails. Only `bazel run` sets
+# BUILD_WORKSPACE_DIRECTORY: build actions get a clean environment.
+stand_in() {
+  printf '#!/bin/sh\n'
+  printf 'if [ -n "${BUILD_WORKSPACE_DIRECTORY:-}" ]; then\n'
+  printf '  echo "stand-in %s for plan9 in a bazel run target" >&2\n  exit 97\nfi\n' "$1"
+  printf "exec '%s' \"\$@\"\n" "$2"
+}
 check_platforms() {
   local ws="$tmp/platforms/ws" dist="$tmp/platforms/dist" base="$tmp/platforms/base" terraform
   echo "# platforms: one terraform and one helper per execution platform"
@@ -193,8 +204,8 @@ check_platforms() {
   cp -a "$here/platforms/." "$ws/"
   terraform="$(command -v terraform)"
   (cd "$dist" && cp "$terraform" terraform && zip -q -j terraform_1.11.4_linux_amd64.zip terraform && rm terraform)
-  printf '#!/bin/sh\necho "stand-in for plan9"\n' >"$dist/stand-in/terraform"
-  printf '#!/bin/sh\necho "stand-in fleet for plan9"\n' >"$dist/stand-in/fleet"
+  stand_in terraform "$terraform" >"$dist/stand-in/terraform"
+  stand_in fleet "$helper" >"$dist/stand-in/fleet"
   chmod +x "$dist/stand-in/terraform" "$dist/stand-in/fleet"
   (cd "$dist/stand-in" && zip -q -j ../terraform_plan9.zip terraform)
   sed -i -e "s|path = \"../..\"|path = \"$repo_root\"|" \
@@ -215,6 +226,33 @@ check_platforms() {
   check "plan9 exec platform: the stand-in terraform and helper" "" \
     eval 'grep -q "external/terraform_plan9_amd64/terraform" "$plan9_q" && grep -q "external/fleet_helper_plan9_amd64/fleet" "$plan9_q" &&
       ! grep -q "external/terraform_linux_amd64" "$plan9_q"'
+
+  # Run targets run on the machine running Bazel, the target platform: with plan9 the first
+  # execution platform, the build actions behind them get the stand-ins (above) and the run
+  # targets still get the host's terraform and helper. The stand-ins fail in a run target.
+  local plan9=(--extra_execution_platforms=//stand_in:plan9_platform) run_log
+  local bin="$base/execroot/e2e_remote_platforms/bazel-out/k8-fastbuild/bin"
+  run_log="$logs/platforms-run-plan.log"
+  check "plan9 exec platform: bazel run of an instance's plan runs the host's terraform and helper" "see $run_log" \
+    eval 'bz "$ws" --output_base="$base" run "${plan9[@]}" //app:one.plan >"$run_log" 2>&1 &&
+      grep -q "cluster_id *= *\"one\"" "$run_log" && ! grep -q "stand-in" "$run_log"'
+  check "plan9 exec platform: the run target's launcher and manifest name the host's helper and Linux terraform" "" \
+    eval 'grep -q "fleet_helper/fleet" "$bin/app/one.plan" && grep -q "terraform_linux_amd64/terraform" "$bin/app/one.manifest.json" &&
+      ! grep -q plan9 "$bin/app/one.plan" "$bin/app/one.manifest.json"'
+  run_log="$logs/platforms-run-fleet.log"
+  check "plan9 exec platform: bazel run of a fleet's plan (fleet run) runs the host's binaries" "see $run_log" \
+    eval 'bz "$ws" --output_base="$base" run "${plan9[@]}" //app:all.plan >"$run_log" 2>&1 && ! grep -q "stand-in" "$run_log" &&
+      grep -q "terraform_linux_amd64/terraform" "$bin/app/all.manifest.json" && ! grep -q plan9 "$bin/app/all.plan" "$bin/app/all.manifest.json"'
+  run_log="$logs/platforms-run-helper.log"
+  check "plan9 exec platform: bazel run @rules_fleet//tools:fleet runs the host's helper" "see $run_log" \
+    eval 'bz "$ws" --output_base="$base" run "${plan9[@]}" @rules_fleet//tools:fleet -- --version >"$run_log" 2>&1 &&
+      ! grep -q "stand-in" "$run_log"'
+  run_log="$logs/platforms-run-lock.log"
+  check "plan9 exec platform: a component's .lock target takes the host's terraform and helper" "see $run_log" \
+    eval 'bz "$ws" --output_base="$base" build "${plan9[@]}" //app:locked.lock >"$run_log" 2>&1 &&
+      grep -q "fleet_helper/fleet" "$bin/app/locked.lock" && grep -q "terraform_linux_amd64/terraform" "$bin/app/locked.lock" &&
+      ! grep -q plan9 "$bin/app/locked.lock"'
+
   check "the Linux terraform runs the instance's check on the remote workers" "" \
     eval 'bz "$ws" --output_base="$base" build "${remote_flags[@]}" //app:one >"$logs/platforms-remote.log" 2>&1 &&
       only_kinds "$(stat_of summary "$logs/platforms-remote.log")" internal remote'

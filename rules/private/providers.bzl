@@ -42,7 +42,7 @@ and, transitively, those of the instances it depends on.""",
         "transitive_states": "Depset of `<state identity>\\t<label>` strings for this instance and its dependencies.",
         "transitive_run_dirs": "Depset of `<fleet_root>/<run_dir>\\t<label>` strings (run_dirs.run_dir_claim) for this instance and its dependencies.",
         "run_files": "Depset of Files a run needs in its runfiles: rendered trees and validation reports of this instance and its dependencies, and the terraform binary.",
-        "terraform": "The TerraformInfo used to validate (and run) the instance.",
+        "terraform": "The TerraformInfo its run targets run (the toolchain resolved for the target platform; the build check uses the execution platform's).",
     },
 )
 

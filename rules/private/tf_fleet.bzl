@@ -7,6 +7,7 @@ load(":launcher.bzl", "LAUNCHER_ATTRS", "RUNFILES_ROOT", "runfile", "write_launc
 load(":manifest.bzl", "manifest_json")
 load(":providers.bzl", "TfFleetInfo", "TfGroupInfo", "TfInstanceGroupInfo", "TfInstanceInfo")
 load(":run_dirs.bzl", "check_run_dirs")
+load(":run_tools.bzl", "RUNTIME_FLEET_ATTRS", "runtime_fleet_of")
 load(":state_identity.bzl", "check_unique_states")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
@@ -46,7 +47,7 @@ def _tf_fleet_impl(ctx):
             fail("%s: instances %s and %s have different fleet_root (%s, %s): a fleet has one" %
                  (label, first.label, instance.label, first.fleet_root, instance.fleet_root))
         if instance.terraform.binary.short_path != first.terraform.binary.short_path:
-            fail("%s: instances %s and %s were validated with different terraform binaries (%s, %s)" %
+            fail("%s: instances %s and %s run with different terraform binaries (%s, %s)" %
                  (label, first.label, instance.label, first.terraform.binary.short_path, instance.terraform.binary.short_path))
 
     # Instances reached through several paths appear once: equal entries are equal strings.
@@ -122,7 +123,9 @@ none of them share state or have nested run directories, and writes their manife
 
 def _tf_fleet_run_impl(ctx):
     fleet = ctx.attr.fleet[TfFleetInfo]
-    helper = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet
+
+    # Runs on the machine running `bazel run`: the helper of the target platform.
+    helper = runtime_fleet_of(ctx)
     launcher = write_launcher(
         ctx,
         description = "`fleet run --action %s` on %s; arguments go to `fleet run` (`-- --parallelism 4 --only NAME --report FILE`)" % (ctx.attr.action, fleet.label),
@@ -159,8 +162,7 @@ Arguments after `--` go to `fleet run`.""",
             values = FLEET_RUN_ACTIONS,
             doc = "The action `fleet run` applies to every instance.",
         ),
-    }, **LAUNCHER_ATTRS),
-    toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
+    }, **dict(LAUNCHER_ATTRS, **RUNTIME_FLEET_ATTRS)),
     executable = True,
 )
 

@@ -6,6 +6,7 @@ load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
 load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim")
+load(":run_tools.bzl", "RUNTIME_TERRAFORM_ATTRS", "runtime_terraform_of")
 load(":secrets.bzl", "check_secret_env", "refuse_secrets")
 load(":state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
 load(":tf_provider.bzl", "manifest_providers")
@@ -110,7 +111,14 @@ def _tf_instance_impl(ctx):
     label = label_string(ctx.label)
     package = ctx.label.package
     run_dir = (package + "/" + ctx.label.name) if package else ctx.label.name
+
+    # The build check runs on the execution platform (a remote worker, maybe): its terraform.
     terraform = ctx.toolchains[TERRAFORM_TOOLCHAIN_TYPE].terraform
+
+    # The run targets (`fleet tf`, `fleet run`) run on the machine running `bazel run`: the
+    # manifest and the runfiles name the terraform of the target platform, which also makes
+    # the plan the identity stands for.
+    run_terraform = runtime_terraform_of(ctx)
     component = ctx.attr.component[TfComponentInfo]
     backend_config = json.decode(ctx.attr.backend_config_json)
     workspace = ctx.attr.workspace or None
@@ -163,7 +171,7 @@ def _tf_instance_impl(ctx):
     instance_id = instance_identity(
         ctx,
         fleet = fleet,
-        terraform = terraform,
+        terraform = run_terraform,
         tree = tree,
         providers = component.providers,
         settings = {
@@ -186,7 +194,7 @@ def _tf_instance_impl(ctx):
         out = manifest,
         text = manifest_json(
             target = label,
-            terraform = terraform.binary.short_path,
+            terraform = run_terraform.binary.short_path,
             fleet_root = ctx.attr.fleet_root,
             entries = transitive_entries.to_list(),
         ),
@@ -195,7 +203,7 @@ def _tf_instance_impl(ctx):
     )
     run_files = depset(
         [tree, manifest] + reports + [p.archive for p in component.providers],
-        transitive = [terraform.files] + [dep.run_files for dep in deps],
+        transitive = [run_terraform.files] + [dep.run_files for dep in deps],
     )
     return [
         DefaultInfo(files = depset([tree] + reports)),
@@ -232,7 +240,7 @@ def _tf_instance_impl(ctx):
             transitive_states = transitive_states,
             transitive_run_dirs = transitive_run_dirs,
             run_files = run_files,
-            terraform = terraform,
+            terraform = run_terraform,
         ),
     ]
 
@@ -240,7 +248,7 @@ tf_instance_rule = rule(
     implementation = _tf_instance_impl,
     doc = """Renders and checks one component instance (the `<name>` target of `tf_instance`).
 Use the `tf_instance` macro, which fills `vars_json` and `backend_config_json`.""",
-    attrs = {
+    attrs = dict({
         "component": attr.label(
             mandatory = True,
             providers = [TfComponentInfo],
@@ -300,7 +308,7 @@ enters action inputs, outputs or caches. Only the names are written, to the mani
             allow_files = [".tfmock.hcl"],
             doc = "More `<provider>[.<anything>].tfmock.hcl` files for this instance's check, after the component's.",
         ),
-    },
+    }, **RUNTIME_TERRAFORM_ATTRS),
     toolchains = [str(TERRAFORM_TOOLCHAIN_TYPE), str(FLEET_TOOLCHAIN_TYPE)],
     provides = [TfInstanceInfo],
 )

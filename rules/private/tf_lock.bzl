@@ -3,18 +3,23 @@
 load(":labels.bzl", "label_string")
 load(":launcher.bzl", "LAUNCHER_ATTRS", "runfile", "write_launcher")
 load(":providers.bzl", "TfComponentInfo", "TfProviderInfo")
+load(":run_tools.bzl", "RUNTIME_FLEET_ATTRS", "RUNTIME_TERRAFORM_ATTRS", "runtime_fleet_of", "runtime_terraform_of")
 load(":tf_provider.bzl", "collect_packages", "target_platform")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
 
-def _common(ctx):
-    """Arguments both modes share, the files they read, and the platforms."""
+def _common(ctx, terraform, fleet):
+    """Arguments both modes share, the files they read, and the platforms.
+
+    Args:
+      ctx: the rule context.
+      terraform: the TerraformInfo the launcher runs.
+      fleet: the fleet File the launcher runs.
+    """
     what = label_string(ctx.label)
-    terraform = ctx.toolchains[TERRAFORM_TOOLCHAIN_TYPE].terraform
     platforms = ctx.attr.platforms or [target_platform(ctx, what)]
     args = ["--label", what, "--terraform", runfile(terraform.binary.short_path)]
     for platform in platforms:
         args += ["--platform", platform]
-    fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
     files = [fleet]
 
     # The component placed its files (paths inside the module); the lock sees the same module.
@@ -38,7 +43,8 @@ def _script(ctx, fleet, args):
     )
 
 def _tf_lock_impl(ctx):
-    common = _common(ctx)
+    # `bazel run` runs it on the machine running Bazel: the target platform's binaries.
+    common = _common(ctx, runtime_terraform_of(ctx), runtime_fleet_of(ctx).binary)
     packages = collect_packages(ctx.attr.providers, common.what)
     args = ["regenerate"] + common.args + _package_args(packages) + ["--dest", ctx.attr.dest]
     for mirror in ctx.attr.mirrors:
@@ -73,7 +79,7 @@ component's lock file for `platforms` with `terraform providers lock -fs-mirror`
 directory, starting from the current lock file, adds each locked package's `zh:` hash, and
 writes it back into the source tree atomically (untouched when nothing changed).
 `-- --platform linux_arm64` adds a platform for this run, `-- --fresh` starts from an empty lock.""",
-    attrs = dict(_COMMON_ATTRS, **{
+    attrs = dict(_COMMON_ATTRS, **dict({
         "dest": attr.string(
             mandatory = True,
             doc = "The lock file's path relative to the workspace root.",
@@ -81,13 +87,13 @@ writes it back into the source tree atomically (untouched when nothing changed).
         "mirrors": attr.string_list(
             doc = "Packed filesystem mirror directories (`<host>/<namespace>/<type>/*.zip`): absolute, `file://`, or relative to the workspace root.",
         ),
-    }),
-    toolchains = [str(TERRAFORM_TOOLCHAIN_TYPE), str(FLEET_TOOLCHAIN_TYPE)],
+    }, **dict(RUNTIME_TERRAFORM_ATTRS, **RUNTIME_FLEET_ATTRS))),
     executable = True,
 )
 
 def _tf_lock_test_impl(ctx):
-    common = _common(ctx)
+    # A test runs where its test action runs: the execution platform's binaries.
+    common = _common(ctx, ctx.toolchains[TERRAFORM_TOOLCHAIN_TYPE].terraform, ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary)
     packages = collect_packages(ctx.attr.providers, common.what, unique = False)
     args = ["check"] + common.args + _package_args(packages)
     args += ["--lock-target", ctx.attr.lock_target, "--lock-path", ctx.attr.lock_path]

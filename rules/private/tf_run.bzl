@@ -2,13 +2,15 @@
 
 load(":launcher.bzl", "LAUNCHER_ATTRS", "RUNFILES_ROOT", "runfile", "write_launcher")
 load(":providers.bzl", "TfInstanceInfo")
-load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
+load(":run_tools.bzl", "RUNTIME_FLEET_ATTRS", "runtime_fleet_of")
 
 RUN_ACTIONS = ["plan", "apply", "destroy", "output"]
 
 def _tf_run_impl(ctx):
     instance = ctx.attr.instance[TfInstanceInfo]
-    fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet
+
+    # Runs on the machine running `bazel run`: the helper of the target platform.
+    fleet = runtime_fleet_of(ctx)
     launcher = write_launcher(
         ctx,
         description = "terraform %s of %s through `fleet tf`; arguments go to terraform, run in the instance's run directory" % (ctx.attr.action, instance.label),
@@ -48,7 +50,6 @@ instance's lock. Arguments after `--` go to terraform.""",
             values = RUN_ACTIONS,
             doc = "The terraform action.",
         ),
-    }, **LAUNCHER_ATTRS),
-    toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
+    }, **dict(LAUNCHER_ATTRS, **RUNTIME_FLEET_ATTRS)),
     executable = True,
 )

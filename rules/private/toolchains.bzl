@@ -1,7 +1,7 @@
 """Toolchain rules: a Terraform binary and the fleet helper binary."""
 
 load(":providers.bzl", "FleetHelperInfo", "TerraformInfo")
-load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
+load(":run_tools.bzl", "RUNTIME_FLEET_ATTRS", "runtime_fleet_of")
 
 def _terraform_toolchain_impl(ctx):
     binary = ctx.file.terraform
@@ -55,7 +55,7 @@ fleet_helper_toolchain = rule(
 )
 
 def _current_fleet_helper_impl(ctx):
-    fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary
+    fleet = runtime_fleet_of(ctx).binary
     launcher = ctx.actions.declare_file(ctx.label.name)
     ctx.actions.symlink(output = launcher, target_file = fleet, is_executable = True)
     return [
@@ -65,7 +65,7 @@ def _current_fleet_helper_impl(ctx):
 
 current_fleet_helper = rule(
     implementation = _current_fleet_helper_impl,
-    doc = "The resolved `fleet` helper, runnable: `bazel run @rules_fleet//tools:fleet -- hash FILE`.",
-    toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
+    doc = "The `fleet` helper of the platform `bazel run` runs on (the toolchain resolved for the target platform), runnable: `bazel run @rules_fleet//tools:fleet -- hash FILE`.",
+    attrs = RUNTIME_FLEET_ATTRS,
     executable = True,
 )
