@@ -37,6 +37,7 @@ HELPER_SOURCES = [
     Label("//:src/cmd/verify.rs"),
     Label("//:src/error.rs"),
     Label("//:src/fsutil.rs"),
+    Label("//:src/go_runtime.rs"),
     Label("//:src/hash.rs"),
     Label("//:src/identity.rs"),
     Label("//:src/keyed_tag.rs"),
