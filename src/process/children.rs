@@ -89,6 +89,13 @@ impl Children {
             .spawn()
             .with_context(|| format!("starting {:?}", cmd.get_program()))?;
         let pid = child.id() as i32;
+        if let Some(file) = super::guard::gap_hook_file(cmd) {
+            // Test-only (see guard::GAP_HOOK): wait in the gap until killed.
+            let _ = std::fs::write(file, "");
+            loop {
+                std::thread::park();
+            }
+        }
         let mut pipes = drain.to_vec();
         pipes.extend(child.stdout.as_ref().map(|p| p.as_raw_fd()));
         pipes.extend(child.stderr.as_ref().map(|p| p.as_raw_fd()));

@@ -30,6 +30,22 @@ use anyhow::{anyhow, Context, Result};
 /// The hidden subcommand a guard runs as.
 pub const SUBCOMMAND: &str = "__guard";
 
+/// Test-only hook, inert unless set: `FLEET_TEST_GUARD_GAP=<argument>:<file>`.
+/// For a terraform command with `<argument>` among its arguments, whoever
+/// stands between starting terraform's process and its guard watching it
+/// creates `<file>` and waits there, so a test can SIGKILL the runner at
+/// exactly that point (tests/fleet_run_crash.rs). No user sets it.
+pub const GAP_HOOK: &str = "FLEET_TEST_GUARD_GAP";
+
+/// The hook's file when [`GAP_HOOK`] is set and names one of `cmd`'s arguments.
+pub(super) fn gap_hook_file(cmd: &Command) -> Option<PathBuf> {
+    let value = std::env::var_os(GAP_HOOK)?;
+    let (argument, file) = value.to_str()?.split_once(':')?;
+    cmd.get_args()
+        .any(|a| a == argument)
+        .then(|| PathBuf::from(file))
+}
+
 /// Output pipes a guard keeps reading start at this descriptor.
 const FIRST_DRAIN_FD: RawFd = 3;
 
