@@ -157,8 +157,8 @@ impl Pending {
     pub fn hold_until_guarded(&self, cmd: &mut Command) {
         let (hello, go) = (self.hello.as_raw_fd(), self.go.as_raw_fd());
         let runner = std::process::id() as libc::pid_t;
-        // SAFETY: the closure makes only async-signal-safe calls (signal,
-        // prctl, getppid, getpid, write, read) on descriptors that stay open
+        // SAFETY: the closure makes only async-signal-safe calls (sigaction,
+        // signal, prctl, getppid, getpid, write, read) on descriptors that stay open
         // until `spawn` returns, since `self` outlives it.
         unsafe {
             cmd.pre_exec(move || handshake(hello, go, runner));
@@ -180,8 +180,14 @@ fn handshake(hello: RawFd, go: RawFd, runner: libc::pid_t) -> std::io::Result<()
     unsafe {
         // The runner's handlers would write to its signal pipe; a signal
         // from now on must stop this child before it becomes terraform.
+        // (exec would reset them anyway; an ignored signal stays ignored.)
         for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            libc::signal(signal, libc::SIG_DFL);
+            let mut current: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal, std::ptr::null(), &mut current) == 0
+                && current.sa_sigaction != libc::SIG_IGN
+            {
+                libc::signal(signal, libc::SIG_DFL);
+            }
         }
         if libc::prctl(
             libc::PR_SET_PDEATHSIG,
