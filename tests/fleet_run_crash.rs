@@ -17,10 +17,11 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 /// Deadline of a phase that waits for terraform processes to start, stop
 /// and run again (init and apply, twice): a hang detector, not a measure.
-/// Under load 50 one terraform start takes tens of seconds, and the
-/// mid-apply tests once timed out at `LIMIT` that way. What they prove
-/// does not depend on it: order (never two terraforms of the instance),
-/// the provisioner records and the state.
+/// On 2 cores at load 50 each of the four terraform runs gets a small
+/// share of a core, the likely reason (not captured) a mid-apply test once
+/// timed out at `LIMIT`; the phases print their durations to tell next
+/// time. What the tests prove does not depend on it: order (never two
+/// terraforms of the instance), the provisioner records and the state.
 const SLOW: Duration = Duration::from_secs(600);
 
 /// `fleet::process::guard::GAP_HOOK` (test-only, inert unless set).
