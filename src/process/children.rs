@@ -80,26 +80,26 @@ impl Children {
         }
     }
 
-    /// Starts `cmd` and its guard: (child, guard).
+    /// Starts `cmd` and its guard: (child, guard). The guard starts first
+    /// and `cmd`'s process waits before exec until the guard watches it
+    /// (see [`super::guard`]), so terraform never runs unguarded, even if
+    /// this process is killed in between.
     fn start_guarded(&self, cmd: &mut Command, drain: &[RawFd]) -> Result<(Child, Child)> {
         if self.own_groups {
             cmd.process_group(0);
         }
-        let mut child = cmd
+        let hook = super::guard::gap_hook_file(cmd);
+        let pending = super::guard::spawn(self.own_groups, drain, hook)?;
+        pending.hold_until_guarded(cmd);
+        let spawned = cmd
             .spawn()
-            .with_context(|| format!("starting {:?}", cmd.get_program()))?;
-        let pid = child.id() as i32;
-        let mut pipes = drain.to_vec();
-        pipes.extend(child.stdout.as_ref().map(|p| p.as_raw_fd()));
-        pipes.extend(child.stderr.as_ref().map(|p| p.as_raw_fd()));
-        let target = self.target(pid);
-        match super::guard::spawn(pid, target, &pipes) {
-            Ok(guard) => Ok((child, guard)),
+            .with_context(|| format!("starting {:?} under its guard", cmd.get_program()));
+        let mut guard = pending.started();
+        match spawned {
+            Ok(child) => Ok((child, guard)),
             Err(e) => {
-                // Unguarded terraform could outlive us holding the lock: stop it.
-                // SAFETY: kill(2) on the child we just started and have not reaped.
-                unsafe { libc::kill(target, libc::SIGINT) };
-                let _ = child.wait();
+                let _ = guard.kill();
+                let _ = guard.wait();
                 Err(e)
             }
         }
@@ -248,23 +248,27 @@ pub fn run_stdout(
     mut cmd: Command,
     mut on_stderr: impl FnMut(&[u8]),
 ) -> Result<Option<(ExitStatus, Vec<u8>)>> {
+    // Our own pipes (not `Stdio::piped`): the guard, started before the
+    // child, gets their read ends.
+    let (mut out, out_writer) = std::io::pipe().context("creating an output pipe")?;
+    let (mut err, err_writer) = std::io::pipe().context("creating an error pipe")?;
     cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let Some(mut child) = children.spawn(&mut cmd, &[])? else {
+        .stdout(out_writer)
+        .stderr(err_writer);
+    let child = children.spawn(&mut cmd, &[out.as_raw_fd(), err.as_raw_fd()]);
+    drop(cmd); // closes our copies of the write ends, so EOF comes when the child exits
+    let Some(mut child) = child? else {
         return Ok(None);
     };
-    let stderr = child.stderr.take();
     let reader = std::thread::spawn(move || {
         let mut text = Vec::new();
-        if let Some(mut stderr) = stderr {
-            let _ = std::io::Read::read_to_end(&mut stderr, &mut text);
-        }
+        let _ = std::io::Read::read_to_end(&mut err, &mut text);
         text
     });
     let mut stdout = Vec::new();
-    if let Some(mut out) = child.stdout.take() {
-        std::io::Read::read_to_end(&mut out, &mut stdout).context("reading terraform's output")?;
+    if let Err(e) = std::io::Read::read_to_end(&mut out, &mut stdout) {
+        let _ = children.wait(&mut child);
+        return Err(e).context("reading terraform's output");
     }
     let status = children.wait(&mut child)?;
     let err_text = reader.join().unwrap_or_default();

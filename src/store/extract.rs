@@ -171,17 +171,15 @@ impl Store {
                 fsutil::remove_tree(&entry.path())?;
             }
         }
-        // A tree a killed process was deleting (`discard` names it
-        // `<digest>.<pid>.…`): a live pid may still be removing it.
+        // A tree a killed process was deleting: a live pid may still be
+        // removing it.
         let trash = self.root.join(".trash");
         for entry in fs::read_dir(&trash).with_context(|| format!("listing {}", trash.display()))? {
             let entry = entry.with_context(|| format!("listing {}", trash.display()))?;
-            let name = entry.file_name();
-            let pid = name
+            let pid = entry
+                .file_name()
                 .to_str()
-                .and_then(|n| n.strip_prefix(prefix.as_str()))
-                .and_then(|rest| rest.split('.').next())
-                .and_then(|p| p.parse::<u32>().ok());
+                .and_then(|name| trash_owner(name, digest));
             if pid.is_some_and(|pid| !fsutil::process_alive(pid)) {
                 fsutil::remove_tree(&entry.path())?;
             }
@@ -258,6 +256,16 @@ impl Store {
     }
 }
 
+/// The pid of the process that trashed `name` when it is a tree of
+/// `digest`. `discard` names trash `<tree name>.<pid>.<nanos>.<n>.<random>`
+/// (`fsutil::unique_suffix`), and the tree name is the version's
+/// (`<digest>`) or a staging tree's (`<digest>.tree.<pid>.…`, trashed by a
+/// failed or repairing extraction), so the pid is read from the end.
+fn trash_owner(name: &str, digest: &str) -> Option<u32> {
+    name.strip_prefix(digest)?.strip_prefix('.')?;
+    name.rsplit('.').nth(3)?.parse().ok()
+}
+
 /// Swaps two directory entries atomically (`renameat2(RENAME_EXCHANGE)`).
 fn exchange(a: &Path, b: &Path) -> Result<()> {
     let c = |p: &Path| {
@@ -280,4 +288,21 @@ fn exchange(a: &Path, b: &Path) -> Result<()> {
             .with_context(|| format!("exchanging {} with {}", a.display(), b.display()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trash_owner;
+
+    #[test]
+    fn trash_of_a_version_and_of_a_staging_tree_name_their_trasher() {
+        let d = "ab".repeat(32);
+        let version = format!("{d}.4242.17.0.00ff00ff00ff00ff");
+        let staging = format!("{d}.tree.77.5.1.0123456789abcdef.4243.18.2.fedcba9876543210");
+        assert_eq!(trash_owner(&version, &d), Some(4242));
+        assert_eq!(trash_owner(&staging, &d), Some(4243));
+        assert_eq!(trash_owner(&version, &"cd".repeat(32)), None);
+        assert_eq!(trash_owner(&format!("{d}x.1.2.3.4"), &d), None);
+        assert_eq!(trash_owner(&format!("{d}.junk"), &d), None);
+    }
 }
