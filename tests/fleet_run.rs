@@ -457,3 +457,43 @@ fn a_terminal_gets_a_live_status_line_instead_of_progress_lines() {
     );
     assert!(text.contains("] b: succeeded in"), "{text:?}");
 }
+
+/// An instance's end line: the reason and, for a failure, its log; grouped
+/// output heads the instance's block with it, stream output prefixes `fleet:`.
+#[test]
+fn an_end_line_names_the_reason_and_the_log_of_a_failure() {
+    let mut fleet = Fleet::new();
+    fleet.add("good", &module("echo fine"), &[]);
+    fleet.add("bad", &module("echo broken-output; exit 3"), &[]);
+    fleet.write_manifest();
+    let log = fleet.run_dir("bad").join("logs/apply.log");
+    for (mode, head) in [("grouped", "==== "), ("stream", "fleet: ")] {
+        let out = fleet.run("apply", &["--output", mode]);
+        assert!(!out.status.success(), "{mode}: {}", describe(&out));
+        let text = stdout(&out);
+        let bad = text
+            .lines()
+            .find(|l| l.contains("] bad: failed in"))
+            .unwrap_or_else(|| panic!("{mode}: no end line for bad: {text}"));
+        assert!(bad.starts_with(head), "{mode}: {bad}");
+        assert!(bad.contains("s: "), "{mode}: no reason: {bad}");
+        assert!(
+            bad.contains(&format!("(log: {})", log.display())),
+            "{mode}: no log: {bad}"
+        );
+        let good = text.lines().find(|l| l.contains("] good: "));
+        if let Some(good) = good {
+            assert!(
+                !good.contains("(log:"),
+                "{mode}: a success names no log: {good}"
+            );
+        }
+        if mode == "grouped" {
+            assert!(bad.ends_with(" ===="), "{bad}");
+            assert!(
+                text.contains("broken-output"),
+                "grouped shows the output: {text}"
+            );
+        }
+    }
+}

@@ -8,7 +8,6 @@ use std::time::SystemTime;
 
 use super::hook::{run_hook, HookCall, HookResult};
 use super::outcome::Outcome;
-use super::output::OutputMode;
 use super::progress::{self, Progress};
 use super::report::Status;
 use super::scheduler::{Event, Node, Scheduler};
@@ -115,26 +114,14 @@ impl Scheduler {
             .duration_since(r.started)
             .unwrap_or_default()
             .as_secs_f64();
-        let mut line = format!(
+        let line = format!(
             "group {}: on_change {} in {secs:.1}s",
             self.groups[g].name,
             r.status.as_str()
         );
-        if let Some(reason) = &r.reason {
-            line.push_str(&format!(": {reason}"));
-        }
-        if r.status != Status::Succeeded {
-            if let Some(log) = &r.log {
-                line.push_str(&format!(" (log: {})", log.display()));
-            }
-        }
-        match self.env.console.mode {
-            OutputMode::Grouped => {
-                let mut block = format!("==== {line} ====\n");
-                block.push_str(&String::from_utf8_lossy(&r.shown));
-                self.env.console.block(&block);
-            }
-            OutputMode::Stream => self.env.console.block(&format!("fleet: {line}")),
-        }
+        let failed_log = r.log.as_deref().filter(|_| r.status != Status::Succeeded);
+        self.env
+            .console
+            .ended(line, r.reason.as_deref(), failed_log, &r.shown);
     }
 }

@@ -3,6 +3,7 @@
 //! stderr), otherwise plain progress lines are printed instead.
 
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 use std::sync::Mutex;
 
 /// How instances' output is shown.
@@ -94,6 +95,31 @@ impl Console {
                 let _ = out.write_all(b"\n");
             }
         });
+    }
+
+    /// The end of an instance or hook: `line` with its reason and, when it
+    /// did not succeed, its log; grouped output adds what it printed.
+    pub fn ended(
+        &self,
+        mut line: String,
+        reason: Option<&str>,
+        failed_log: Option<&Path>,
+        shown: &[u8],
+    ) {
+        if let Some(reason) = reason {
+            line.push_str(&format!(": {reason}"));
+        }
+        if let Some(log) = failed_log {
+            line.push_str(&format!(" (log: {})", log.display()));
+        }
+        match self.mode {
+            OutputMode::Grouped => {
+                let mut block = format!("==== {line} ====\n");
+                block.push_str(&String::from_utf8_lossy(shown));
+                self.block(&block);
+            }
+            OutputMode::Stream => self.block(&format!("fleet: {line}")),
+        }
     }
 
     /// A progress line: printed when there is no live status line.

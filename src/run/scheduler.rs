@@ -13,7 +13,6 @@ use super::groups_report;
 use super::hook::HookResult;
 use super::job::{run_job, JobEnv, JobResult};
 use super::outcome::Outcome;
-use super::output::OutputMode;
 use super::progress::Progress;
 use super::report::{InstanceReport, Status};
 use super::signals::Received;
@@ -218,22 +217,10 @@ impl Scheduler {
         if let Some(x) = r.resources {
             line.push_str(&format!(" (+{} ~{} -{})", x.added, x.changed, x.destroyed));
         }
-        if let Some(reason) = &r.reason {
-            line.push_str(&format!(": {reason}"));
-        }
-        if r.status != Status::Succeeded {
-            if let Some(log) = &r.log {
-                line.push_str(&format!(" (log: {})", log.display()));
-            }
-        }
-        match self.env.console.mode {
-            OutputMode::Grouped => {
-                let mut block = format!("==== {line} ====\n");
-                block.push_str(&String::from_utf8_lossy(&r.shown));
-                self.env.console.block(&block);
-            }
-            OutputMode::Stream => self.env.console.block(&format!("fleet: {line}")),
-        }
+        let failed_log = r.log.as_deref().filter(|_| r.status != Status::Succeeded);
+        self.env
+            .console
+            .ended(line, r.reason.as_deref(), failed_log, &r.shown);
     }
 
     fn status_line(
