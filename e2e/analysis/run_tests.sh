@@ -38,39 +38,48 @@ suite_setup() {
   e2e_copy_workspace "$ws"
 }
 
-# bazel_test PACKAGE: `bazel test //PACKAGE/...`; one PASS/FAIL per test target.
+# bazel_test PACKAGE: `bazel test //PACKAGE/...`; one PASS/FAIL per test target the
+# package holds (`bazel query tests(...)`), judged by the testSummary event Bazel wrote
+# for it into the build event file: console lines can be mangled by other output, and
+# a test target with no result at all fails instead of going missing unnoticed.
 bazel_test() {
-  local package="$1" log="$logs/$1.log" status=0 seen=0 failed_before=$failed target result
-  bz "$ws" test --keep_going "//$package/..." >"$log" 2>&1 || status=$?
-  # Bazel's summary: `//pkg:name   [(cached)] PASSED in 0.2s` (or FAILED, NO STATUS, ...).
+  local package="$1" log="$logs/$1.log" bep="$tmp/$1.bep.json" status=0 seen=0
+  local failed_before=$failed target result
+  rm -f "$bep"
+  bz "$ws" test --keep_going "--build_event_json_file=$bep" "//$package/..." >"$log" 2>&1 || status=$?
   while read -r target result; do
     seen=$((seen + 1))
-    if [[ "$result" == PASSED ]]; then pass "$target"; else fail "$target" "$result"; fi
-  done < <(sed -nE 's#^(//[^ ]+) +(\(cached\) +)?(PASSED|FAILED|NO STATUS|TIMEOUT|FLAKY|INCOMPLETE|FAILED TO BUILD).*#\1 \3#p' "$log")
-  unreported "$package" "$log"
+    case "$result" in
+      PASSED) pass "$target" ;;
+      MISSING) fail "$target" "no test result in Bazel's build events ($bep); see $log" ;;
+      *) fail "$target" "$result" ;;
+    esac
+  done < <(test_results "$bep" < <(bz "$ws" query "tests(//$package/...)" 2>>"$log"))
   if [[ $seen -eq 0 || ($status -ne 0 && $failed -eq $failed_before) ]]; then
     fail "bazel test //$package/..." "exit $status: $(grep -m5 -E '^ERROR|^FAIL' "$log")"
   fi
   grep -E '^(ERROR|FAIL:|DEBUG: .*unittest)' "$log" | head -20
 }
 
-# unreported PACKAGE LOG: a test target of the package with no line in Bazel's
-# summary (a console line mangled by other output) is judged by the test.xml
-# Bazel wrote for it; one with neither fails, so no test goes missing unnoticed.
-unreported() {
-  local package="$1" log="$2" target xml testlogs
-  testlogs="$(bz "$ws" info bazel-testlogs 2>/dev/null)"
-  while read -r target; do
-    [[ -z "$target" ]] && continue
-    grep -qE "^$target +" "$log" && continue
-    xml="$testlogs/${target#//}"
-    xml="${xml/://}/test.xml"
-    if [[ -f "$xml" ]] && ! grep -q '<failure' "$xml"; then
-      pass "$target (no summary line; its test.xml shows no failure)"
-    else
-      fail "$target" "no result in Bazel's summary and no passing test.xml ($xml)"
-    fi
-  done < <(bz "$ws" query "tests(//$package/...)" 2>/dev/null)
+# test_results BEP < TARGETS: `TARGET STATUS` for each target read on stdin, STATUS
+# being its testSummary's overallStatus in the build event file (PASSED, FAILED,
+# FLAKY, ...) or MISSING.
+test_results() {
+  python3 -c '
+import json, sys
+status = {}
+try:
+    with open(sys.argv[1]) as events:
+        for line in events:
+            event = json.loads(line)
+            label = event.get("id", {}).get("testSummary", {}).get("label")
+            if label:
+                status[label] = event.get("testSummary", {}).get("overallStatus", "NO_STATUS")
+except FileNotFoundError:
+    pass
+for target in sys.stdin.read().split():
+    print(target, status.get(target, "MISSING"))
+' "$1"
 }
 
 # Every top-level package is a check, but those holding no test: testing/ (the
