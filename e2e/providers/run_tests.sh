@@ -20,6 +20,8 @@
 # 5. A tampered mirror fails the fetch against zh:-only and h1:-only lock files; .lock_test
 #    fails on a platform or a provider without hashes; a zh:-only lock file fails validation
 #    naming its .lock target; a run refuses a package whose h1: the lock file lacks (exit 5).
+# 6. A package changed in the store after init: the warm plan (init skipped) still refuses
+#    it (terraform's own check), fleet verify names it, fleet extract --verify repairs it.
 # Prints one line per check and, last, `e2e-providers: N passed, N failed`.
 set -uo pipefail
 
@@ -213,6 +215,46 @@ check_fleet_tf_rounds() {
   check "the lock file is byte-identical after every round" "sha256 ${lock_sha:0:12}" test "$(sha "$lock")" = "$lock_sha"
 }
 
+# A provider package changed in the store after the runs that used it (published versions
+# are read-only, but their owner can chmod): fleet's warm path does not re-hash the store
+# (init is skipped by its record), and the plan still refuses the package, because terraform
+# checks it against the lock file on every command. `fleet verify` names the changed file and
+# `fleet extract --verify` repairs the version; the plan then runs again.
+check_tampered_store() {
+  e2e_needs built_infra
+  local store="$tmp/store-tampered" log="$logs/tampered" padding status
+  rm -rf "$ws/.fleet"
+  FLEET_STORE="$store" bz "$ws" run //infra/cache:caches.apply -- --parallelism 12 >"$log-apply.log" 2>&1
+  FLEET_STORE="$store" bz "$ws" run //infra/cache:caches.plan >"$log-warm.log" 2>&1
+  if ! grep -q "init skipped for 12 of 12" "$log-warm.log"; then
+    fail "setup: 12 instances applied, then a warm plan" "see $log-apply.log and $log-warm.log"
+    return
+  fi
+  padding="$(find "$store" -path '*/fleettest-padding.bin' -not -path '*/.*' | head -1)"
+  cp -p "$padding" "$tmp/padding.orig"
+  chmod u+w "$padding" "$(dirname "$padding")"
+  # One byte in the middle, same size, same mtime.
+  printf 'X' | dd of="$padding" bs=1 seek=$((50 << 20)) conv=notrunc status=none
+  touch -r "$tmp/padding.orig" "$padding"
+  chmod a-w "$padding" "$(dirname "$padding")"
+  FLEET_STORE="$store" bz "$ws" run //infra/cache:caches.plan >"$log-plan.log" 2>&1
+  status=$?
+  check "a package changed in the store after init: the warm plan refuses it (terraform checks the lock file on every command)" \
+    "exit $status, see $log-plan.log" \
+    eval '[[ $status -ne 0 ]] && grep -q "init skipped for 12 of 12" "$log-plan.log" &&
+      [[ $(grep -c "does not match any of the checksums recorded in the dependency lock file" "$log-plan.log") -ge 12 ]] &&
+      grep -q "12 failed" "$log-plan.log"'
+  "$helper" verify --store "$store" >"$log-verify.log" 2>&1
+  status=$?
+  check "fleet verify names the changed file (exit 5)" "exit $status, see $log-verify.log" \
+    eval '[[ $status -eq 5 ]] && grep -q "^MISMATCH" "$log-verify.log" && grep -q "fleettest-padding.bin" "$log-verify.log"'
+  "$helper" extract --verify --archive "$zip" --store "$store" --json >"$log-repair.log" 2>&1
+  FLEET_STORE="$store" bz "$ws" run //infra/cache:caches.plan >"$log-repaired.log" 2>&1
+  status=$?
+  check "fleet extract --verify repairs the version; the plan runs again" "exit $status, see $log-repair.log, $log-repaired.log" \
+    eval '[[ $status -eq 0 ]] && grep -q "\"repaired\": *true" "$log-repair.log" && grep -q "12 succeeded" "$log-repaired.log"'
+}
+
 # tf_provider and a component using it
 check_tf_provider() {
   e2e_needs locked
@@ -325,4 +367,5 @@ e2e_check fleet-tf-rounds check_fleet_tf_rounds
 e2e_check tf-provider check_tf_provider
 e2e_check lock-file-checks check_lock_file_checks
 e2e_check run-h1 check_run_h1
+e2e_check tampered-store check_tampered_store
 e2e_main "$@"
