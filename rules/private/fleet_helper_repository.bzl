@@ -58,7 +58,7 @@ def _from_source(rctx):
     manifest = rctx.path(_CARGO_TOML)
 
     # Resolving a label makes Bazel re-run this rule when that file changes: so editing
-    # any file cargo reads rebuilds the helper (tests/helper_sources.rs keeps the list whole).
+    # any file cargo reads rebuilds the helper (tests/it/helper_sources.rs keeps the list whole).
     for source in HELPER_SOURCES:
         rctx.path(source)
     cargo = _find_cargo(rctx)

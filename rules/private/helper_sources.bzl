@@ -1,6 +1,6 @@
 """Every file `cargo build` of the fleet helper reads: the from-source helper repository
-resolves each, so editing one re-runs the build. Generated; tests/helper_sources.rs checks it
-(`UPDATE_HELPER_SOURCES=1 cargo test --test helper_sources` rewrites it)."""
+resolves each, so editing one re-runs the build. Generated; tests/it/helper_sources.rs checks it
+(`UPDATE_HELPER_SOURCES=1 cargo test --test it helper_sources` rewrites it)."""
 
 HELPER_SOURCES = [
     Label("//:Cargo.lock"),

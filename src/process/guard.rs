@@ -46,7 +46,7 @@ pub const SUBCOMMAND: &str = "__guard";
 /// For a terraform command with `<argument>` among its arguments, whoever
 /// stands between starting terraform's process and its guard watching it
 /// creates `<file>` and waits there, so a test can SIGKILL the runner at
-/// exactly that point (tests/fleet_run_crash.rs). Since the handshake, that
+/// exactly that point (tests/it/fleet_run_crash.rs). Since the handshake, that
 /// is the guard, after it learnt the pid of the forked (not yet exec'd)
 /// child and before it opens a pidfd and says "go"; it waits for the
 /// runner's death, then goes on as it would.

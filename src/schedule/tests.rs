@@ -1,4 +1,4 @@
-//! Hand-made cases of the pick; the random ones are in tests/schedule_props.rs.
+//! Hand-made cases of the pick; the random ones are in tests/it/schedule_props.rs.
 
 use super::*;
 
