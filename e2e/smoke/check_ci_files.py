@@ -10,6 +10,7 @@ Prints one line per problem and exits 1 if there is any; 0 and "ok" otherwise.
 """
 
 import json
+import os
 import pathlib
 import re
 import shlex
@@ -140,11 +141,38 @@ def check_presubmit(root, path, problems):
                 problems.append(f".bcr/presubmit.yml: {name}: no target {target_name} in {package}")
 
 
+# Rules Bazel 8 only autoloads (from rules_shell, rules_python) and Bazel 9 no longer has:
+# a BUILD file or macro of this repository must load them, or better not use them.
+NATIVE_ONLY_AUTOLOADED = ("sh_binary", "sh_test", "sh_library", "py_binary", "py_test", "py_library")
+SKIPPED_DIRS = {".git", "target", "bazel_offline", "node_modules", "dist"}
+
+
+def starlark_files(root):
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIPPED_DIRS and not d.startswith("bazel-"))
+        for name in sorted(filenames):
+            if name in ("BUILD", "BUILD.bazel") or name.endswith(".bzl"):
+                yield pathlib.Path(dirpath) / name
+
+
+def check_native_rules(root, problems):
+    for path in starlark_files(root):
+        text = path.read_text(errors="replace")
+        for match in re.finditer(r"^\s*(%s)\(" % "|".join(NATIVE_ONLY_AUTOLOADED), text, re.M):
+            rule = match.group(1)
+            if not re.search(r'load\([^)]*"%s"' % rule, text):
+                problems.append(
+                    f"{path.relative_to(root)}: uses the native {rule}, which Bazel 8 only autoloads "
+                    "and Bazel 9 removed (use an executable file, or load it from its rule set)"
+                )
+
+
 def main():
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else pathlib.Path(__file__).parents[2]).resolve()
     problems = []
     check_workflows(root, problems)
     check_bcr(root, problems)
+    check_native_rules(root, problems)
     for problem in problems:
         print(problem)
     if problems:

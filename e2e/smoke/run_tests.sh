@@ -52,10 +52,12 @@ check_ci_files() {
   cp -p "$repo_root/tools/release" "$repo_root/tools/BUILD.bazel" "$broken/tools/"
   printf '      - run: ./tools/no-such-script && tools/release 1.0.0 --no-such-option\n' >>"$broken/.github/workflows/ci.yml"
   echo '{"url": ' >"$broken/.bcr/source.template.json"
+  mkdir -p "$broken/e2e/old"
+  printf 'sh_binary(\n    name = "hook",\n    srcs = ["hook.sh"],\n)\n' >"$broken/e2e/old/BUILD.bazel"
   python3 "$here/check_ci_files.py" "$broken" >"$logs/broken-ci.log" 2>&1
   if grep -q "tools/no-such-script" "$logs/broken-ci.log" && grep -q "no option --no-such-option" "$logs/broken-ci.log" &&
-    grep -q "source.template.json" "$logs/broken-ci.log"; then
-    pass "the CI file check refuses a missing script, an unknown option and bad JSON"
+    grep -q "source.template.json" "$logs/broken-ci.log" && grep -q "e2e/old/BUILD.bazel: uses the native sh_binary" "$logs/broken-ci.log"; then
+    pass "the CI file check refuses a missing script, an unknown option, bad JSON and a native sh_binary"
   else
     fail "the CI file check refuses broken files" "$(cat "$logs/broken-ci.log")"
   fi
@@ -153,6 +155,9 @@ check_consumer() {
   fi
   check "@rules_fleet//tools:fleet is the release's prebuilt helper ($version)" "" \
     grep -qx "fleet $version" <(bz "$ws" run @rules_fleet//tools:fleet -- --version 2>"$logs/version.log")
+  # Every target the archive's BUILD files declare exists in it (exported files too).
+  check "every target of @rules_fleet// and @rules_fleet//tools builds from the archive" "" \
+    bz "$ws" build '@rules_fleet//:*' '@rules_fleet//tools:*' '@rules_fleet//rules:*'
   check_apply "$ws" alpha
   check_apply "$ws" beta
   # Building from source is used only when asked, and then needs cargo, which the user lacks.
