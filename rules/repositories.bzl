@@ -1,4 +1,4 @@
-"""Set-up for WORKSPACE users (Bazel 4.2+). bzlmod users: see extensions.bzl.
+"""Set-up for WORKSPACE users (Bazel 4.2 to 7; 8 with --enable_workspace). bzlmod users: see extensions.bzl.
 
     load("@rules_fleet//rules:repositories.bzl", "rules_fleet_dependencies", "terraform_register_toolchains")
     rules_fleet_dependencies()
