@@ -1,10 +1,10 @@
-"""The bzlmod extension (Bazel 7+). In MODULE.bazel:
+"""The bzlmod extension (Bazel 7.1+). In MODULE.bazel:
 
     bazel_dep(name = "rules_fleet", version = "...")
     fleet = use_extension("@rules_fleet//rules:extensions.bzl", "fleet")
     fleet.terraform(version = "1.11.4", urls = [...], sha256 = "...")   # or fleet.terraform_local()
-    use_repo(fleet, "terraform")
-    register_toolchains("@terraform//:toolchain")
+    use_repo(fleet, "terraform_toolchains")
+    register_toolchains("@terraform_toolchains//:all")
 
 One Terraform per platform (Linux remote workers run the build actions; `bazel run` targets
 run the target platform's, e.g. the Mac running Bazel):
@@ -13,20 +13,22 @@ run the target platform's, e.g. the Mac running Bazel):
         "linux_amd64": ["https://.../terraform_1.11.4_linux_amd64.zip", "<sha256>"],
         "darwin_arm64": ["https://.../terraform_1.11.4_darwin_arm64.zip", "<sha256>"],
     })
-    use_repo(fleet, "terraform_linux_amd64", "terraform_darwin_arm64")
-    register_toolchains("@terraform_linux_amd64//:toolchain", "@terraform_darwin_arm64//:toolchain")
+    use_repo(fleet, "terraform_toolchains")
+    register_toolchains("@terraform_toolchains//:all")
 
-rules_fleet's own MODULE.bazel declares `@fleet_helper` and registers its toolchain. From a
-release, that is the release's prebuilt `fleet` for the host (digest baked in by tools/release);
-`fleet.helper(urls = [...], sha256 = "...")` in the root module points it at other binaries,
-`fleet.helper(from_source = True)` builds it with cargo.
+`@terraform_toolchains` holds only `toolchain()` targets; the zips (`@terraform`, or
+`@terraform_<platform>`) are downloaded when a rule needs them, never for other builds.
+rules_fleet's own MODULE.bazel declares `@fleet_helper` and registers
+`@fleet_helper_toolchains//:all` the same way. From a release, the helper is the release's
+prebuilt `fleet` for the host (digest baked in by tools/release); `fleet.helper(urls = [...],
+sha256 = "...")` in the root module points it at other binaries, `fleet.helper(from_source =
+True)` builds it with cargo, `fleet.helper(platforms = ...)` adds helpers for other execution
+platforms. Platform keys outside `<os>_<arch>` take their constraints from `fleet.platform`.
+The work is in rules/private/fleet_extension.bzl (loadable by Bazel 4.2, which tests it).
 Never loaded from WORKSPACE files (module_extension does not exist in Bazel 4.2).
 """
 
-load("//rules/private:exec_platforms.bzl", "check_platform_sources", "platform_constraints")
-load("//rules/private:fleet_helper_repository.bzl", "fleet_helper_repository")
-load("//rules/private:provider_mirror.bzl", "tf_provider_mirror")
-load("//rules/private:terraform_repositories.bzl", "terraform_download_repository", "terraform_local_repository")
+load("//rules/private:fleet_extension.bzl", "fleet_extension")
 
 _helper = tag_class(
     doc = "Where the fleet helper comes from (root module only): other prebuilt binaries, or a cargo build.",
@@ -40,7 +42,7 @@ _helper = tag_class(
             doc = "`{\"<os>_<arch>\": [url, sha256]}`: prebuilt helpers for other execution platforms, as `@fleet_helper_<platform>`.",
         ),
         "exec_compatible_with": attr.string_list_dict(
-            doc = "`{platform: [constraint labels]}` for platform keys outside the `<os>_<arch>` naming.",
+            doc = "`{platform: [constraint labels]}` for platform keys outside the `<os>_<arch>` naming: `//x` of the root module or `@platforms//...` only; other repositories through `fleet.platform`.",
         ),
     },
 )
@@ -58,7 +60,7 @@ platform's OS and CPU as `exec_compatible_with`.""",
             doc = "`{\"<os>_<arch>\": [url, sha256]}`: one zip per execution platform, e.g. linux_amd64 for remote workers and darwin_arm64 for the Mac running Bazel.",
         ),
         "exec_compatible_with": attr.string_list_dict(
-            doc = "`{platform: [constraint labels]}` for platform keys outside Terraform's `<os>_<arch>` naming.",
+            doc = "`{platform: [constraint labels]}` for platform keys outside Terraform's `<os>_<arch>` naming: `//x` of the root module or `@platforms//...` only; other repositories through `fleet.platform`.",
         ),
     },
 )
@@ -67,6 +69,17 @@ _terraform_local = tag_class(
     doc = "`terraform` or `tofu` from PATH (or `--repo_env=TERRAFORM=/abs/path`) as repository `name`.",
     attrs = {
         "name": attr.string(default = "terraform", doc = "Repository name."),
+    },
+)
+
+_platform = tag_class(
+    doc = """The constraints of a platform key outside the `<os>_<arch>` naming, for
+`fleet.helper(platforms = ...)` and `fleet.terraform(platforms = ...)`. Labels, resolved by
+Bazel in the module that writes them: `@your_dep//...` works here, where a string in a
+tag's `exec_compatible_with` could only name `@platforms` or your root module.""",
+    attrs = {
+        "name": attr.string(mandatory = True, doc = "The platform key, e.g. `gpu_pool`."),
+        "exec_compatible_with": attr.label_list(mandatory = True, doc = "Constraint values an execution platform must have."),
     },
 )
 
@@ -82,83 +95,14 @@ _provider_mirror = tag_class(
     },
 )
 
-def _fleet_impl(module_ctx):
-    helper = None
-    terraforms = {}
-    mirrors = {}
-
-    # module_ctx.modules lists the root module first: its choices win.
-    for mod in module_ctx.modules:
-        for tag in mod.tags.helper:
-            if helper == None and mod.is_root:
-                helper = tag
-        for tag in mod.tags.terraform:
-            if tag.name not in terraforms:
-                terraforms[tag.name] = struct(kind = "download", tag = tag)
-        for tag in mod.tags.terraform_local:
-            if tag.name not in terraforms:
-                terraforms[tag.name] = struct(kind = "local", tag = tag)
-        for tag in mod.tags.provider_mirror:
-            if tag.name not in mirrors:
-                mirrors[tag.name] = tag
-
-    if helper:
-        for platform, source in check_platform_sources("fleet.helper", helper.platforms).items():
-            fleet_helper_repository(
-                name = "fleet_helper_" + platform,
-                urls = source.urls,
-                sha256 = source.sha256,
-                exec_compatible_with = platform_constraints(platform, helper.exec_compatible_with),
-            )
-        fleet_helper_repository(
-            name = "fleet_helper",
-            constrain_to_host = bool(helper.platforms),
-            urls = helper.urls,
-            sha256 = helper.sha256,
-            strip_prefix = helper.strip_prefix,
-            binary_path = helper.binary_path,
-            from_source = helper.from_source,
-        )
-    else:
-        fleet_helper_repository(name = "fleet_helper")
-
-    for name, choice in terraforms.items():
-        if choice.kind == "download" and choice.tag.platforms:
-            for platform, source in check_platform_sources("fleet.terraform", choice.tag.platforms).items():
-                terraform_download_repository(
-                    name = "%s_%s" % (name, platform),
-                    version = choice.tag.version,
-                    urls = source.urls,
-                    sha256 = source.sha256,
-                    exec_compatible_with = platform_constraints(platform, choice.tag.exec_compatible_with),
-                )
-        elif choice.kind == "download":
-            terraform_download_repository(
-                name = name,
-                version = choice.tag.version,
-                urls = choice.tag.urls,
-                sha256 = choice.tag.sha256,
-            )
-        else:
-            terraform_local_repository(name = name)
-
-    for name, tag in mirrors.items():
-        tf_provider_mirror(
-            name = name,
-            lock_file = tag.lock_file,
-            urls = tag.urls,
-            providers = tag.providers,
-            platform = tag.platform,
-            lock_target = tag.lock_target,
-        )
-
 fleet = module_extension(
-    implementation = _fleet_impl,
+    implementation = fleet_extension,
     doc = "Declares the fleet helper (`@fleet_helper`), Terraform toolchain repositories and provider mirrors.",
     tag_classes = {
         "helper": _helper,
         "terraform": _terraform,
         "terraform_local": _terraform_local,
         "provider_mirror": _provider_mirror,
+        "platform": _platform,
     },
 )

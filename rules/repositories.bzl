@@ -1,4 +1,4 @@
-"""Set-up for WORKSPACE users (Bazel 4.2+). bzlmod users: see extensions.bzl.
+"""Set-up for WORKSPACE users (Bazel 4.2 to 7; 8 with --enable_workspace). bzlmod users: see extensions.bzl.
 
     load("@rules_fleet//rules:repositories.bzl", "rules_fleet_dependencies", "terraform_register_toolchains")
     rules_fleet_dependencies()
@@ -7,6 +7,7 @@
 
 load("//rules/private:exec_platforms.bzl", "check_platform_sources", "platform_constraints")
 load("//rules/private:fleet_helper_repository.bzl", _fleet_helper_repository = "fleet_helper_repository")
+load("//rules/private:fleet_repositories.bzl", "HELPER_TOOLCHAINS", "declare_helper", "declare_terraform", "declare_terraform_local")
 load("//rules/private:provider_mirror.bzl", _tf_provider_mirror = "tf_provider_mirror")
 load("//rules/private:terraform_repositories.bzl", _terraform_download_repository = "terraform_download_repository", _terraform_local_repository = "terraform_local_repository")
 
@@ -39,6 +40,9 @@ def rules_fleet_dependencies(
     before the host's; the host's helper then declares the host's OS and CPU as
     `exec_compatible_with`, so it never reaches a worker of another platform.
 
+    What is registered are the targets of `@fleet_helper_toolchains`, a repository holding
+    only `toolchain()` targets: a build that needs no helper fetches none.
+
     Args:
       helper_urls: mirrors of a prebuilt release of `fleet` (binary or archive).
       helper_sha256: its sha256 (required with helper_urls).
@@ -51,28 +55,18 @@ def rules_fleet_dependencies(
         the `<os>_<arch>` naming.
       register: register the toolchains.
     """
-    for platform, source in check_platform_sources("rules_fleet_dependencies", helper_platforms).items():
-        repo = "fleet_helper_" + platform
-        if not native.existing_rule(repo):
-            _fleet_helper_repository(
-                name = repo,
-                urls = source.urls,
-                sha256 = source.sha256,
-                exec_compatible_with = platform_constraints(platform, helper_exec_compatible_with),
-            )
-        if register:
-            native.register_toolchains("@%s//:toolchain" % repo)
-    if not native.existing_rule("fleet_helper"):
-        _fleet_helper_repository(
-            name = "fleet_helper",
-            urls = helper_urls,
-            sha256 = helper_sha256,
-            strip_prefix = helper_strip_prefix,
-            from_source = helper_from_source,
-            constrain_to_host = bool(helper_platforms),
-        )
+    platforms = check_platform_sources("rules_fleet_dependencies", helper_platforms)
+    registered = declare_helper(
+        platforms = platforms,
+        constraints = {p: platform_constraints(p, helper_exec_compatible_with) for p in platforms},
+        urls = helper_urls,
+        sha256 = helper_sha256,
+        strip_prefix = helper_strip_prefix,
+        from_source = helper_from_source,
+        existing = [r for r in ["fleet_helper", HELPER_TOOLCHAINS] + ["fleet_helper_" + p for p in platforms] if native.existing_rule(r)],
+    )
     if register:
-        native.register_toolchains("@fleet_helper//:toolchain")
+        native.register_toolchains(*registered)
 
 # buildifier: disable=unnamed-macro
 def terraform_register_toolchains(version, urls = [], sha256 = "", platforms = {}, exec_compatible_with = {}, name = "terraform", register = True):
@@ -83,7 +77,8 @@ def terraform_register_toolchains(version, urls = [], sha256 = "", platforms = {
     makes `@<name>_<platform>` for each, whose toolchain declares `exec_compatible_with` the
     platform's OS and CPU: actions on Linux remote workers get the Linux binary, actions on
     a Mac the Mac one, and `bazel run` targets the one of the machine running Bazel (the
-    target platform). Registered in the order given.
+    target platform). Registered in the order given, as the targets of `@<name>_toolchains`
+    (toolchain targets only: a build that needs no terraform downloads none).
 
     Args:
       version: e.g. `1.11.4`.
@@ -97,21 +92,17 @@ def terraform_register_toolchains(version, urls = [], sha256 = "", platforms = {
     """
     if platforms and urls:
         fail("terraform_register_toolchains: give either urls + sha256 or platforms, not both")
-    if not platforms:
-        _terraform_download_repository(name = name, version = version, urls = urls, sha256 = sha256)
-        if register:
-            native.register_toolchains("@%s//:toolchain" % name)
-        return
-    for platform, source in check_platform_sources("terraform_register_toolchains", platforms).items():
-        _terraform_download_repository(
-            name = "%s_%s" % (name, platform),
-            version = version,
-            urls = source.urls,
-            sha256 = source.sha256,
-            exec_compatible_with = platform_constraints(platform, exec_compatible_with),
-        )
-        if register:
-            native.register_toolchains("@%s_%s//:toolchain" % (name, platform))
+    checked = check_platform_sources("terraform_register_toolchains", platforms)
+    registered = declare_terraform(
+        name = name,
+        version = version,
+        urls = urls,
+        sha256 = sha256,
+        platforms = checked,
+        constraints = {p: platform_constraints(p, exec_compatible_with) for p in checked},
+    )
+    if register:
+        native.register_toolchains(*registered)
 
 # buildifier: disable=unnamed-macro
 def terraform_local_toolchain(name = "terraform_local", register = True):
@@ -119,8 +110,8 @@ def terraform_local_toolchain(name = "terraform_local", register = True):
 
     Args:
       name: repository name.
-      register: register `@<name>//:toolchain`.
+      register: register `@<name>_toolchains//:toolchain`.
     """
-    _terraform_local_repository(name = name)
+    registered = declare_terraform_local(name)
     if register:
-        native.register_toolchains("@%s//:toolchain" % name)
+        native.register_toolchains(*registered)

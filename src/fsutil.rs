@@ -31,11 +31,20 @@ pub fn unique_suffix() -> String {
 
 /// 64 bits from the kernel's random pool (getrandom(2)); never blocks after
 /// boot. Falls back to address-space and clock noise if it is unavailable.
+/// The system call itself, not glibc's wrapper (glibc 2.25+): the released
+/// helper runs on glibc 2.17 (docs/release.md).
 fn random_u64() -> u64 {
     let mut buf = [0u8; 8];
-    // SAFETY: writes at most buf.len() bytes into buf.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
-    if n == buf.len() as isize {
+    // SAFETY: the kernel writes at most buf.len() bytes into buf.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getrandom,
+            buf.as_mut_ptr(),
+            buf.len(),
+            0 as libc::c_uint,
+        )
+    };
+    if n == buf.len() as libc::c_long {
         return u64::from_ne_bytes(buf);
     }
     let stack = &buf as *const _ as u64;

@@ -7,7 +7,8 @@
 //! - [`store`]: the content-addressed store, stable links and garbage collection.
 //! - [`tag`]: verification tags rewritten only when their content changes.
 //! - [`private_dir`]: fresh per-run directories for a build tool's own state.
-//! - [`manifest`]: the instance manifest written by the Starlark rules.
+//! - [`manifest`]: the instance manifest written by the Starlark rules;
+//!   [`label`]: the labels in it, read the same whichever Bazel wrote them.
 //! - [`module_files`]: reading a Terraform module's `.tf` / `.tf.json` files.
 //! - [`plugin_dir`]: Terraform provider packages from the store as a read-only plugin dir
 //!   (and the one builder of that layout, [`plugin_dir::Slot`]).
@@ -35,6 +36,7 @@ pub mod go_runtime;
 pub mod hash;
 pub mod identity;
 pub mod keyed_tag;
+pub mod label;
 pub mod lock;
 pub mod lock_file;
 pub mod manifest;

@@ -13,6 +13,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::error::unsafe_input;
+use crate::label::Label;
 
 /// The manifest schema this build of `fleet` reads and writes.
 pub const SCHEMA: u32 = 1;
@@ -216,9 +217,17 @@ impl Manifest {
         Ok(())
     }
 
-    /// Looks an instance up by label or by short name (names must then be unique).
+    /// Looks an instance up by label (in any form Bazel shows it: `@@//a:b`,
+    /// `@repo~//a:b`, see [`crate::label`]) or by short name (names must then
+    /// be unique).
     pub fn find(&self, key: &str) -> Option<&Instance> {
-        self.instances.iter().find(|i| i.label == key).or_else(|| {
+        let by_label = self.instances.iter().find(|i| i.label == key).or_else(|| {
+            let wanted = Label::parse(key).ok()?;
+            self.instances
+                .iter()
+                .find(|i| Label::parse(&i.label).is_ok_and(|l| l == wanted))
+        });
+        by_label.or_else(|| {
             let mut by_name = self.instances.iter().filter(|i| i.name == key);
             match (by_name.next(), by_name.next()) {
                 (Some(one), None) => Some(one),
@@ -406,5 +415,20 @@ mod tests {
         let m = manifest(vec![instance("//pkg:a", &[]), instance("//q:a", &[])]);
         assert!(m.find("//q:a").is_some());
         assert!(m.find("a").is_none(), "ambiguous short name");
+    }
+
+    #[test]
+    fn find_by_a_label_in_another_form() {
+        let m = manifest(vec![
+            instance("//pkg:a", &[]),
+            instance("@infra//db:main", &[]),
+        ]);
+        assert_eq!(m.find("@@//pkg:a").unwrap().label, "//pkg:a");
+        assert_eq!(m.find("@infra~//db:main").unwrap().label, "@infra//db:main");
+        assert_eq!(
+            m.find("@@infra+//db:main").unwrap().label,
+            "@infra//db:main"
+        );
+        assert!(m.find("@other//db:main").is_none());
     }
 }

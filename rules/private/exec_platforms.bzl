@@ -57,3 +57,45 @@ def check_platform_sources(what, platforms):
             fail("%s: platforms[%r] has no sha256" % (what, platform))
         checked[platform] = struct(urls = list(urls), sha256 = sha256)
     return checked
+
+def host_key(rctx):
+    """The host as "<os>-<arch>", the suffix of the release's helper binaries.
+
+    Args:
+      rctx: a repository_ctx.
+
+    Returns:
+      e.g. `linux-x86_64`, `macos-aarch64`.
+    """
+    name = rctx.os.name.lower()
+    if name.startswith("linux"):
+        os = "linux"
+    elif name.startswith("mac") or name.startswith("darwin"):
+        os = "macos"
+    elif name.startswith("windows"):
+        os = "windows"
+    else:
+        os = name.replace(" ", "")
+    machine = ""
+    if hasattr(rctx.os, "arch"):
+        machine = rctx.os.arch
+    elif os != "windows":
+        machine = rctx.execute(["uname", "-m"]).stdout.strip()
+    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine.lower(), machine.lower())
+    return os + "-" + arch
+
+def host_constraints(rctx):
+    """The host's OS and CPU constraints: a binary built or picked for the host runs only there.
+
+    Args:
+      rctx: a repository_ctx.
+
+    Returns:
+      The constraint labels of the host's `<os>_<arch>` key.
+    """
+    os, _, arch = host_key(rctx).partition("-")
+    key = "%s_%s" % (
+        {"macos": "darwin"}.get(os, os),
+        {"x86_64": "amd64", "aarch64": "arm64", "i386": "386", "i686": "386"}.get(arch, arch),
+    )
+    return platform_constraints(key)

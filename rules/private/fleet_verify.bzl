@@ -1,6 +1,6 @@
 """fleet_verify: checks inputs against an expected tag and emits a verification tag."""
 
-load(":labels.bzl", "label_string", "repo_of")
+load(":labels.bzl", "apparent_repo_name", "label_string", "repo_of")
 load(":providers.bzl", "FleetVerifyInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
@@ -14,18 +14,18 @@ def tag_input_key(file, label):
     Returns:
       Its path relative to the target's package when it lies inside it,
       otherwise its path from the workspace root (`external/<repo>/...` for
-      other repositories), so a key never leaves the tag's directory.
+      other repositories, `<repo>` the apparent name: the same key on Bazel 4.2,
+      7 and 8), so a key never leaves the tag's directory.
     """
     path = file.short_path
+    repo = ""
     if path.startswith("../"):
-        path = "external/" + path[len("../"):]
-    package = label.package
-    repo = repo_of(label)
-    if repo not in ("", "__main__", "_main"):
-        package = "external/%s/%s" % (repo, package) if package else "external/" + repo
-    prefix = package + "/" if package else ""
-    if prefix and path.startswith(prefix):
+        repo, _, path = path[len("../"):].partition("/")
+    prefix = label.package + "/" if label.package else ""
+    if repo == repo_of(label) and path.startswith(prefix):
         return path[len(prefix):]
+    if repo:
+        return "external/%s/%s" % (apparent_repo_name(repo), path)
     return path
 
 def _expected_tag(ctx):

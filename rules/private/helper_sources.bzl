@@ -41,6 +41,7 @@ HELPER_SOURCES = [
     Label("//:src/hash.rs"),
     Label("//:src/identity.rs"),
     Label("//:src/keyed_tag.rs"),
+    Label("//:src/label.rs"),
     Label("//:src/lib.rs"),
     Label("//:src/lock.rs"),
     Label("//:src/lock/child.rs"),

@@ -96,9 +96,12 @@ List the group in `tf_fleet(instances = ...)`. A member belongs to one group."""
         ),
         "on_change": attr.label(
             executable = True,
+            # An executable script may be named directly: no sh_binary, which Bazel 8 only
+            # autoloads and Bazel 9 removed.
+            allow_files = True,
             # Run by `fleet run` on the machine running `bazel run`, like the fleet's own launcher.
             cfg = "target",
-            doc = """Executable run once after all of the group's instances finished, only when an apply
+            doc = """Executable (a rule's, or an executable file such as a script) run once after all of the group's instances finished, only when an apply
 or destroy of at least one of them added, changed or destroyed a resource. It gets `FLEET_GROUP`
 (the group's label), `FLEET_ACTION` and `FLEET_GROUP_REPORT` (a JSON file with the members'
 report entries); its output is captured like an instance's. If it fails the group fails and

@@ -10,15 +10,33 @@ def _with_inputs_from_deps(deps, inputs_from, package):
     """deps plus every instance inputs_from reads (`LABEL#OUTPUT`) that deps lacks."""
     deps = list(deps)
     known = [resolve_label_string(str(dep), package) for dep in deps]
+    for target in _inputs_from_targets(inputs_from, package).values():
+        if target not in known:
+            known.append(target)
+            deps.append(target)
+    return deps
+
+def _inputs_from_targets(inputs_from, package):
+    """`{written target: its resolve_label_string form}` of the `LABEL#OUTPUT` references."""
+    targets = {}
     for ref in inputs_from.values():
         if "#" not in ref:
             continue  # the rule reports the malformed reference, naming the instance
         target = ref.rsplit("#", 1)[0]
-        canonical = resolve_label_string(target, package)
-        if canonical not in known:
-            known.append(canonical)
-            deps.append(target)
-    return deps
+        targets[target] = resolve_label_string(target, package)
+    return targets
+
+def _inputs_from_labels(inputs_from, package):
+    """The upstreams as a label-keyed dict for the rule.
+
+    Bazel resolves each key in this package's repository (its repo mapping), so the rule
+    compares Labels, never a written name with another repository's canonical one. Value:
+    the JSON list of the ways the references write that target.
+    """
+    by_target = {}
+    for written, resolved in _inputs_from_targets(inputs_from, package).items():
+        by_target.setdefault(resolved, []).append(written)
+    return {written[0]: json.encode(written) for written in by_target.values()}
 
 def tf_instance(
         name,
@@ -106,6 +124,7 @@ def tf_instance(
         workspace = workspace or "",
         deps = _with_inputs_from_deps(deps, inputs_from, package),
         inputs_from = inputs_from,
+        inputs_from_targets = _inputs_from_labels(inputs_from, package),
         env = env,
         secret_env = secret_env,
         allow_secret_like_keys = allow_secret_like_keys,

@@ -28,17 +28,37 @@ def _var_file_name(index, file):
     number = "0" * (3 - len(number)) + number
     return "fleet-%s-%s%s" % (number, base, suffix)
 
+def _upstreams_by_reference(ctx):
+    """`{written LABEL: the upstream Target}` from `inputs_from_targets` (Labels Bazel resolved)."""
+    upstreams = {}
+    for target, written in ctx.attr.inputs_from_targets.items():
+        for text in json.decode(written):
+            upstreams[text] = target
+    return upstreams
+
 def _inputs_from(ctx, label, dep_labels):
-    """Parses `var = "LABEL#OUTPUT"` into manifest OutputRefs; each LABEL must be a dep."""
+    """Parses `var = "LABEL#OUTPUT"` into manifest OutputRefs; each LABEL must be a dep.
+
+    LABEL is matched as a Label (resolved by Bazel in the instance's repository), so an
+    upstream in another repository matches its dep whatever name Bazel gives that repository.
+    """
+    upstreams = _upstreams_by_reference(ctx)
+    deps = [dep.label for dep in ctx.attr.deps]
     refs = {}
     for var, ref in ctx.attr.inputs_from.items():
         if "#" not in ref:
             fail("%s: inputs_from[\"%s\"] = \"%s\" must be \"LABEL#OUTPUT\"" % (label, var, ref))
         target, output = ref.rsplit("#", 1)
-        upstream = resolve_label_string(target, ctx.label.package)
-        if upstream not in dep_labels:
-            fail("%s: inputs_from[\"%s\"] reads %s, which is not in deps" % (label, var, upstream))
-        refs[var] = {"instance": upstream, "output": output}
+        upstream = upstreams.get(target)
+        if upstream:
+            if upstream.label not in deps:
+                fail("%s: inputs_from[\"%s\"] reads %s, which is not in deps" % (label, var, upstream[TfInstanceInfo].label))
+            upstream_label = upstream[TfInstanceInfo].label
+        else:
+            upstream_label = resolve_label_string(target, ctx.label.package)
+            if upstream_label not in dep_labels:
+                fail("%s: inputs_from[\"%s\"] reads %s, which is not in deps" % (label, var, upstream_label))
+        refs[var] = {"instance": upstream_label, "output": output}
     return refs
 
 def _refuse_secrets(ctx, label, backend_config):
@@ -279,6 +299,10 @@ Use the `tf_instance` macro, which fills `vars_json` and `backend_config_json`."
         ),
         "inputs_from": attr.string_dict(
             doc = "Variable name -> `LABEL#OUTPUT`: read from an upstream instance's outputs at run time. LABEL must be in deps.",
+        ),
+        "inputs_from_targets": attr.label_keyed_string_dict(
+            providers = [TfInstanceInfo],
+            doc = "The instances `inputs_from` reads, as Labels -> the JSON list of the ways its references write each (filled by the `tf_instance` macro).",
         ),
         "env": attr.string_dict(
             doc = "Extra environment for terraform at run time (never secrets).",

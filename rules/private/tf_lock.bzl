@@ -4,7 +4,7 @@ load(":labels.bzl", "label_string")
 load(":launcher.bzl", "LAUNCHER_ATTRS", "runfile", "write_launcher")
 load(":providers.bzl", "TfComponentInfo", "TfProviderInfo")
 load(":run_tools.bzl", "RUNTIME_FLEET_ATTRS", "RUNTIME_TERRAFORM_ATTRS", "runtime_fleet_of", "runtime_terraform_of")
-load(":tf_provider.bzl", "collect_packages", "target_platform")
+load(":tf_provider.bzl", "TARGET_PLATFORM_ATTRS", "collect_packages", "target_platform")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
 
 def _common(ctx, terraform, fleet):
@@ -70,7 +70,7 @@ _COMMON_ATTRS = dict({
     "platforms": attr.string_list(
         doc = "Platforms (`<os>_<arch>`) the lock file must cover; default: the target platform.",
     ),
-}, **LAUNCHER_ATTRS)
+}, **dict(LAUNCHER_ATTRS, **TARGET_PLATFORM_ATTRS))
 
 tf_lock = rule(
     implementation = _tf_lock_impl,

@@ -5,22 +5,35 @@ load(":labels.bzl", "label_string")
 load(":providers.bzl", "TfProviderInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
-# Bazel's --cpu values (`TARGET_CPU`) for the platforms Terraform publishes providers for.
-_CPU_PLATFORMS = {
-    "aarch64": "linux_arm64",
-    "arm64-v8a": "linux_arm64",
-    "arm": "linux_arm",
-    "armeabi-v7a": "linux_arm",
-    "darwin": "darwin_amd64",
-    "darwin_arm64": "darwin_arm64",
-    "darwin_arm64e": "darwin_arm64",
-    "darwin_x86_64": "darwin_amd64",
-    "freebsd": "freebsd_amd64",
-    "k8": "linux_amd64",
-    "arm64_windows": "windows_arm64",
-    "piii": "linux_386",
-    "x64_windows": "windows_amd64",
-    "x64_windows_msvc": "windows_amd64",
+# The target platform's OS and CPU constraints → Terraform's names. Read from the target
+# platform (`--platforms`, the host's by default), never from `--cpu`, which a build setting
+# only `--platforms` leaves at the host's value.
+_OS_CONSTRAINTS = {
+    "darwin": "@platforms//os:osx",
+    "freebsd": "@platforms//os:freebsd",
+    "linux": "@platforms//os:linux",
+    "openbsd": "@platforms//os:openbsd",
+    "windows": "@platforms//os:windows",
+}
+
+_CPU_CONSTRAINTS = {
+    "386": "@platforms//cpu:x86_32",
+    "amd64": "@platforms//cpu:x86_64",
+    "arm": "@platforms//cpu:arm",
+    "arm64": "@platforms//cpu:aarch64",
+}
+
+# Implicit attributes of the rules that call target_platform: the constraint values to test.
+TARGET_PLATFORM_ATTRS = {
+    "_os_darwin": attr.label(default = "@platforms//os:osx"),
+    "_os_freebsd": attr.label(default = "@platforms//os:freebsd"),
+    "_os_linux": attr.label(default = "@platforms//os:linux"),
+    "_os_openbsd": attr.label(default = "@platforms//os:openbsd"),
+    "_os_windows": attr.label(default = "@platforms//os:windows"),
+    "_cpu_386": attr.label(default = "@platforms//cpu:x86_32"),
+    "_cpu_amd64": attr.label(default = "@platforms//cpu:x86_64"),
+    "_cpu_arm": attr.label(default = "@platforms//cpu:arm"),
+    "_cpu_arm64": attr.label(default = "@platforms//cpu:aarch64"),
 }
 
 def source_parts(source, what):
@@ -48,11 +61,18 @@ def _check_platform(platform, what):
         fail("%s: platform %r must be <os>_<arch>, e.g. linux_amd64" % (what, platform))
     return platform
 
+def _matching(ctx, prefix, names):
+    return [
+        name
+        for name in names
+        if ctx.target_platform_has_constraint(getattr(ctx.attr, prefix + name)[platform_common.ConstraintValueInfo])
+    ]
+
 def target_platform(ctx, what):
     """The Terraform platform (`<os>_<arch>`) of the target configuration.
 
     Args:
-      ctx: a rule context; its `platform` attribute, when set, wins.
+      ctx: a rule context with TARGET_PLATFORM_ATTRS; its `platform` attribute, when set, wins.
       what: the label string of the rule (for the message).
 
     Returns:
@@ -61,10 +81,13 @@ def target_platform(ctx, what):
     explicit = getattr(ctx.attr, "platform", "")
     if explicit:
         return _check_platform(explicit, what)
-    cpu = ctx.var.get("TARGET_CPU", "")
-    if cpu not in _CPU_PLATFORMS:
-        fail("%s: cannot tell the Terraform platform of --cpu=%s; set platform (e.g. \"linux_amd64\")" % (what, cpu))
-    return _CPU_PLATFORMS[cpu]
+    os = _matching(ctx, "_os_", sorted(_OS_CONSTRAINTS.keys()))
+    cpu = _matching(ctx, "_cpu_", sorted(_CPU_CONSTRAINTS.keys()))
+    if len(os) != 1 or len(cpu) != 1:
+        fail(("%s: cannot tell the Terraform platform of the target platform (its OS constraints: %s, " +
+              "CPU constraints: %s, of %s and %s); set platform (e.g. \"linux_amd64\")") %
+             (what, os or "none", cpu or "none", sorted(_OS_CONSTRAINTS.values()), sorted(_CPU_CONSTRAINTS.values())))
+    return os[0] + "_" + cpu[0]
 
 def _unpack(ctx, archive):
     """The package unpacked by `fleet extract --out`: one action per package, shared by every instance."""
@@ -131,7 +154,7 @@ is a packed filesystem mirror. The action runs only the `fleet` helper (`fleet p
 
 Use it in `tf_component(providers = ...)` for hermetic validation, and in
 `tf_component(lock_providers = ...)` so `<component>.lock` records its hashes.""",
-    attrs = {
+    attrs = dict({
         "binary": attr.label(
             mandatory = True,
             executable = True,
@@ -148,9 +171,9 @@ Use it in `tf_component(providers = ...)` for hermetic validation, and in
             doc = "The provider's version, e.g. `1.2.0`.",
         ),
         "platform": attr.string(
-            doc = "`<os>_<arch>` the binary runs on; default: the target platform (from `--cpu`).",
+            doc = "`<os>_<arch>` the binary runs on; default: the target platform's (`--platforms`, the host's by default) OS and CPU constraints.",
         ),
-    },
+    }, **TARGET_PLATFORM_ATTRS),
     toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
     provides = [TfProviderInfo],
 )

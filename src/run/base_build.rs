@@ -15,6 +15,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 use crate::error::{unsafe_input, usage};
+use crate::label::Label;
 
 /// How to run Bazel for the base build.
 pub struct BazelCommand {
@@ -118,18 +119,16 @@ fn workspace_dir() -> Result<PathBuf> {
     }
 }
 
-/// `//pkg:name`, `@//pkg:name` or `@@//pkg:name` → (`pkg`, `name`).
+/// A label of the main repository (`//pkg:name`, `@//…`, `@@//…`) → (`pkg`, `name`).
 fn split_label(target: &str) -> Result<(String, String)> {
-    let rest = target.trim_start_matches('@');
-    let rest = rest.strip_prefix("//").ok_or_else(|| {
-        usage(format!(
+    let label = Label::parse(target)
+        .map_err(|e| unsafe_input(format!("manifest target {target} is not a full label: {e}")))?;
+    if !label.is_main() {
+        return Err(usage(format!(
             "--affected-since needs a fleet of the main repository, not {target}"
-        ))
-    })?;
-    let (package, name) = rest
-        .split_once(':')
-        .ok_or_else(|| unsafe_input(format!("manifest target {target} is not a full label")))?;
-    Ok((package.to_string(), name.to_string()))
+        )));
+    }
+    Ok((label.package, label.name))
 }
 
 fn git<I, S>(dir: &Path, args: I) -> Result<String>
@@ -287,6 +286,8 @@ mod tests {
         );
         assert_eq!(split_label("@//:all").unwrap(), ("".into(), "all".into()));
         assert!(split_label("@other//a:b").is_err());
+        assert!(split_label("@@rules_fleet~//a:b").is_err());
+        assert!(split_label("infra:all").is_err());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::job::JobEnv;
 use super::output::OutputMode;
 use super::report::{InstanceReport, Status};
 use crate::error::unsafe_input;
+use crate::label::Label;
 use crate::lock::exit_status_code;
 use crate::tf::locate::resolve_runfile;
 use crate::tf::private;
@@ -144,25 +145,29 @@ fn run(env: &JobEnv, call: &HookCall, result: &mut HookResult) -> Result<()> {
     Ok(())
 }
 
-/// `//infra/cache:all` → `infra/cache/all`; `@repo//p:g` → `@repo/p/g`.
-/// A label that would leave `.groups/` is refused (the manifest is input).
+/// `//infra/cache:all` → `infra/cache/all`; `@repo//p:g` → `@repo/p/g`, the
+/// repository by its apparent name (`@@repo~//p:g` too: one directory whichever
+/// Bazel wrote the manifest). A label that would leave `.groups/` is refused
+/// (the manifest is input).
 pub fn label_dir(label: &str) -> Result<PathBuf> {
-    let (repo, rest) = match label.split_once("//") {
-        Some((repo, rest)) => (repo, rest),
-        None => ("", label),
+    let refuse = || {
+        unsafe_input(format!(
+            "group label {label:?} does not name a directory inside the fleet root"
+        ))
     };
+    let parsed = Label::parse(label).map_err(|_| refuse())?;
     let mut path = PathBuf::new();
-    if !repo.is_empty() {
-        path.push(repo);
+    if !parsed.is_main() {
+        path.push(format!("@{}", parsed.repo));
     }
-    for part in rest.split(['/', ':']).filter(|p| !p.is_empty()) {
-        path.push(part);
+    for part in parsed.package.split('/').chain(parsed.name.split('/')) {
+        if !part.is_empty() {
+            path.push(part);
+        }
     }
     let normal = path.components().all(|c| matches!(c, Component::Normal(_)));
     if !normal || path.as_os_str().is_empty() {
-        return Err(unsafe_input(format!(
-            "group label {label:?} does not name a directory inside the fleet root"
-        )));
+        return Err(refuse());
     }
     Ok(path)
 }
@@ -193,6 +198,8 @@ mod tests {
             Some("infra/cache/all")
         );
         assert_eq!(label_dir("@r//p:g").unwrap().to_str(), Some("@r/p/g"));
+        assert_eq!(label_dir("@@r~//p:g").unwrap().to_str(), Some("@r/p/g"));
+        assert_eq!(label_dir("@@r+//p:g").unwrap().to_str(), Some("@r/p/g"));
         assert!(label_dir("//..:x").is_err());
         assert!(label_dir("//a/../../b:x").is_err());
     }

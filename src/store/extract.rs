@@ -273,9 +273,12 @@ fn exchange(a: &Path, b: &Path) -> Result<()> {
             .with_context(|| format!("path {} contains NUL", p.display()))
     };
     let (ca, cb) = (c(a)?, c(b)?);
+    // The system call, not glibc's wrapper (glibc 2.28+): the released helper
+    // runs on glibc 2.17 (docs/release.md); the kernel call is Linux 3.15+.
     // SAFETY: two valid NUL-terminated paths; the call touches no memory of ours.
     let rc = unsafe {
-        libc::renameat2(
+        libc::syscall(
+            libc::SYS_renameat2,
             libc::AT_FDCWD,
             ca.as_ptr(),
             libc::AT_FDCWD,
