@@ -7,6 +7,11 @@ bump_versions() {
   sed -i -E "s/\"1\.31\.[0-9]+\"/\"1.31.$((100 + $1))\"/" "$ws/project/BUCK"
 }
 
+# failed_targets LOG KIND: how many targets of KIND failed (buck2 names each failure twice).
+failed_targets() {
+  grep -o "Action failed: [^ ]*\.$2 " "$1" | sort -u | wc -l
+}
+
 shared_targets=()
 for v in "${variants[@]}"; do shared_targets+=("//project:$v.shared"); done
 
@@ -21,7 +26,7 @@ check_variants_naive() {
     bump_versions "$round"
     if ! b2 "$ws" build "${targets[@]}" -j 8 --keep-going >"$logs/naive-$round.log" 2>&1; then
       failed_rounds=$((failed_rounds + 1))
-      failed_builds=$((failed_builds + $(grep -c 'Action failed: .*naive' "$logs/naive-$round.log")))
+      failed_builds=$((failed_builds + $(failed_targets "$logs/naive-$round.log" naive)))
     fi
   done
   rm -rf "$ws/project/build"
@@ -106,4 +111,39 @@ check_variants_tree() {
     [ "$listed" -eq "$expected" -a "$variant" = variant=listing ]
 }
 
+# The tool's own state: private_dirs and locks (fakecargo.sh keeps a database in $TMPDIR).
+check_variants_private_state() {
+  local kind round failed_rounds failed_builds stale v targets summary bump=300
+  for kind in naive locked private; do
+    failed_rounds=0 failed_builds=0 stale=0 targets=()
+    for v in "${variants[@]}"; do targets+=("//project:$v.cargo-$kind"); done
+    for round in $(seq 1 "$rounds"); do
+      bump=$((bump + 1))
+      bump_versions "$bump"
+      if ! b2 "$ws" build "${targets[@]}" -j 8 --keep-going >"$logs/cargo-$kind-$round.log" 2>&1; then
+        failed_rounds=$((failed_rounds + 1))
+        failed_builds=$((failed_builds + $(failed_targets "$logs/cargo-$kind-$round.log" "cargo-$kind")))
+        continue
+      fi
+      for v in "${variants[@]}"; do
+        grep -qx "version=1.31.$((100 + bump))" "$(b2_out "$ws" "//project:$v.cargo-$kind")" || stale=$((stale + 1))
+      done
+    done
+    summary="$failed_rounds/$rounds rounds failed, $failed_builds variant builds"
+    if [[ "$kind" == naive ]]; then
+      check "tool state: 8 variants sharing one TMPDIR race (the test has teeth)" \
+        "$summary; e.g. '$(grep -h -m1 '^fakecargo:' "$logs"/cargo-naive-*.log | head -1)'" [ "$failed_rounds" -ge 1 ]
+    else
+      check "tool state: $kind: 8/8 variants build in every round" "$summary; $stale outputs not rebuilt" \
+        [ "$failed_rounds" -eq 0 -a "$stale" -eq 0 ]
+    fi
+  done
+  local leftovers
+  leftovers="$(find "$ws/buck-out" -name '*.fleet-private' 2>/dev/null | wc -l)"
+  check "tool state: private dirs removed after each action" "$leftovers left next to the outputs" [ "$leftovers" -eq 0 ]
+  check "tool state: the lock file lives beside the store" "" [ -f "$FLEET_STORE/.locks/cargo-git.lock" ]
+  rm -rf "$ws/project/build/cargo-tmp"
+}
+
 e2e_check variants-tree check_variants_tree
+e2e_check variants-private-state check_variants_private_state
