@@ -87,6 +87,9 @@ suite_setup() {
     fail "terraform" "terraform is not on PATH"
     finish
   fi
+  # fleet gives terraform its own CLI config; the caller's (maybe a missing file) must not matter.
+  unset TF_CLI_CONFIG_FILE TF_PLUGIN_CACHE_DIR TF_DATA_DIR TF_LOG
+  export CHECKPOINT_DISABLE=1
   e2e_tmp e2e-buck2
   terraform_version="$("$terraform_bin" version -json | python3 -c 'import json,sys; print(json.load(sys.stdin)["terraform_version"])')"
   rules_copy="$tmp/rules_fleet"
