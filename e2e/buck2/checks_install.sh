@@ -124,6 +124,17 @@ EOF
   manifest="$(b2_out "$dir" '//infra/cache:caches[manifest]')"
   check "a downloaded terraform is named ../terraform/terraform in manifests, as Bazel's downloaded toolchain" "" \
     grep -q '"terraform":"../terraform/terraform"' "$manifest"
+  # A release of rules_fleet: release_info.bzl names its prebuilt helper for the host, which
+  # `fleet_toolchain(name = "fleet")` downloads instead of building with cargo.
+  printf 'RELEASE_VERSION = "0.0.0-e2e"\nPREBUILT_HELPERS = {"linux-x86_64": {"urls": ["%s"], "sha256": "%s"}}\n' \
+    "$serve_url/fleet" "$helper_sha" >"$dir/third_party/rules_fleet/rules/private/release_info.bzl"
+  sed -i '/^fleet_toolchain(/,$d' "$dir/toolchains/BUCK"
+  echo 'fleet_toolchain(name = "fleet")' >>"$dir/toolchains/BUCK"
+  local from_release same=no
+  from_release="$(b2 "$dir" build toolchains//:fleet --show-full-output 2>"$logs/release-helper.log" | awk '{ print $2 }')"
+  cmp -s "$from_release" "$helper" && same=yes
+  check "in a release, fleet_toolchain() downloads the release's prebuilt helper for the host" \
+    "${from_release#"$dir/"}, the release's bytes: $same" [ "${from_release%/__fleet__/fleet}" != "$from_release" -a "$same" = yes ]
   write_toolchains "0000000000000000000000000000000000000000000000000000000000000000"
   if b2 "$dir" build //infra/... >"$logs/badsha.log" 2>&1; then
     fail "a wrong sha256 fails the terraform download" "the build succeeded"

@@ -94,6 +94,6 @@ def fleet_verify(name, srcs, expected = None, lock = None, visibility = None, **
         expected = expected,
         label = loading_label_string(name),
         lock = lock,
-        visibility = visibility or [],
+        visibility = visibility,
         **kwargs
     )

@@ -100,6 +100,6 @@ def tf_component(name, srcs, data = [], lock_file = None, mocks = [], tags = [],
         lock_file = lock_file,
         mocks = mocks,
         origin_prefix = runfiles_prefix() + (package + "/" if package else ""),
-        visibility = visibility or [],
+        visibility = visibility,
         **kwargs
     )

@@ -150,7 +150,7 @@ def tf_fleet(name, instances, parallelism = 10, tags = [], visibility = None, **
         label = loading_label_string(name),
         labels = tags,
         parallelism = parallelism,
-        visibility = visibility or [],
+        visibility = visibility,
         **kwargs
     )
     for action in FLEET_RUN_ACTIONS:
@@ -159,6 +159,6 @@ def tf_fleet(name, instances, parallelism = 10, tags = [], visibility = None, **
             action = action,
             fleet = ":" + name,
             labels = tags,
-            visibility = visibility or [],
+            visibility = visibility,
             **kwargs
         )

@@ -113,6 +113,6 @@ def tf_group(name, members, mode = "parallel", concurrency = 0, on_change = None
         mode = mode,
         on_change = on_change,
         path_prefix = runfiles_prefix() + (package + "/" if package else ""),
-        visibility = visibility or [],
+        visibility = visibility,
         **kwargs
     )

@@ -101,7 +101,7 @@ def tf_instance(
         secret_env = secret_env,
         var_files = var_files,
         vars_json = sorted_json(vars),
-        visibility = visibility or [],
+        visibility = visibility,
         workspace = workspace or "",
         **kwargs
     )
@@ -111,6 +111,6 @@ def tf_instance(
             action = action,
             instance = ":" + name,
             labels = tags,
-            visibility = visibility or [],
+            visibility = visibility,
             **kwargs
         )

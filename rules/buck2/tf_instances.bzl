@@ -44,7 +44,7 @@ def tf_instance_group(name, instances, tags = [], visibility = None, **kwargs):
         instances = [target_label(instance) for instance in instances],
         label = loading_label_string(name),
         labels = tags,
-        visibility = visibility or [],
+        visibility = visibility,
         **kwargs
     )
 

@@ -189,6 +189,6 @@ def variant_build(name, tool, tools, variant, outs, args = [], srcs = [], env = 
         tools_mode = tools_mode,
         variant = variant,
         verified = verified,
-        visibility = visibility or [],
+        visibility = visibility,
         **kwargs
     )
