@@ -22,7 +22,7 @@ pub const HELPER_VERSION: &str = env!("CARGO_PKG_VERSION");
 /// What an identity is computed from.
 #[derive(Debug, Clone, Default)]
 pub struct IdentityInputs {
-    /// Digest of the rendered tree (`tf::rundir::rendered_digest`).
+    /// Digest of the rendered tree's paths and bytes (`tf::rundir::rendered_content_digest`).
     pub rendered: String,
     /// sha256 of each provider package (order does not matter).
     pub providers: Vec<String>,

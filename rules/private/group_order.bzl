@@ -1,5 +1,9 @@
 """Analysis checks of run groups: one group per member, and no order cycle
-between dependencies, serial orders and `on_change` hooks."""
+between dependencies, serial orders and `on_change` hooks.
+
+Pure Starlark, loaded by both rule sets (Bazel and Buck2): no `native`, `attr`,
+`Label` or recursion here.
+"""
 
 def membership_claim(member, group):
     """Encodes "`member` is a direct member of `group`" for check_memberships.

@@ -1,4 +1,8 @@
-"""Instance manifests: the JSON contract with `fleet` (src/manifest.rs)."""
+"""Instance manifests: the JSON contract with `fleet` (src/manifest.rs).
+
+Pure Starlark, loaded by both rule sets (Bazel and Buck2): no `native`, `attr`,
+`Label` or recursion here.
+"""
 
 MANIFEST_SCHEMA = 1
 

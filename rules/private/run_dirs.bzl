@@ -4,16 +4,15 @@ An instance's run directory holds its state, TF_DATA_DIR and lock. If one run
 directory held another (`c` and `c/b` in one package, or `//a:b` and `//a/b:c`),
 running the outer instance would overwrite the inner one's files. Checks happen:
 - at loading time, within one package (`tf_instance` / `tf_instances`): an
-  instance whose name is a `/`-prefix of another's, in either order;
+  instance whose name is a `/`-prefix of another's, in either order
+  (package_claims.bzl);
 - at analysis time, across packages, for an instance and its transitive `deps`,
   every instance of a `tf_instances` / `tf_instance_group`, and of a `tf_fleet`.
 `fleet_root` itself must be a relative path inside the workspace (analysis).
+
+Pure Starlark, loaded by both rule sets (Bazel and Buck2): no `native`, `attr`,
+`Label` or recursion here.
 """
-
-load(":labels.bzl", "loading_label_string")
-
-_OWNER_TAG = "rules_fleet_run_dir_owner="
-_PARENT_TAG = "rules_fleet_run_dir_parent="
 
 def check_fleet_root(label, fleet_root):
     """Fails unless fleet_root is a non-empty relative path without `..` components.
@@ -45,7 +44,7 @@ def run_dir_claim(fleet_root, run_dir, label):
     """Encodes one instance's run directory for check_run_dirs."""
     return _run_path(fleet_root, run_dir) + "\t" + label
 
-def _nested_message(outer_label, outer_path, inner_label, inner_path):
+def nested_run_dirs_message(outer_label, outer_path, inner_label, inner_path):
     if outer_path == inner_path:
         relation = "both %s" % outer_path
     else:
@@ -72,52 +71,4 @@ def check_run_dirs(claims, what):
         outer_key, outer_label = entries[index - 1]
         inner_key, inner_label = entries[index]
         if inner_key.startswith(outer_key) and inner_label != outer_label:
-            fail("%s: %s" % (what, _nested_message(outer_label, outer_key[:-1], inner_label, inner_key[:-1])))
-
-def _find_parent_marker(directory):
-    """(owner label or None, marker name to use) for the parent claim of `directory`."""
-    base = ("_fleet_run_dir_%d" % hash(directory)).replace("-", "n")
-    for attempt in range(100):
-        marker = base if attempt == 0 else "%s_%d" % (base, attempt)
-        existing = native.existing_rule(marker)
-        if existing == None:
-            return None, marker
-        tags = existing.get("tags", [])
-        if (_PARENT_TAG + directory) in tags:
-            return [t for t in tags if t.startswith(_OWNER_TAG)][0][len(_OWNER_TAG):], marker
-    fail("%s: too many run directories hash alike" % directory)
-
-def _package_run_dir(package, name):
-    return (package + "/" + name) if package else name
-
-def claim_run_dir_in_package(package, name, label):
-    """Loading-time check within one package: `name`'s run directory nests with no other's.
-
-    Names without `/` cost one lookup. A name `c/b` checks that no instance `c`
-    exists and leaves a private marker for `c`, so an instance `c` declared
-    later fails too.
-
-    Args:
-      package: the package (run directories are `<package>/<name>`).
-      name: the instance's name.
-      label: the instance's label string.
-    """
-    owner, _ = _find_parent_marker(name)
-    if owner != None:
-        inner = owner.rsplit(":", 1)[1]
-        fail(_nested_message(label, _package_run_dir(package, name), owner, _package_run_dir(package, inner)))
-    parts = name.split("/")
-    for count in range(1, len(parts)):
-        parent = "/".join(parts[:count])
-        existing = native.existing_rule(parent)
-        if existing != None and existing.get("kind") == "tf_instance_rule":
-            outer = loading_label_string(package, parent)
-            fail(_nested_message(outer, _package_run_dir(package, parent), label, _package_run_dir(package, name)))
-        owner, marker = _find_parent_marker(parent)
-        if owner == None:
-            native.filegroup(
-                name = marker,
-                srcs = [],
-                tags = ["manual", _OWNER_TAG + label, _PARENT_TAG + parent],
-                visibility = ["//visibility:private"],
-            )
+            fail("%s: %s" % (what, nested_run_dirs_message(outer_label, outer_key[:-1], inner_label, inner_key[:-1])))

@@ -11,6 +11,9 @@ only (values are never inspected) and deliberately simple:
   list such keys in `allow_secret_like_keys`);
 - `backend_config` keys also match SECRET_BACKEND_KEYS exactly;
 - `env` names also match when they contain `pass` (`DB_PASS`, `PGPASS`).
+
+Pure Starlark, loaded by both rule sets (Bazel and Buck2): no `native`, `attr`,
+`Label` or recursion here.
 """
 
 SECRET_NAME_FRAGMENTS = [

@@ -5,10 +5,13 @@ backend type, the settings that locate the state (bucket + key, prefix, path...)
 and its Terraform workspace. `check_unique_states` fails naming both labels when
 two instances share one. Checks happen:
 - at loading time, within one package (`tf_instance` / `tf_instances` claim their
-  identity with a marker target; a second claim fails);
+  identity with a marker target; a second claim fails: package_claims.bzl);
 - at analysis time, across packages, for every instance together with its
   transitive `deps` (`tf_instance`), all instances of a `tf_instances` group, and
   every instance of a `tf_fleet`.
+
+Pure Starlark, loaded by both rule sets (Bazel and Buck2): no `native`, `attr`,
+`Label` or recursion here.
 """
 
 # For each backend: the setting naming the state within its store, and the
@@ -117,34 +120,3 @@ def check_unique_states(claims, what):
         elif other != label:
             fail("%s: instances %s and %s share state (%s). Give each instance its own key/prefix/path or workspace." %
                  (what, other, label, identity))
-
-def claim_state_in_package(name, identity, label):
-    """Loading-time check within one package: claims `identity` for `label`.
-
-    Creates a private marker target named after the identity's hash; a second
-    instance of the package with the same identity fails naming both labels.
-
-    Args:
-      name: the claiming instance's name.
-      identity: the state identity.
-      label: the claiming instance's label string.
-    """
-    base = "_fleet_state_%d" % hash(identity)
-    base = base.replace("-", "n")
-    for attempt in range(100):
-        marker = base if attempt == 0 else "%s_%d" % (base, attempt)
-        existing = native.existing_rule(marker)
-        if existing == None:
-            native.filegroup(
-                name = marker,
-                srcs = [],
-                tags = ["manual", "rules_fleet_state_owner=" + label, "rules_fleet_state=" + identity],
-                visibility = ["//visibility:private"],
-            )
-            return
-        tags = existing.get("tags", [])
-        if ("rules_fleet_state=" + identity) in tags:
-            owner = [t for t in tags if t.startswith("rules_fleet_state_owner=")][0].split("=", 1)[1]
-            fail("instances %s and %s share state (%s). Give each instance its own key/prefix/path or workspace." %
-                 (owner, label, identity))
-    fail("%s (%s): too many state identities hash alike" % (label, name))

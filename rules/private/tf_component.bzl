@@ -1,6 +1,7 @@
 """tf_component: one Terraform root module shared by many instances."""
 
-load(":check.bzl", "component_sources", "fleet_check", "mock_provider_name")
+load(":check.bzl", "component_sources", "fleet_check")
+load(":check_mode.bzl", "mock_provider_name")
 load(":labels.bzl", "label_string", "loading_label_string", "repo_of")
 load(":providers.bzl", "TfComponentInfo", "TfProviderInfo")
 load(":tf_lock.bzl", "tf_lock_targets")

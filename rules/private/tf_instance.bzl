@@ -1,8 +1,8 @@
 """tf_instance: one instance of a tf_component, as a set of targets."""
 
 load(":labels.bzl", "loading_label_string", "resolve_label_string")
-load(":run_dirs.bzl", "claim_run_dir_in_package")
-load(":state_identity.bzl", "claim_state_in_package", "effective_backend_config", "state_identity")
+load(":package_claims.bzl", "claim_run_dir_in_package", "claim_state_in_package")
+load(":state_identity.bzl", "effective_backend_config", "state_identity")
 load(":tf_instance_rule.bzl", "tf_instance_rule")
 load(":tf_run.bzl", "RUN_ACTIONS", "tf_run")
 

@@ -1,6 +1,7 @@
 """The `<name>` target of tf_instance: render the instance tree, check it, write its manifest."""
 
-load(":check.bzl", "CHECK_MODES", "component_sources", "effective_check", "fleet_check")
+load(":check.bzl", "component_sources", "fleet_check")
+load(":check_mode.bzl", "CHECK_MODES", "effective_check")
 load(":identity.bzl", "identity_claim", "instance_identity", "stamped_manifest")
 load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
@@ -11,22 +12,7 @@ load(":secrets.bzl", "check_secret_env", "refuse_secrets")
 load(":state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
 load(":tf_provider.bzl", "manifest_providers")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
-
-def _var_file_name(index, file):
-    """Terraform loads *.auto.tfvars[.json] after terraform.tfvars.json, in name order."""
-    base = file.basename
-    suffix = ".auto.tfvars"
-    for ending in [".auto.tfvars.json", ".tfvars.json", ".auto.tfvars", ".tfvars"]:
-        if base.endswith(ending):
-            base = base[:-len(ending)]
-            if ending.endswith(".json"):
-                suffix = ".auto.tfvars.json"
-            break
-
-    # Starlark has no %03d: pad by hand so names sort in list order.
-    number = str(index)
-    number = "0" * (3 - len(number)) + number
-    return "fleet-%s-%s%s" % (number, base, suffix)
+load(":var_files.bzl", "var_file_name")
 
 def _upstreams_by_reference(ctx):
     """`{written LABEL: the upstream Target}` from `inputs_from_targets` (Labels Bazel resolved)."""
@@ -80,7 +66,7 @@ def _render(ctx, component, backend_config):
     if component.lock_file:
         pairs.append((".terraform.lock.hcl", component.lock_file))
     for index, file in enumerate(ctx.files.var_files):
-        pairs.append((_var_file_name(index + 1, file), file))
+        pairs.append((var_file_name(index + 1, file), file))
 
     args = ctx.actions.args()
     args.add("render")
@@ -113,7 +99,7 @@ def _check(ctx, terraform, tree, label, component):
     sources = component_sources(component)
     sources.append("terraform.tfvars.json=%s vars" % label)
     for index, file in enumerate(ctx.files.var_files):
-        sources.append("%s=%s" % (_var_file_name(index + 1, file), file.short_path))
+        sources.append("%s=%s" % (var_file_name(index + 1, file), file.short_path))
     return fleet_check(
         ctx,
         fleet = ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary,

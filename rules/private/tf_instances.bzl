@@ -1,15 +1,12 @@
 """tf_instances: many instances of one component (for_each style), and a fleet of them all."""
 
+load(":instances_merge.bzl", "merge_instance_args")
 load(":labels.bzl", "label_string")
 load(":providers.bzl", "TfInstanceGroupInfo", "TfInstanceInfo")
 load(":run_dirs.bzl", "check_run_dirs")
 load(":state_identity.bzl", "check_unique_states")
 load(":tf_fleet.bzl", "tf_fleet")
 load(":tf_instance.bzl", "tf_instance")
-
-# Keys of an instances entry (or common) and whether they merge one level deep.
-_MERGED_KEYS = ["vars", "env", "secret_env", "backend_config", "inputs_from"]
-_PLAIN_KEYS = ["var_files", "backend", "workspace", "deps", "tags", "fleet_root", "allow_secret_like_keys"]
 
 def _tf_instance_group_impl(ctx):
     instances = [target[TfInstanceInfo] for target in ctx.attr.instances]
@@ -39,26 +36,6 @@ no two of them, nor any of their dependencies, share state or have nested run di
     },
     provides = [TfInstanceGroupInfo],
 )
-
-def _merge(common, entry, instance):
-    args = {}
-    for key in entry:
-        if key not in _MERGED_KEYS and key not in _PLAIN_KEYS:
-            fail("tf_instances: instance %s: unknown key %s (known: %s)" % (instance, key, ", ".join(_MERGED_KEYS + _PLAIN_KEYS)))
-    for key in common:
-        if key not in _MERGED_KEYS and key not in _PLAIN_KEYS:
-            fail("tf_instances: common: unknown key %s (known: %s)" % (key, ", ".join(_MERGED_KEYS + _PLAIN_KEYS)))
-    for key in _PLAIN_KEYS:
-        if key in entry:
-            args[key] = entry[key]
-        elif key in common:
-            args[key] = common[key]
-    for key in _MERGED_KEYS:
-        if key in common or key in entry:
-            merged = dict(common.get(key, {}))
-            merged.update(entry.get(key, {}))
-            args[key] = merged
-    return args
 
 def tf_instances(name, component, instances, common = {}, parallelism = 10, tags = [], visibility = None, **kwargs):
     """Declares one `tf_instance` per entry of `instances`, and a `tf_fleet` `<name>` of them all.
@@ -95,7 +72,7 @@ def tf_instances(name, component, instances, common = {}, parallelism = 10, tags
     if name in instances:
         fail("tf_instances %s: an instance has the same name as the group" % name)
     for instance, entry in instances.items():
-        args = _merge(common, entry, instance)
+        args = merge_instance_args(common, entry, instance)
         args["tags"] = tags + args.get("tags", [])
         tf_instance(
             name = instance,

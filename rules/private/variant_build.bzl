@@ -3,40 +3,11 @@
 load(":labels.bzl", "label_string")
 load(":providers.bzl", "FleetToolsInfo", "FleetVerifyInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
-
-# Set by variant_build itself: a private directory must not replace them.
-_RESERVED_VARS = ["FLEET_TOOLS_DIR", "FLEET_VARIANT"]
-
-_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_DIGITS = "0123456789"
-
-def _only(text, allowed):
-    """True when every character of `text` is in `allowed`."""
-    for char in text.elems():
-        if char not in allowed:
-            return False
-    return True
-
-def _check_private_dirs(ctx, label):
-    """Fails on a private_dirs entry that is not a usable environment variable name."""
-    seen = {}
-    for var in ctx.attr.private_dirs:
-        if not var or var[0] in _DIGITS or not _only(var, _LETTERS + _DIGITS + "_"):
-            fail("%s: private_dirs: \"%s\" is not an environment variable name" % (label, var))
-        if var in _RESERVED_VARS or var in ctx.attr.env or var in seen:
-            fail("%s: private_dirs: %s is already set (by variant_build, env or twice)" % (label, var))
-        seen[var] = True
-
-def _check_locks(ctx, label):
-    """Fails on a lock name that is not one plain file-name word."""
-    for name in ctx.attr.locks:
-        if not name or not (name[0] in _LETTERS + _DIGITS) or not _only(name, _LETTERS + _DIGITS + "._-"):
-            fail("%s: locks: \"%s\" must be letters, digits, '.', '_' or '-', starting with a letter or digit" % (label, name))
+load(":variant_checks.bzl", "check_locks", "check_package_relative", "check_private_dirs")
 
 def _package_path(ctx, path):
     """An execroot-relative path for a path given relative to the target's package."""
-    if path.startswith("/") or path.startswith("../") or "/../" in "/" + path + "/":
-        fail("%s: %s must be a relative path inside the package" % (label_string(ctx.label), path))
+    check_package_relative(label_string(ctx.label), path)
     parts = [part for part in [ctx.label.workspace_root, ctx.label.package, path] if part]
     return "/".join(parts)
 
@@ -91,8 +62,8 @@ def _variant_build_impl(ctx):
         args.add("--tools", tools.tree.path)
         if ctx.attr.tools_link:
             args.add("--link", _package_path(ctx, ctx.attr.tools_link))
-    _check_private_dirs(ctx, label)
-    _check_locks(ctx, label)
+    check_private_dirs(label, ctx.attr.private_dirs, ctx.attr.env)
+    check_locks(label, ctx.attr.locks)
     args.add_all(ctx.attr.private_dirs, before_each = "--private-dir")
     if ctx.attr.private_dirs:
         args.add("--private-root", outputs[0].path + ".fleet-private")

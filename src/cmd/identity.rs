@@ -84,7 +84,7 @@ fn compute(args: &ComputeArgs) -> Result<()> {
         upstreams.insert(label.to_string(), read_identity(file.as_ref())?);
     }
     let inputs = IdentityInputs {
-        rendered: crate::tf::rundir::rendered_digest(&args.rendered)?,
+        rendered: crate::tf::rundir::rendered_content_digest(&args.rendered)?,
         providers,
         terraform: args.terraform.clone(),
         settings,

@@ -183,6 +183,20 @@ pub fn rendered_digest(rendered: &Path) -> Result<String> {
     Ok(hasher.finish())
 }
 
+/// The rendered tree's content digest: paths and bytes, not modes. `fleet render`
+/// writes every file 0644; what a build system does to its outputs afterwards
+/// (Bazel makes them 0555, Buck2 leaves them) says nothing about the instance,
+/// so an identity that counted modes would differ between them for the same one.
+pub fn rendered_content_digest(rendered: &Path) -> Result<String> {
+    let mut hasher = TreeHasher::default();
+    for rel in rendered_files(rendered)? {
+        let from = rendered.join(&rel);
+        let bytes = fs::read(&from).with_context(|| format!("reading {}", from.display()))?;
+        hasher.file(&rel, false, &bytes);
+    }
+    Ok(hasher.finish())
+}
+
 /// The rendered tree's files, refusing names the runner owns.
 fn rendered_files(rendered: &Path) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();

@@ -49,14 +49,21 @@ fn same_content_at_another_path_has_the_same_identity() {
     let first = identity(dir.path(), &a, &["--settings", settings]);
     assert_eq!(first, identity(dir.path(), &b, &["--settings", settings]));
 
-    // Every input counts: a module byte, an executable bit, the settings,
-    // the terraform version, a provider package, an upstream's identity.
+    // Modes do not count: Bazel makes every output 0555, Buck2 leaves what
+    // `fleet render` wrote (0644); the same instance has one identity in both.
+    for mode in [0o555, 0o755, 0o444] {
+        for file in ["main.tf", "terraform.tfvars.json", "modules/x/main.tf"] {
+            fs::set_permissions(b.join(file), fs::Permissions::from_mode(mode)).unwrap();
+        }
+        assert_eq!(first, identity(dir.path(), &b, &["--settings", settings]));
+    }
+
+    // Every other input counts: a module byte, the settings, the terraform
+    // version, a provider package, an upstream's identity.
     fs::write(b.join("modules/x/main.tf"), "# module!\n").unwrap();
     let edited = identity(dir.path(), &b, &["--settings", settings]);
     assert_ne!(first, edited);
     tree(&b, "resource \"terraform_data\" \"x\" {}\n");
-    fs::set_permissions(b.join("main.tf"), fs::Permissions::from_mode(0o755)).unwrap();
-    assert_ne!(first, identity(dir.path(), &b, &["--settings", settings]));
     assert_ne!(
         first,
         identity(dir.path(), &a, &["--settings", r#"{"env": {"A": "2"}}"#])

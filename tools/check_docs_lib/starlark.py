@@ -2,7 +2,7 @@
 syntax trees (Starlark parses as Python) without running anything.
 
 Public: the names rules/defs.bzl and rules/repositories.bzl define or
-re-export. A rule's attributes are the keys of its `attrs` (a dict literal, a
+re-export (for Buck2: rules/buck2/defs.bzl). A rule's attributes are the keys of its `attrs` (a dict literal, a
 name bound to one, `dict(a, **b)`, `a | b` or `a + b` of those), without the
 private `_x`. A macro's are its parameters, without `name`, `*args`,
 `**kwargs` and Bazel's common attributes, plus the attributes of a rule or
@@ -14,6 +14,8 @@ import os
 import re
 
 PUBLIC_FILES = ("rules/defs.bzl", "rules/repositories.bzl")
+# The Buck2 rules' public API (docs/buck2.md, with docs/rules.md for what they share).
+BUCK2_FILES = ("rules/buck2/defs.bzl",)
 # Attributes every target has; documented by Bazel, not per rule.
 COMMON = {"name", "tags", "visibility", "testonly", "features", "compatible_with",
           "target_compatible_with", "exec_compatible_with", "deprecation", "restricted_to"}
@@ -137,10 +139,10 @@ class Resolver:
         raise ValueError(f"{module.path}:{node.lineno}: cannot read attribute names from {ast.dump(node)[:80]}")
 
 
-def public_rules(root):
-    """{public rule or macro name: set of its attribute names}."""
+def public_rules(root, files=PUBLIC_FILES):
+    """{public rule or macro name: set of its attribute names} of the names `files` export."""
     resolver, result = Resolver(root), {}
-    for path in PUBLIC_FILES:
+    for path in files:
         module = resolver.module(path)
         for name in module.public_names():
             attrs = resolver.attributes(module, name)

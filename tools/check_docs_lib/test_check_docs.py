@@ -51,7 +51,7 @@ class CheckDocsDrift(unittest.TestCase):
     def test_the_copy_as_it_is_passes(self):
         code, output = self.run_checker()
         self.assertEqual(code, 0, output)
-        self.assertIn("check-docs: 3 passed, 0 failed", output)
+        self.assertIn("check-docs: 4 passed, 0 failed", output)
 
     def test_a_rule_attribute_added_without_docs(self):
         self.edit("rules/private/fleet_tools.bzl", "attrs = {", 'attrs = {\n        "compression": attr.string(doc = "new"),')
@@ -69,6 +69,18 @@ class CheckDocsDrift(unittest.TestCase):
     def test_a_rule_without_a_heading(self):
         self.edit("docs/rules.md", "### `fleet_tools`", "### The tools bundle")
         self.assert_fails_with("FAIL fleet_tools: docs/rules.md has no heading naming `fleet_tools`")
+
+    def test_a_buck2_attribute_added_without_docs(self):
+        self.edit("rules/buck2/fleet_tools.bzl", "attrs = {", 'attrs = {\n        "compression": attrs.string(doc = "new"),')
+        self.assert_fails_with("FAIL fleet_tools (Buck2): compression is not documented in docs/rules.md or docs/buck2.md")
+
+    def test_a_bazel_attribute_missing_from_buck2_unnamed(self):
+        self.edit("docs/buck2.md", "- No `providers`, `lock_platforms`,", "- No `lock_platforms`,")
+        self.assert_fails_with("FAIL tf_component (Buck2): lacks the Bazel attribute providers, which docs/buck2.md does not name")
+
+    def test_a_buck2_rule_without_a_heading(self):
+        self.edit("docs/buck2.md", "### `fleet_verify`", "### Verification")
+        self.assert_fails_with("FAIL fleet_verify: docs/buck2.md has no heading naming `fleet_verify`")
 
     def test_a_flag_of_the_helper_missing_from_the_docs(self):
         doc = os.path.join(self.copy, "docs", "cli.md")

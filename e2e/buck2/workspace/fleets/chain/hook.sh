@@ -1,0 +1,1 @@
+../../../../terraform/fleets/chain/hook.sh

@@ -1,0 +1,1 @@
+../../../../terraform/fleets/chain/main.tf

@@ -1,0 +1,1 @@
+../../../../terraform/infra/elasticache/main.tf

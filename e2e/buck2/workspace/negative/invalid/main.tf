@@ -1,0 +1,1 @@
+../../../../terraform/negative/invalid/main.tf

@@ -1,0 +1,1 @@
+../../../../terraform/negative/secret_env_manifest/main.tf

@@ -1,0 +1,1 @@
+../../../variants/buildsys/fakecargo.sh

@@ -1,0 +1,1 @@
+../../../variants/buildsys/list_tools.sh
