@@ -70,7 +70,7 @@ def mock_provider_name(file):
         fail("%s: a mock file must be named <provider>[.<anything>].tfmock.hcl" % file.short_path)
     return file.basename.split(".")[0]
 
-def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None, files = [], sources = [], mocks = [], mnemonic = "TerraformCheck"):
+def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None, files = [], sources = [], mocks = [], mnemonic = "TerraformCheck", workspace = None, env_file = None):
     """Registers one `fleet check` action.
 
     Args:
@@ -86,6 +86,8 @@ def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None,
       sources: list of `PATH=ORIGIN` strings naming tree paths in messages.
       mocks: list of `.tfmock.hcl` Files.
       mnemonic: the action's mnemonic.
+      workspace: the instance's workspace (`terraform.workspace` in the plan), or None.
+      env_file: a File holding the JSON object of the instance's `TF_VAR_*` env, or None.
 
     Returns:
       `out`.
@@ -104,6 +106,10 @@ def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None,
     for path, file in files:
         args.add("--file", "%s=%s" % (path, file.path))
     args.add_all(sources, before_each = "--source")
+    if workspace:
+        args.add("--workspace", workspace)
+    if env_file:
+        args.add("--env-file", env_file)
     for package in component.providers:
         args.add("--plugin", "%s=%s" % (plugin_slot(package), package.unpacked.path))
     for file in mocks:
@@ -111,6 +117,8 @@ def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None,
     inputs = [file for _, file in files] + list(mocks) + [p.unpacked for p in component.providers]
     if tree:
         inputs.append(tree)
+    if env_file:
+        inputs.append(env_file)
     ctx.actions.run(
         executable = fleet,
         arguments = [args],
