@@ -406,4 +406,18 @@ fn the_plan_sees_the_instances_env_and_workspace() {
         "TF_LOG is not a TF_VAR_* variable",
         "the refusal",
     );
+    // A malformed file is refused by position, without quoting its values.
+    let run = check_with(
+        "not-string",
+        "{}",
+        Some("prod"),
+        Some(r#"{"TF_VAR_nodes": 86420}"#),
+    );
+    run.expect(2);
+    assert_mentions(
+        &run.stderr,
+        "must be a JSON object of strings",
+        "the refusal",
+    );
+    assert!(!run.stderr.contains("86420"), "{}", run.transcript());
 }

@@ -147,10 +147,13 @@ pub fn check_command(args: &CheckOptions) -> Result<i32> {
 fn read_env_file(path: &Path) -> Result<Vec<(String, String)>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the check's environment {}", path.display()))?;
+    // serde's message may quote a value: only the position is named.
     let env: BTreeMap<String, String> = serde_json::from_str(&text).map_err(|e| {
         usage(format!(
-            "{}: the check's environment must be a JSON object of strings: {e}",
-            path.display()
+            "{}: the check's environment must be a JSON object of strings (line {}, column {})",
+            path.display(),
+            e.line(),
+            e.column()
         ))
     })?;
     if let Some(name) = env.keys().find(|name| !name.starts_with("TF_VAR_")) {
