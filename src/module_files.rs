@@ -1,7 +1,8 @@
 //! Reading a Terraform module's configuration files: the `.tf` files (parsed
 //! by `hcl-rs`) and `.tf.json` files (serde_json) of one directory, in
 //! terraform's order (override files last). Nothing is evaluated; this only
-//! learns what the callers need: which variables are sensitive, which provider
+//! learns what the callers need: which variables are declared (and sensitive,
+//! and their literal defaults), which provider
 //! configurations the module names, which resource and data types it uses.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +19,8 @@ use crate::error::unsafe_input;
 pub struct ModuleConfig {
     /// Variable name → declared `sensitive = true` (after override files).
     pub variables: BTreeMap<String, bool>,
+    /// Variable name → its `default`, where that is a literal (after override files).
+    pub defaults: BTreeMap<String, Value>,
     /// `provider "NAME" { alias = "ALIAS" }` blocks: (NAME, ALIAS if any).
     pub providers: BTreeSet<(String, Option<String>)>,
     /// Local names under `terraform { required_providers { ... } }`.
@@ -91,10 +94,15 @@ impl ModuleConfig {
             let mut attrs = block.body().attributes();
             match (block.identifier(), label) {
                 ("variable", Some(name)) => {
-                    let sensitive = attrs
+                    let sensitive = block
+                        .body()
+                        .attributes()
                         .find(|a| a.key() == "sensitive")
                         .map(|a| matches!(a.expr(), hcl::Expression::Bool(true)));
-                    self.add_variable(name, sensitive);
+                    let default = attrs
+                        .find(|a| a.key() == "default")
+                        .and_then(|a| literal(a.expr()));
+                    self.add_variable(name, sensitive, default);
                 }
                 ("provider", Some(name)) => {
                     let alias = attrs
@@ -147,7 +155,7 @@ impl ModuleConfig {
         for (name, decl) in objects(value).flatten() {
             for decl in objects(decl).filter(|_| !is_comment(name)) {
                 let sensitive = decl.get("sensitive").map(|v| v == &Value::Bool(true));
-                self.add_variable(name, sensitive);
+                self.add_variable(name, sensitive, decl.get("default").cloned());
             }
         }
     }
@@ -162,11 +170,14 @@ impl ModuleConfig {
         }
     }
 
-    /// A declaration without `sensitive` keeps what an earlier one said.
-    fn add_variable(&mut self, name: &str, sensitive: Option<bool>) {
+    /// A declaration without `sensitive` (or `default`) keeps what an earlier one said.
+    fn add_variable(&mut self, name: &str, sensitive: Option<bool>, default: Option<Value>) {
         let entry = self.variables.entry(name.to_string()).or_insert(false);
         if let Some(s) = sensitive {
             *entry = s;
+        }
+        if let Some(value) = default {
+            self.defaults.insert(name.to_string(), value);
         }
     }
 }
@@ -200,6 +211,36 @@ pub fn config_files(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     files.sort();
     Ok(files.into_iter().map(|(_, _, path)| path).collect())
+}
+
+/// The value of an HCL expression that is a literal (strings, numbers, bools,
+/// lists and objects of them); `None` for anything terraform would evaluate.
+pub fn literal(expr: &hcl::Expression) -> Option<Value> {
+    use hcl::Expression as E;
+    match expr {
+        E::Null | E::Bool(_) | E::Number(_) | E::String(_) => {
+            serde_json::to_value(hcl::Value::from(expr.clone())).ok()
+        }
+        E::Array(items) => items
+            .iter()
+            .map(literal)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Array),
+        E::Object(object) => object
+            .iter()
+            .map(|(key, value)| {
+                let key = match key {
+                    hcl::ObjectKey::Identifier(id) => id.to_string(),
+                    hcl::ObjectKey::Expression(E::String(s)) => s.clone(),
+                    _ => return None,
+                };
+                literal(value).map(|v| (key, v))
+            })
+            .collect::<Option<Map<_, _>>>()
+            .map(Value::Object),
+        E::Parenthesis(inner) => literal(inner),
+        _ => None,
+    }
 }
 
 /// In terraform's JSON syntax a block value is an object or an array of objects.

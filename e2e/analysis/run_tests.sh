@@ -10,7 +10,8 @@
 #   expect_failure): secret-like keys in vars/backend_config/env and bad secret_env,
 #   shared state across packages (fleet, dependency), nested run directories across
 #   packages, a bad fleet_root, an inputs_from reference without #OUTPUT, fleet_verify
-#   without `expected` or with both names;
+#   without `expected` or with both names, a component whose root module holds no .tf
+#   file (and tf_component(root) placing files relative to it);
 # - every `bazel run` target uses the one launcher template, tf_lock takes its module
 #   paths from TfComponentInfo, fleet_verify's deprecated `lock` still works;
 # - golden files (skylib diff_test) of a fleet manifest and of the files rules_fleet

@@ -16,6 +16,12 @@
 #    an instance fed by inputs_from (no values at build time) validates, with a note.
 # 5. The same instance at another workspace path: the same check.json bytes.
 # 6. A toolchain without mock providers (a terraform that says 1.6.6) validates, with a note.
+# 7. The mistakes of issue 25, one negative package each, fail the build with their
+#    message: a variable the component does not declare (negative/undeclared: vars,
+#    var_files, secret_env, inputs_from, env), a component whose root holds no .tf file
+#    (negative/empty_root; check/above builds with root = "b"), values from env and the
+#    workspace (negative/run_values; check/run_values builds only with them), a sensitive
+#    value quoted by a failed validation (negative/sensitive: never in Bazel's output).
 #
 #   e2e/terraform/run_check_tests.sh     # FLEET_HELPER defaults to <repo>/target/release/fleet
 #   e2e/terraform/run_check_tests.sh NAME...   # only the named checks (--list prints them)
@@ -176,10 +182,97 @@ check_old_terraform() {
     "rules_fleet: //check/shape:too_many_nodes: terraform 1.6.6 has no mock providers (needs 1.7); checking with validate instead of plan"
 }
 
+# expect_build_failure NAME TEXT... [-- BAZEL_ARGS...]: bazel build NAME fails and its output holds every TEXT.
+expect_build_failure() {
+  local name="$1" log="$logs/${1//[:\/]/_}.log" texts=() text
+  shift
+  while [[ $# -gt 0 && "$1" != -- ]]; do
+    texts+=("$1")
+    shift
+  done
+  [[ "${1:-}" == -- ]] && shift
+  if bz "$ws" build "$@" "$name" >"$log" 2>&1; then
+    fail "$name fails the build" "it built"
+    return
+  fi
+  for text in "${texts[@]}"; do
+    check "$name fails: $text" "" has "$log" "$text"
+  done
+}
+
+# a variable the component does not declare: a hard error, whatever sets it
+check_undeclared() {
+  local pkg=//negative/undeclared
+  local tail="which $pkg:component does not declare"
+  check "an instance setting only declared variables builds" "" \
+    quiet "$logs/undeclared-fits.log" bz "$ws" build "$pkg:fits"
+  expect_build_failure "$pkg:misspelt_var" \
+    "rules_fleet: $pkg:misspelt_var sets \"sizee\", $tail (did you mean \"size\"?)" "set in vars"
+  expect_build_failure "$pkg:misspelt_var_file" \
+    "rules_fleet: $pkg:misspelt_var_file sets \"sise\", $tail (did you mean \"size\"?)" \
+    "set in var_files negative/undeclared/misspelt.tfvars"
+  expect_build_failure "$pkg:misspelt_secret_env" \
+    "rules_fleet: $pkg:misspelt_secret_env sets \"pasword\", $tail (did you mean \"password\"?)" "set in secret_env"
+  expect_build_failure "$pkg:misspelt_inputs_from" \
+    "rules_fleet: $pkg:misspelt_inputs_from sets \"upstream_ids\", $tail (did you mean \"upstream_id\"?)" "set in inputs_from"
+  expect_build_failure "$pkg:misspelt_env" \
+    "rules_fleet: $pkg:misspelt_env sets \"sizes\", $tail (did you mean \"size\"?)" "set in env TF_VAR_sizes"
+  expect_build_failure "$pkg:unknown_var" \
+    "rules_fleet: $pkg:unknown_var sets \"region\", $tail" "$pkg:component declares: password, size, upstream_id"
+  check "... with no suggestion where no declared name is close" "" \
+    bash -c '! grep -F "sets \"region\"" "$1" | grep -q "did you mean"' _ "$logs/${pkg//[:\/]/_}_unknown_var.log"
+}
+
+# a component whose root module holds no .tf file fails analysis; root = "b" places it
+check_empty_root() {
+  expect_build_failure //negative/empty_root:empty \
+    "rules_fleet: //negative/empty_root:b: its root module (the directory terraform runs in) holds no .tf or .tf.json file: its files went to b/main.tf" \
+    'set root = "b"'
+  if bz "$ws" build //check/above:two --output_groups=+check >"$logs/above.log" 2>&1; then
+    pass "a component declared above its module with root = \"b\" builds"
+    local tree="$bin_dir/check/above/two.rendered"
+    check "... its module is the top of the tree, nested modules below it" "" \
+      test -f "$tree/main.tf" -a -f "$tree/modules/nodes/main.tf" -a ! -e "$tree/b"
+    check "... and its check planned the module's resources" "" \
+      has "$bin_dir/check/above/two.check.json" 'module.nodes.terraform_data.node[1]'
+  else
+    fail "a component declared above its module with root = \"b\" builds" "$(tail -15 "$logs/above.log")"
+  fi
+}
+
+# values from env (TF_VAR_*) and the workspace: planned as the run will have them
+check_run_values() {
+  check "instances fitting only with env's TF_VAR_* and their workspace build (vars win over env)" "" \
+    quiet "$logs/run-values.log" bz "$ws" build //check/run_values:all
+  expect_build_failure //negative/run_values:env_nodes \
+    "rules_fleet: //negative/run_values:env_nodes does not fit //negative/run_values:component:" "nodes must be at most 6."
+  expect_build_failure //negative/run_values:unknown_workspace \
+    "rules_fleet: //negative/run_values:unknown_workspace does not fit //negative/run_values:component:" \
+    "workspace qa has no zones."
+}
+
+# a sensitive value quoted by a failed validation: never in Bazel's output, even with
+# --verbose_failures (which prints the failed action's command line)
+check_sensitive() {
+  local name secret log
+  for name in bad_pin:e2e-sensitive-4f1d9c bad_pin_file:e2e-sensitive-file-81c2 bad_pin_env:e2e-sensitive-env-5d07; do
+    secret="${name#*:}"
+    name="//negative/sensitive:${name%%:*}"
+    log="$logs/${name//[:\/]/_}.log"
+    expect_build_failure "$name" "rules_fleet: $name does not fit //negative/sensitive:component:" \
+      "admin_pin (sensitive value) must be six digits." "(var.admin_pin is (sensitive value))" -- --verbose_failures
+    check "$name: the value is nowhere in Bazel's output" "" lacks "$log" "$secret"
+  done
+}
+
 e2e_check fits check_fits
 e2e_check misfits check_misfits
 e2e_check provider check_provider
 e2e_check check-modes check_modes
 e2e_check other-path check_other_path
 e2e_check old-terraform check_old_terraform
+e2e_check undeclared check_undeclared
+e2e_check empty-root check_empty_root
+e2e_check run-values check_run_values
+e2e_check sensitive check_sensitive
 e2e_main "$@"

@@ -3,7 +3,7 @@
 load(":check_mode.bzl", "mock_provider_name")
 load(":tf_provider.bzl", "plugin_slot")
 
-def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None, files = [], sources = [], mocks = [], mnemonic = "TerraformCheck"):
+def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None, files = [], sources = [], mocks = [], mnemonic = "TerraformCheck", workspace = None, env_file = None):
     """Registers one `fleet check` action.
 
     Args:
@@ -19,6 +19,8 @@ def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None,
       sources: list of `PATH=ORIGIN` strings naming tree paths in messages.
       mocks: list of `.tfmock.hcl` Files.
       mnemonic: the action's mnemonic.
+      workspace: the instance's workspace (`terraform.workspace` in the plan), or None.
+      env_file: a File holding the JSON object of the instance's `TF_VAR_*` env, or None.
 
     Returns:
       `out`.
@@ -37,6 +39,10 @@ def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None,
     for path, file in files:
         args.add("--file", "%s=%s" % (path, file.path))
     args.add_all(sources, before_each = "--source")
+    if workspace:
+        args.add("--workspace", workspace)
+    if env_file:
+        args.add("--env-file", env_file)
     for package in component.providers:
         args.add("--plugin", "%s=%s" % (plugin_slot(package), package.unpacked.path))
     for file in mocks:
@@ -44,6 +50,8 @@ def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None,
     inputs = [file for _, file in files] + list(mocks) + [p.unpacked for p in component.providers]
     if tree:
         inputs.append(tree)
+    if env_file:
+        inputs.append(env_file)
     ctx.actions.run(
         executable = fleet,
         arguments = [args],

@@ -11,29 +11,81 @@ load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
 # Files every instance generates; a module shipping its own would be ambiguous.
 GENERATED_NAMES = ["backend.tf.json", "terraform.tfvars.json", ".terraform.lock.hcl"]
 
-def _module_path(file, label):
-    """Path of `file` inside the module: relative to the component's package."""
+def _root_dir(label, root):
+    """`root` checked and normalised: a relative directory inside the package ("" for the package)."""
+    parts = [part for part in root.split("/") if part and part != "."]
+    if root.startswith("/") or ".." in parts:
+        fail("rules_fleet: %s: root = \"%s\" must be a directory below the package, without `..`" % (label_string(label), root))
+    return "/".join(parts)
+
+def _module_path(file, label, root):
+    """Path of `file` inside the module: relative to `root` in the component's package."""
     prefix = ""
     if repo_of(label):
         prefix = "../%s/" % repo_of(label)
     if label.package:
         prefix += label.package + "/"
     short = file.short_path
-    if short.startswith(prefix):
-        return short[len(prefix):]
-    return file.basename
+    if not short.startswith(prefix):
+        return file.basename
+    path = short[len(prefix):]
+    if not root:
+        return path
+    if not path.startswith(root + "/"):
+        fail("rules_fleet: %s: %s is not below root \"%s\"; the module is what lies below its root" % (
+            label_string(label),
+            file.short_path,
+            root,
+        ))
+    return path[len(root) + 1:]
+
+def _is_config_file(path):
+    """A file terraform reads as configuration in the directory it runs in."""
+    name = path.split("/")[-1]
+    return "/" not in path and (name.endswith(".tf") or name.endswith(".tf.json")) and not name.startswith(".")
+
+def _check_root_has_config(label, root, files):
+    """Fails analysis when the root module (the tree's top) holds no `.tf`/`.tf.json` file.
+
+    terraform would plan and apply an empty configuration there and report success.
+    """
+    if [f for f in files if _is_config_file(f.path)]:
+        return
+    paths = [f.path for f in files]
+    shown = ", ".join(paths[:6]) + (", ... (%d files)" % len(paths) if len(paths) > 6 else "")
+
+    # The shallowest directory holding configuration files is the likely module.
+    nearest = None
+    for path in paths:
+        if "/" in path and (path.endswith(".tf") or path.endswith(".tf.json")):
+            directory = path.rsplit("/", 1)[0]
+            if nearest == None or (directory.count("/"), directory) < (nearest.count("/"), nearest):
+                nearest = directory
+    hint = ""
+    if nearest:
+        hint = "; set root = \"%s\" to run terraform there (srcs below it are placed relative to it)" % (
+            (root + "/" + nearest) if root else nearest
+        )
+    fail("rules_fleet: %s: its root module (the directory terraform runs in) holds no .tf or .tf.json file: its files went to %s (paths in each instance's tree, relative to %s)%s" % (
+        label_string(label),
+        shown or "nothing (no srcs)",
+        ("root \"%s\"" % root) if root else "the package",
+        hint,
+    ))
 
 def _tf_component_impl(ctx):
     files = []
     seen = {}
+    root = _root_dir(ctx.label, ctx.attr.root)
     for file in ctx.files.srcs + ctx.files.data:
-        path = _module_path(file, ctx.label)
+        path = _module_path(file, ctx.label, root)
         if path in GENERATED_NAMES:
             fail("%s: %s is generated for each instance by rules_fleet; remove it from the module" % (ctx.label, path))
         if path in seen:
             continue
         seen[path] = True
         files.append(struct(file = file, path = path))
+    _check_root_has_config(ctx.label, root, files)
     label = label_string(ctx.label)
     for mock in ctx.files.mocks:
         mock_provider_name(mock)  # fails analysis on a misnamed file
@@ -85,11 +137,14 @@ variables and backend into their own directory; the module itself is never writt
         "srcs": attr.label_list(
             allow_files = True,
             mandatory = True,
-            doc = "The module's files (`*.tf`, `*.tf.json`, nested local modules). Paths inside the module are taken relative to this package.",
+            doc = "The module's files (`*.tf`, `*.tf.json`, nested local modules). Paths inside the module are taken relative to `root`. The root module (the directory terraform runs in) must hold a `.tf` or `.tf.json` file, or analysis fails naming where the files went.",
         ),
         "data": attr.label_list(
             allow_files = True,
-            doc = "Other files the module reads (templates, policies), placed at their paths relative to this package.",
+            doc = "Other files the module reads (templates, policies), placed at their paths relative to `root`.",
+        ),
+        "root": attr.string(
+            doc = "The module's directory, relative to this package (default: the package itself), for a component declared above its module (`root = \"b\"` with `srcs = glob([\"b/**/*.tf\"])`): srcs and data are placed relative to it and must lie below it.",
         ),
         "lock_file": attr.label(
             allow_single_file = True,
@@ -112,6 +167,7 @@ def tf_component(
         name,
         srcs,
         data = [],
+        root = "",
         lock_file = None,
         providers = [],
         mocks = [],
@@ -133,6 +189,8 @@ def tf_component(
       name: the component's name.
       srcs: the module's files.
       data: other files the module reads.
+      root: the module's directory relative to this package, when the component
+        is declared above it (`root = "b"`: `b/main.tf` is the module's `main.tf`).
       lock_file: the module's `.terraform.lock.hcl` (leave unset until `<name>.lock` created it).
       providers: provider packages for the host: `["@<tf_provider_mirror repo>//:all"]` or `tf_provider` targets.
       mocks: `<provider>[.<anything>].tfmock.hcl` files: mock values for the instances' build check.
@@ -148,6 +206,7 @@ def tf_component(
         name = name,
         srcs = srcs,
         data = data,
+        root = root,
         lock_file = lock_file,
         providers = providers,
         mocks = mocks,
@@ -162,6 +221,7 @@ def tf_component(
             name = name + ".module_files",
             srcs = srcs,
             data = data,
+            root = root,
             tags = tags + ["manual"],
             visibility = ["//visibility:private"],
             **kwargs

@@ -53,7 +53,15 @@ def _refuse_secrets(ctx, label, backend_config):
     refuse_secrets(label, variables, backend_config, dict(ctx.attr.env), ctx.attr.allow_secret_like_keys)
     check_secret_env(label, dict(ctx.attr.secret_env), variables, dict(ctx.attr.inputs_from))
 
-def _render(ctx, component, backend_config):
+def _set_elsewhere(ctx):
+    """NAME=SOURCE for every variable the instance sets outside its values files."""
+    sets = ["%s=inputs_from" % name for name in ctx.attr.inputs_from]
+    sets += ["%s=secret_env" % name for name in getattr(ctx.attr, "secret_env", {})]
+    sets += ["%s=env %s" % (name[len("TF_VAR_"):], name) for name in ctx.attr.env if name.startswith("TF_VAR_") and len(name) > len("TF_VAR_")]
+    return sets
+
+def _render(ctx, label, component, backend_config):
+    """The instance tree; unless `check = "none"`, the render also fails on a variable the component does not declare."""
     tree = ctx.actions.declare_directory(ctx.label.name + ".rendered")
     backend_file = ctx.actions.declare_file(ctx.label.name + ".fleet/backend.tf.json")
     ctx.actions.write(backend_file, json.encode({"terraform": {"backend": {ctx.attr.backend: backend_config}}}))
@@ -71,6 +79,13 @@ def _render(ctx, component, backend_config):
     args = ctx.actions.args()
     args.add("render")
     args.add("--out", tree.path)
+    if ctx.attr.check != "none":
+        args.add("--label", label)
+        args.add("--component", component.label)
+        args.add("--values", "terraform.tfvars.json=vars")
+        for index, file in enumerate(ctx.files.var_files):
+            args.add("--values", "%s=var_files %s" % (_var_file_name(index + 1, file), file.short_path))
+        args.add_all(_set_elsewhere(ctx), before_each = "--sets")
     args.add("--")
     for path, file in pairs:
         args.add(path)
@@ -86,8 +101,21 @@ def _render(ctx, component, backend_config):
     )
     return struct(tree = tree, generated = [backend_file, vars_file])
 
+def _plan_env_file(ctx):
+    """The `TF_VAR_*` of the instance's env, for its check's plan: a file, so no value is on a command line."""
+    plan_env = {name: value for name, value in ctx.attr.env.items() if name.startswith("TF_VAR_")}
+    if not plan_env:
+        return None
+    file = ctx.actions.declare_file(ctx.label.name + ".fleet/check.env.json")
+    ctx.actions.write(file, json.encode(plan_env))
+    return file
+
 def _check(ctx, terraform, tree, label, component):
-    """The instance's build check: its result File, or None for `check = "none"`."""
+    """The instance's build check: its result File, or None for `check = "none"`.
+
+    The plan sees what the run will: the `TF_VAR_*` of `env`, and the workspace
+    (`env`'s `TF_WORKSPACE`, which wins at run time, else `workspace`).
+    """
 
     # secret_env (where the rules have it) is read from the environment at run time.
     run_time_vars = list(ctx.attr.inputs_from.keys()) + list(getattr(ctx.attr, "secret_env", {}).keys())
@@ -111,6 +139,8 @@ def _check(ctx, terraform, tree, label, component):
         tree = tree,
         sources = sources,
         mocks = component.mocks + ctx.files.mocks,
+        workspace = ctx.attr.env.get("TF_WORKSPACE") or ctx.attr.workspace,
+        env_file = _plan_env_file(ctx),
     )
 
 def _tf_instance_impl(ctx):
@@ -138,7 +168,7 @@ def _tf_instance_impl(ctx):
             fail("%s: fleet_root %s differs from %s's %s" % (label, ctx.attr.fleet_root, dep.label, dep.fleet_root))
     inputs_from = _inputs_from(ctx, label, dep_labels)
 
-    rendered = _render(ctx, component, backend_config)
+    rendered = _render(ctx, label, component, backend_config)
     tree = rendered.tree
     report = _check(ctx, terraform, tree, label, component)
     reports = [report] if report else []

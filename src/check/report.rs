@@ -1,7 +1,8 @@
 //! Reading terraform's JSON output into an [`Outcome`]: the diagnostics with
 //! sandbox paths named as the component's sources, and, when the plan
 //! succeeded, the planned resource addresses and actions. Never a value:
-//! planned attributes and snippet source text stay out (they may be secret).
+//! planned attributes and snippet source text stay out (they may be secret),
+//! and sensitive values in terraform's messages are replaced ([`Outcome::redact`]).
 
 use std::path::PathBuf;
 
@@ -95,7 +96,7 @@ pub struct Diagnostic {
     /// `FILE:LINE,COLUMN`, FILE named by its origin; empty when terraform gave none.
     pub at: String,
     /// Terraform's own description of the values involved (`var.x is 9`;
-    /// sensitive values are redacted by terraform).
+    /// a sensitive variable's is `(sensitive value)`, see [`Outcome::redact`]).
     pub values: Vec<String>,
 }
 
@@ -242,6 +243,16 @@ pub fn parse_validate((stdout, stderr): &(String, String), origins: &Origins) ->
 }
 
 impl Outcome {
+    /// Replaces the sensitive values in terraform's words (`terraform test`
+    /// prints them): summaries, details and value lines.
+    pub fn redact(&mut self, sensitive: &super::sensitive::Sensitive) {
+        for d in &mut self.diagnostics {
+            d.summary = sensitive.scrub(&d.summary);
+            d.detail = sensitive.scrub(&d.detail);
+            d.values = d.values.iter().map(|v| sensitive.value_line(v)).collect();
+        }
+    }
+
     /// The check's result file: same instance, same bytes, on any machine and path.
     pub fn to_json(&self, args: &CheckOptions) -> String {
         let mut value = json!({

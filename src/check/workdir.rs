@@ -23,6 +23,8 @@ pub struct Workdir {
     root: PathBuf,
     module: PathBuf,
     plugin_slots: Vec<String>,
+    /// What the instance's run gives the plan: `TF_VAR_*`, `TF_WORKSPACE`.
+    plan_env: Vec<(String, String)>,
 }
 
 impl Drop for Workdir {
@@ -37,14 +39,21 @@ impl Workdir {
         &self.root
     }
 
-    /// Creates the private directory and links the module's files into it.
-    pub fn create(args: &CheckOptions) -> Result<Workdir> {
+    /// The module's copy (terraform's working directory).
+    pub fn module(&self) -> &Path {
+        &self.module
+    }
+
+    /// Creates the private directory and links the module's files into it;
+    /// `plan_env` is set for the plan (`terraform test`) alone.
+    pub fn create(args: &CheckOptions, plan_env: Vec<(String, String)>) -> Result<Workdir> {
         let tmp = std::env::var_os("TMPDIR").map_or_else(std::env::temp_dir, PathBuf::from);
         let root = absolute(&tmp)?.join(format!("fleet-check.{}", crate::fsutil::unique_suffix()));
         fs::create_dir(&root).with_context(|| format!("creating {}", root.display()))?;
         let work = Workdir {
             module: root.join("module"),
             plugin_slots: args.plugins.iter().map(|(slot, _)| slot.clone()).collect(),
+            plan_env,
             root,
         };
         for dir in ["module", "home", "data", "plugins"] {
@@ -82,8 +91,17 @@ impl Workdir {
     }
 
     fn run(&self, terraform: &Path, args: &[&str]) -> Result<Output> {
+        self.run_with(terraform, args, &[])
+    }
+
+    fn run_with(
+        &self,
+        terraform: &Path,
+        args: &[&str],
+        env: &[(String, String)],
+    ) -> Result<Output> {
         let mut command = self.terraform(terraform)?;
-        command.args(args);
+        command.args(args).envs(env.iter().map(|(k, v)| (k, v)));
         command
             .output()
             .with_context(|| format!("running {} {}", terraform.display(), args.join(" ")))
@@ -114,7 +132,10 @@ impl Workdir {
     /// `terraform test -json` of the generated run block: (stdout, stderr).
     pub fn test(&self, terraform: &Path) -> Result<(String, String)> {
         let dir = format!("-test-directory={TEST_DIR}");
-        let output = self.run(terraform, &["test", "-json", "-verbose", "-no-color", &dir])?;
+        // TF_WORKSPACE names the workspace without a state to select it in
+        // (no backend); terraform test reads TF_VAR_* below the values files, as a run does.
+        let args = ["test", "-json", "-verbose", "-no-color", &dir];
+        let output = self.run_with(terraform, &args, &self.plan_env)?;
         Ok(text_of(&output))
     }
 

@@ -43,6 +43,12 @@ pub struct CheckArgs {
     /// Label of the component's `.lock` target, named when the lock file falls short.
     #[arg(long, default_value = "")]
     pub lock_target: String,
+    /// The instance's workspace: `terraform.workspace` in the plan.
+    #[arg(long)]
+    pub workspace: Option<String>,
+    /// A JSON object of the instance's `TF_VAR_*` environment, given to the plan.
+    #[arg(long)]
+    pub env_file: Option<PathBuf>,
 }
 
 pub fn run(args: CheckArgs) -> Result<i32> {
@@ -58,5 +64,7 @@ pub fn run(args: CheckArgs) -> Result<i32> {
         mocks: args.mocks,
         sources: args.sources,
         lock_file_target: args.lock_target,
+        workspace: args.workspace,
+        env_file: args.env_file,
     })
 }

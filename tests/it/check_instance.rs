@@ -231,3 +231,191 @@ fn a_syntax_error_in_the_module_is_reported_in_terraforms_words() {
         run.transcript()
     );
 }
+
+const PIN_MODULE: &str = r#"
+variable "admin_pin" {
+  type      = string
+  sensitive = true
+  validation {
+    condition     = can(regex("^[0-9]{6}$", var.admin_pin))
+    error_message = "admin_pin ${var.admin_pin} must be six digits."
+  }
+}
+variable "pins" {
+  type      = map(string)
+  default   = {}
+  sensitive = true
+  validation {
+    condition     = alltrue([for p in values(var.pins) : length(p) == 6])
+    error_message = "every pin must have six characters: ${jsonencode(var.pins)}."
+  }
+}
+resource "terraform_data" "node" {
+  input = var.admin_pin
+}
+"#;
+
+/// `terraform test` prints a sensitive variable's value where its validation
+/// quotes it (the value line and an error_message built from it): whether it
+/// comes from `vars`, a var file or the env file, the failure text and the
+/// result say `(sensitive value)` instead. Fails on the old code (it printed
+/// terraform's words as they were).
+#[test]
+fn a_sensitive_value_quoted_by_a_failed_validation_is_never_printed_or_recorded() {
+    let scratch = Scratch::new("check-sensitive");
+    let cases = [
+        ("vars", "pin-in-vars-93ac\"q", None, None),
+        (
+            "file",
+            "pin-in-file-51be",
+            Some("admin_pin = \"pin-in-file-51be\"\n"),
+            None,
+        ),
+        (
+            "env",
+            "pin-in-env-0d4f",
+            None,
+            Some(r#"{"TF_VAR_admin_pin": "pin-in-env-0d4f"}"#),
+        ),
+    ];
+    for (name, secret, var_file, env) in cases {
+        let dir = scratch.mkdir(name);
+        fs::write(dir.join("main.tf"), PIN_MODULE).unwrap();
+        let vars = match (var_file, env) {
+            (None, None) => serde_json::json!({ "admin_pin": secret }),
+            _ => serde_json::json!({}),
+        };
+        // A second sensitive value, nested in a map, from a var file.
+        fs::write(dir.join("terraform.tfvars.json"), vars.to_string()).unwrap();
+        let pins = "pins = { a = \"nested-pin-77e1x\" }\n";
+        fs::write(dir.join("fleet-001-pins.auto.tfvars"), pins).unwrap();
+        if let Some(text) = var_file {
+            fs::write(dir.join("fleet-002-pin.auto.tfvars"), text).unwrap();
+        }
+        let out = scratch.join(format!("{name}.check.json"));
+        let mut cmd = fleet_cmd(["check", "--label", "//db:main", "--component", "//db:db"]);
+        cmd.arg("--terraform")
+            .arg(terraform())
+            .arg("--tree")
+            .arg(&dir)
+            .arg("--out")
+            .arg(&out);
+        if let Some(json) = env {
+            cmd.arg("--env-file")
+                .arg(scratch.write(format!("{name}.env.json"), json));
+        }
+        let run = run(cmd);
+        run.expect(5);
+        let result = fs::read_to_string(&out).unwrap();
+        for text in [&run.stderr, &result] {
+            for leaked in [secret, "nested-pin-77e1x"] {
+                let escaped = serde_json::to_string(leaked).unwrap();
+                assert!(
+                    !text.contains(leaked) && !text.contains(&escaped[1..escaped.len() - 1]),
+                    "{name}: {leaked} leaked:\n{}\n{result}",
+                    run.transcript()
+                );
+            }
+        }
+        assert_mentions(&run.stderr, "must be six digits", name);
+        assert_mentions(
+            &run.stderr,
+            "admin_pin (sensitive value) must be six digits",
+            name,
+        );
+        assert_mentions(&run.stderr, "var.admin_pin is (sensitive value)", name);
+        assert_mentions(&result, "(sensitive value)", name);
+    }
+}
+
+const RUN_VALUES_MODULE: &str = r#"
+variable "nodes" {
+  type    = number
+  default = 1
+  validation {
+    condition     = var.nodes <= 6
+    error_message = "nodes must be at most 6."
+  }
+}
+resource "terraform_data" "node" {
+  input = var.nodes
+  lifecycle {
+    precondition {
+      condition     = terraform.workspace != "default"
+      error_message = "workspace is ${terraform.workspace}."
+    }
+  }
+}
+"#;
+
+/// The plan sees the instance's env (`TF_VAR_*`, below the values files as at
+/// run time) and its workspace; the caller's `TF_WORKSPACE` never. Fails on
+/// the old code (no --workspace / --env-file: the plan ran in `default`).
+#[test]
+fn the_plan_sees_the_instances_env_and_workspace() {
+    let scratch = Scratch::new("check-run-values");
+    let check_with = |name: &str, vars: &str, workspace: Option<&str>, env: Option<&str>| {
+        let dir = scratch.mkdir(name);
+        fs::write(dir.join("main.tf"), RUN_VALUES_MODULE).unwrap();
+        fs::write(dir.join("terraform.tfvars.json"), vars).unwrap();
+        let mut cmd = fleet_cmd(["check", "--label", "//x:i", "--component", "//x:c"]);
+        cmd.arg("--terraform")
+            .arg(terraform())
+            .arg("--tree")
+            .arg(&dir);
+        cmd.arg("--out").arg(scratch.join(format!("{name}.json")));
+        if let Some(workspace) = workspace {
+            cmd.args(["--workspace", workspace]);
+        }
+        if let Some(json) = env {
+            cmd.arg("--env-file")
+                .arg(scratch.write(format!("{name}.env.json"), json));
+        }
+        cmd.env("TF_WORKSPACE", "from-the-caller");
+        run(cmd)
+    };
+    let nine = Some(r#"{"TF_VAR_nodes": "9"}"#);
+    let run = check_with("default", "{}", None, None);
+    run.expect(5);
+    assert_mentions(
+        &run.stderr,
+        "workspace is default.",
+        "the default workspace",
+    );
+    check_with("prod", "{}", Some("prod"), None).ok();
+    let run = check_with("env", "{}", Some("prod"), nine);
+    run.expect(5);
+    assert_mentions(
+        &run.stderr,
+        "nodes must be at most 6.",
+        "env's TF_VAR_nodes",
+    );
+    // vars win over the environment, as in a run.
+    check_with("vars-win", r#"{"nodes": 2}"#, Some("prod"), nine).ok();
+    let run = check_with(
+        "not-tf-var",
+        "{}",
+        Some("prod"),
+        Some(r#"{"TF_LOG": "trace"}"#),
+    );
+    run.expect(2);
+    assert_mentions(
+        &run.stderr,
+        "TF_LOG is not a TF_VAR_* variable",
+        "the refusal",
+    );
+    // A malformed file is refused by position, without quoting its values.
+    let run = check_with(
+        "not-string",
+        "{}",
+        Some("prod"),
+        Some(r#"{"TF_VAR_nodes": 86420}"#),
+    );
+    run.expect(2);
+    assert_mentions(
+        &run.stderr,
+        "must be a JSON object of strings",
+        "the refusal",
+    );
+    assert!(!run.stderr.contains("86420"), "{}", run.transcript());
+}

@@ -38,4 +38,5 @@ mod tag;
 mod tag_verify;
 mod tf_env_run;
 mod tf_run;
+mod undeclared_variables;
 mod warm_init;

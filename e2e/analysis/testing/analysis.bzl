@@ -1,7 +1,7 @@
 """Analysis-test rules for rules_fleet's refusals and launchers (skylib 1.0.3 unittest.bzl)."""
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
-load("@rules_fleet//rules:defs.bzl", "FleetVerifyInfo")
+load("@rules_fleet//rules:defs.bzl", "FleetVerifyInfo", "TfComponentInfo")
 
 def _refused_impl(ctx):
     env = analysistest.begin(ctx)
@@ -54,5 +54,19 @@ verify_expected_test = analysistest.make(
     _verify_expected_impl,
     attrs = {
         "expected_basename": attr.string(mandatory = True, doc = "Basename of the expected tag File."),
+    },
+)
+
+def _component_paths_impl(ctx):
+    env = analysistest.begin(ctx)
+    info = analysistest.target_under_test(env)[TfComponentInfo]
+    asserts.equals(env, sorted(ctx.attr.paths), sorted([f.path for f in info.files]), "TfComponentInfo.files paths")
+    return analysistest.end(env)
+
+# The component places its files at exactly `paths` in each instance's tree.
+component_paths_test = analysistest.make(
+    _component_paths_impl,
+    attrs = {
+        "paths": attr.string_list(mandatory = True, doc = "The module paths, in any order."),
     },
 )

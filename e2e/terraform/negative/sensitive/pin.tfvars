@@ -1,0 +1,1 @@
+admin_pin = "e2e-sensitive-file-81c2"
