@@ -84,7 +84,7 @@ def _render(ctx, label, component, backend_config):
         args.add("--component", component.label)
         args.add("--values", "terraform.tfvars.json=vars")
         for index, file in enumerate(ctx.files.var_files):
-            args.add("--values", "%s=var_files %s" % (_var_file_name(index + 1, file), file.short_path))
+            args.add("--values", "%s=var_files %s" % (var_file_name(index + 1, file), file.short_path))
         args.add_all(_set_elsewhere(ctx), before_each = "--sets")
     args.add("--")
     for path, file in pairs:
