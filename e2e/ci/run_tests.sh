@@ -194,7 +194,7 @@ sed -i 's/^        component = ":db",$/        component = ":db",\n        secre
 commit "db-1: sensitive token from the environment"
 export CI_TOKEN=s3cr3t-token-value
 scenario sensitive "db-1" 2
-check "a sensitive change is listed by address" "" grep -q "<code>terraform_data.secret</code> update" "$tmp/sensitive.md"
+check "a sensitive change is listed by address" "" grep -qF "\`terraform_data.secret\` update" "$tmp/sensitive.md"
 check "the sensitive value is in neither the summary nor the report" "" \
   test "$(cat "$tmp/sensitive.md" "$tmp/sensitive.json" | grep -c s3cr3t)" -eq 0
 
