@@ -169,6 +169,7 @@ pub fn write_summary(path: &Path, report: &Report, manifest: &Manifest) -> Resul
         names: &names,
     };
     let text = summary_md::render(&run, summary_md::COMMENT_LIMIT);
+    crate::fsutil::check_replaceable(path, "summary")?;
     crate::tf::private::write_file(path, text.as_bytes(), true)
         .with_context(|| format!("writing summary {}", path.display()))
 }

@@ -29,6 +29,15 @@ pub fn reusable(
             usage(format!("--resume: no earlier report at {}", from.display()))
         }
     })?;
+    let target = &located.manifest.target;
+    if &previous.target != target {
+        return Err(usage(format!(
+            "--resume: the report at {} is of {}, not {target}: resume from this fleet's \
+             own report (its --report FILE), or run without --resume",
+            from.display(),
+            previous.target
+        )));
+    }
     if previous.action != action {
         return Err(usage(format!(
             "--resume: the report at {} is of a {} run, not {}",

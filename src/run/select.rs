@@ -30,7 +30,16 @@ pub(super) fn validate(args: &RunOptions) -> Result<()> {
     if args.from_plan && args.action != Action::Apply {
         return Err(usage("--from-plan goes with --action apply"));
     }
-    args.ci.check(args.action)
+    args.ci.check(args.action)?;
+    // Before anything runs: a device, fifo, socket or directory there is
+    // refused, not replaced at the end.
+    if let Some(path) = &args.report {
+        crate::fsutil::check_replaceable(path, "--report")?;
+    }
+    if let Some(path) = &args.ci.summary {
+        crate::fsutil::check_replaceable(path, "--summary")?;
+    }
+    Ok(())
 }
 
 /// Which instances run, why (affected-only), and how many at once.
