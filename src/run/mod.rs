@@ -33,13 +33,13 @@ pub mod summary_md;
 
 use crate::process::{self, signals};
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::time::SystemTime;
 
 use anyhow::Result;
 
+use crate::tf::digest::RunKind;
 use crate::tf::locate::Located;
 use crate::tf::{Action, Locations};
 use output::OutputMode;
@@ -63,7 +63,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// How instance output reaches the terminal.
     pub output: OutputMode,
-    /// Run only what the last report does not show as succeeded with the same digest.
+    /// Run only what the last report does not show as succeeded with the
+    /// same digest, and the `on_change` hooks it owes.
     pub resume: bool,
     /// Also write the JSON report here (and resume from it).
     pub report: Option<PathBuf>,
@@ -88,14 +89,20 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         &selection.selected,
         args.action == Action::Destroy,
     );
-    let reused = if args.resume {
-        resume::reusable(&resume.resume_from, args.action, &located, &graph)?
-    } else {
-        BTreeMap::new()
-    };
-
     let names = display_names(manifest);
-    let schedule = groups::schedule(manifest, &graph, &names, selection.limit, args.action)?;
+    let mut schedule = groups::schedule(manifest, &graph, &names, selection.limit, args.action)?;
+    let kind = RunKind {
+        action: args.action,
+        from_plan: args.from_plan,
+    };
+    let resumed = if args.resume {
+        resume::resume(&resume.resume_from, kind, &located, &graph, &schedule)?
+    } else {
+        resume::Resumed::default()
+    };
+    for &g in &resumed.owed_hooks {
+        schedule.owe_hook(g);
+    }
     let console = start::open_console(args, &selection, &names);
     let (sender, events) = mpsc::channel();
     start::forward_signals(&sender)?;
@@ -107,7 +114,8 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         selection: &selection,
         resume: &resume,
         names: &names,
-        reused: &reused,
+        resumed: &resumed,
+        schedule: &schedule,
         started,
     })?;
     let env = Arc::new(job::JobEnv {
@@ -129,7 +137,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         names: names.clone(),
         env,
     };
-    let finish = scheduler.run(schedule, reused, events, sender, &mut progress);
+    let finish = scheduler.run(schedule, resumed.reused, events, sender, &mut progress);
     let run = finish::RunContext {
         args,
         located: &located,

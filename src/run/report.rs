@@ -79,9 +79,11 @@ pub struct InstanceReport {
     pub log: Option<String>,
     pub plan_file: Option<String>,
     pub outputs_file: Option<String>,
-    /// sha256 of what decided this run: the rendered tree, the input values
-    /// from `inputs_from`, the `secret_env` names and the terraform binary.
-    /// `--resume` reuses a success only while it is unchanged.
+    /// sha256 of everything that made this run what it was
+    /// ([`crate::tf::digest::instance_digest`]): rendered tree (backend
+    /// configuration included), `inputs_from` values, `env`, workspace,
+    /// `secret_env` names, providers, terraform, the action and the saved
+    /// plan it applied. `--resume` reuses a success only while it is unchanged.
     #[serde(default)]
     pub digest: Option<String>,
     /// plan: whether applying the saved plan would change anything.
@@ -139,6 +141,12 @@ pub struct Report {
     /// With `--affected-since` / `--affected-base-manifest`: what the change affects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affected: Option<Affected>,
+    /// Labels of the groups whose `on_change` hook is owed: an instance of
+    /// the group changed something (in this run or one it resumed) and the
+    /// hook has not succeeded since. Kept current with every progress write,
+    /// so `--resume` runs those hooks again even after a crash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_hooks: Vec<String>,
 }
 
 impl Report {

@@ -1,7 +1,11 @@
-//! `--resume`: which successes of an earlier report can stand. A success is
-//! reused only if the instance's digest (rendered tree, input values,
-//! `secret_env` names, terraform) is what it was, and everything it depends
-//! on is reused too (an upstream that runs again may change its outputs).
+//! `--resume`: which successes of an earlier report can stand, and which
+//! `on_change` hooks it still owes. A success is reused only if the
+//! instance's digest ([`crate::tf::digest::instance_digest`]: rendered tree,
+//! inputs, env, workspace, `secret_env` names, providers, terraform, the
+//! action, the applied plan) is what it was, it does not wait for an owed
+//! hook, and everything it depends on is reused too (an upstream that runs
+//! again may change its outputs). A hook the report lists as pending runs
+//! again in this run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,17 +15,78 @@ use anyhow::Result;
 use super::graph::Graph;
 use super::report::{InstanceReport, Report, Status};
 use crate::error::usage;
+use crate::schedule::Schedule;
+use crate::tf::digest::RunKind;
 use crate::tf::locate::Located;
 use crate::tf::single::current_digest;
-use crate::tf::Action;
 
-/// The reusable entries of the report at `from`, by manifest index.
-pub fn reusable(
+/// What a run takes over from the report it resumes.
+#[derive(Default)]
+pub struct Resumed {
+    /// The reusable entries, by manifest index.
+    pub reused: BTreeMap<usize, InstanceReport>,
+    /// Groups (manifest indexes) whose `on_change` hook the report owes.
+    pub owed_hooks: Vec<usize>,
+    /// Their labels, and those of owed groups this run has no instance of
+    /// (still owed afterwards).
+    pub pending_hooks: Vec<String>,
+}
+
+/// Reads the report at `from` and decides what of it this run reuses.
+pub fn resume(
     from: &Path,
-    action: Action,
+    kind: RunKind,
     located: &Located,
     graph: &Graph,
-) -> Result<BTreeMap<usize, InstanceReport>> {
+    schedule: &Schedule,
+) -> Result<Resumed> {
+    let previous = load(from, kind, located)?;
+    let manifest = &located.manifest;
+    let pending_hooks: Vec<String> = previous
+        .pending_hooks
+        .iter()
+        .filter(|label| {
+            manifest
+                .groups
+                .iter()
+                .any(|g| &&g.label == label && g.on_change.is_some())
+        })
+        .cloned()
+        .collect();
+    let owed_hooks: Vec<usize> = manifest
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| pending_hooks.contains(&g.label))
+        .map(|(g, _)| g)
+        .collect();
+    let mut reused = BTreeMap::new();
+    for old in previous
+        .instances
+        .into_iter()
+        .filter(|r| r.status == Status::Succeeded)
+    {
+        let Some(i) = manifest.instances.iter().position(|x| x.label == old.label) else {
+            continue;
+        };
+        if !graph.nodes.contains(&i) || schedule.waits_for_hook(i, &owed_hooks) {
+            continue;
+        }
+        let now = current_digest(located, &manifest.instances[i], kind).ok();
+        if old.digest.is_some() && old.digest == now {
+            reused.insert(i, old);
+        }
+    }
+    drop_stale(&mut reused, graph);
+    Ok(Resumed {
+        reused,
+        owed_hooks,
+        pending_hooks,
+    })
+}
+
+/// The report, if it is of this fleet and action (else exit 2).
+fn load(from: &Path, kind: RunKind, located: &Located) -> Result<Report> {
     let previous = Report::load(from).map_err(|e| {
         if from.exists() {
             e
@@ -38,33 +103,19 @@ pub fn reusable(
             previous.target
         )));
     }
-    if previous.action != action {
+    if previous.action != kind.action {
         return Err(usage(format!(
             "--resume: the report at {} is of a {} run, not {}",
             from.display(),
             previous.action.as_str(),
-            action.as_str()
+            kind.action.as_str()
         )));
     }
-    let manifest = &located.manifest;
-    let mut reused = BTreeMap::new();
-    for old in previous
-        .instances
-        .into_iter()
-        .filter(|r| r.status == Status::Succeeded)
-    {
-        let Some(i) = manifest.instances.iter().position(|x| x.label == old.label) else {
-            continue;
-        };
-        if !graph.nodes.contains(&i) {
-            continue;
-        }
-        let now = current_digest(located, &manifest.instances[i]).ok();
-        if old.digest.is_some() && old.digest == now {
-            reused.insert(i, old);
-        }
-    }
-    // Drop successes whose upstream runs again, until nothing changes.
+    Ok(previous)
+}
+
+/// Drops successes whose upstream runs again, until nothing changes.
+fn drop_stale(reused: &mut BTreeMap<usize, InstanceReport>, graph: &Graph) {
     loop {
         let stale: Vec<usize> = reused
             .keys()
@@ -72,7 +123,7 @@ pub fn reusable(
             .filter(|&i| graph.before[i].iter().any(|p| !reused.contains_key(p)))
             .collect();
         if stale.is_empty() {
-            return Ok(reused);
+            return;
         }
         for i in stale {
             reused.remove(&i);

@@ -2,7 +2,6 @@
 //! them: the console, the signal listener and the report written before
 //! anything starts.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
@@ -12,12 +11,15 @@ use anyhow::Result;
 
 use super::output::Console;
 use super::progress::Progress;
-use super::report::{self, InstanceReport, Report};
+use super::report::{self, Report};
+use super::resume::Resumed;
 use super::scheduler::Event;
 use super::select::{ResumePoint, Selection};
 use super::{signals, RunOptions};
 use crate::error::ExitCode;
+use crate::schedule::Schedule;
 use crate::tf::locate::Located;
+use crate::tf::Action;
 
 /// The console, its name column as wide as the longest selected name; says
 /// first why only some instances run.
@@ -54,7 +56,8 @@ pub(super) struct ReportStart<'a> {
     pub selection: &'a Selection,
     pub resume: &'a ResumePoint,
     pub names: &'a [String],
-    pub reused: &'a BTreeMap<usize, InstanceReport>,
+    pub resumed: &'a Resumed,
+    pub schedule: &'a Schedule,
     pub started: SystemTime,
 }
 
@@ -70,7 +73,8 @@ pub(super) fn start_progress(start: &ReportStart) -> Result<Progress> {
         start.located,
         start.names,
         &selected,
-        start.reused,
+        &start.resumed.reused,
+        hook_groups(start),
     );
     progress.write_final()?;
     Ok(progress)
@@ -99,5 +103,27 @@ fn base_report(start: &ReportStart) -> Report {
         instances: vec![],
         groups: vec![],
         affected: start.selection.affected.clone(),
+        pending_hooks: start.resumed.pending_hooks.clone(),
     }
+}
+
+/// Per manifest index, the labels of its enclosing groups with an
+/// `on_change` hook, for an action that changes resources (apply, destroy);
+/// none for a plan.
+fn hook_groups(start: &ReportStart) -> Vec<Vec<String>> {
+    let groups = &start.located.manifest.groups;
+    let changes = matches!(start.args.action, Action::Apply | Action::Destroy);
+    start
+        .schedule
+        .shape
+        .ancestors
+        .iter()
+        .map(|chain| {
+            chain
+                .iter()
+                .filter(|&&g| changes && groups[g].on_change.is_some())
+                .map(|&g| groups[g].label.clone())
+                .collect()
+        })
+        .collect()
 }
