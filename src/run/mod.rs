@@ -7,6 +7,7 @@
 //! [`process`] make sure no terraform outlives an interrupted run.
 
 pub mod affected;
+pub mod affected_worktree;
 pub mod base_build;
 pub mod changes;
 pub mod ci;
@@ -17,6 +18,7 @@ mod group_steps;
 pub mod groups;
 pub mod groups_report;
 pub mod hook;
+pub mod interruptible;
 pub mod job;
 pub mod outcome;
 pub mod output;
@@ -79,16 +81,28 @@ pub struct RunOptions {
 
 pub fn run_command(args: &RunOptions) -> Result<i32> {
     select::validate(args)?;
+    let route = start::SignalRoute::install()?;
     let located = Located::new(&args.locations)?;
     let manifest = &located.manifest;
     graph::check_cycles(manifest)?;
-    let selection = select::select(args, manifest)?;
+    let selection = match select::select(args, manifest, &route.interrupt) {
+        Ok(selection) => selection,
+        Err(e) => {
+            return match route.stopped("during the --affected-since base build") {
+                Some(code) => Ok(code),
+                None => Err(e),
+            }
+        }
+    };
     let resume = select::resume_point(args, &located);
     let graph = graph::Graph::build(
         manifest,
         &selection.selected,
         args.action == Action::Destroy,
     );
+    if let Some(code) = route.stopped("received") {
+        return Ok(code);
+    }
     let names = display_names(manifest);
     let mut schedule = groups::schedule(manifest, &graph, &names, selection.limit, args.action)?;
     let kind = RunKind {
@@ -105,7 +119,10 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     }
     let console = start::open_console(args, &selection, &names);
     let (sender, events) = mpsc::channel();
-    start::forward_signals(&sender)?;
+    route.to_scheduler(&sender);
+    if let Some(code) = route.stopped("received") {
+        return Ok(code);
+    }
 
     let started = SystemTime::now();
     let mut progress = start::start_progress(&start::ReportStart {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::affected::Affected;
+use super::interruptible::Interrupt;
 use super::{ci, report, RunOptions, DEFAULT_PARALLELISM};
 use crate::error::usage;
 use crate::manifest::Manifest;
@@ -52,9 +53,13 @@ pub(super) struct Selection {
     pub limit: usize,
 }
 
-pub(super) fn select(args: &RunOptions, manifest: &Manifest) -> Result<Selection> {
+pub(super) fn select(
+    args: &RunOptions,
+    manifest: &Manifest,
+    interrupt: &Interrupt,
+) -> Result<Selection> {
     let mut selected = only(&args.only, manifest)?;
-    let affected = args.ci.affected(manifest)?;
+    let affected = args.ci.affected(manifest, interrupt)?;
     if let Some(affected) = &affected {
         ci::narrow(&mut selected, manifest, affected);
     }

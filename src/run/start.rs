@@ -4,11 +4,12 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use anyhow::Result;
 
+use super::interruptible::Interrupt;
 use super::output::Console;
 use super::progress::Progress;
 use super::report::{self, Report};
@@ -41,12 +42,49 @@ pub(super) fn open_console(
     console
 }
 
-/// Forwards SIGINT/SIGTERM to the scheduler as events.
-pub(super) fn forward_signals(sender: &Sender<Event>) -> Result<()> {
-    let signal_sender = sender.clone();
-    signals::install(move |received| {
-        let _ = signal_sender.send(Event::Signal(received));
-    })
+/// Where SIGINT / SIGTERM / SIGHUP go: installed before anything slow, they
+/// first stop the steps before scheduling (the `--affected-since` base build:
+/// its git or bazel child is interrupted and its directory removed on the
+/// way out), then, once the scheduler runs, reach it as events.
+pub(super) struct SignalRoute {
+    pub interrupt: Arc<Interrupt>,
+    scheduler: Mutex<Option<Sender<Event>>>,
+}
+
+impl SignalRoute {
+    /// Installs the handlers.
+    pub fn install() -> Result<Arc<SignalRoute>> {
+        let route = Arc::new(SignalRoute {
+            interrupt: Arc::new(Interrupt::default()),
+            scheduler: Mutex::new(None),
+        });
+        let to = Arc::clone(&route);
+        signals::install(move |received| {
+            let scheduler = to.scheduler.lock().unwrap_or_else(|e| e.into_inner());
+            match scheduler.as_ref() {
+                Some(sender) => {
+                    let _ = sender.send(Event::Signal(received));
+                }
+                None => to.interrupt.received(received.signal),
+            }
+        })?;
+        Ok(route)
+    }
+
+    /// The exit code of a run stopped by a signal before scheduling, saying so.
+    pub fn stopped(&self, during: &str) -> Option<i32> {
+        let signal = self.interrupt.signal()?;
+        eprintln!(
+            "fleet: {} {during}: stopped before running anything",
+            signals::name(signal)
+        );
+        Some(128 + signal)
+    }
+
+    /// From now on signals go to the scheduler.
+    pub fn to_scheduler(&self, sender: &Sender<Event>) {
+        *self.scheduler.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender.clone());
+    }
 }
 
 /// What every write of the report needs, gathered once.
