@@ -417,3 +417,26 @@ fn a_hook_owed_when_the_runner_was_killed_runs_on_resume() {
     assert_eq!(entry(&report, "dep")["status"], "succeeded");
     assert!(span(&fleet, "dep").0 >= read_ns(&fleet, "hook", "end"));
 }
+
+#[test]
+fn a_run_without_resume_runs_a_hook_the_last_report_owes() {
+    let mut fleet = Fleet::new();
+    groups_fleet(&mut fleet);
+    fs::write(fleet.marker("hook-exit"), "7").unwrap();
+    let out = apply(&fleet);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    fs::remove_file(fleet.marker("hook-exit")).unwrap();
+    // Everything is applied already: nothing changes, the hook is still owed.
+    let out = apply(&fleet);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(hook_runs(&fleet), 2, "{}", describe(&out));
+    let report = fleet.report();
+    assert_eq!(entry(&report, "c1")["reused"], false, "a plain run reruns");
+    assert_eq!(group(&report, "caches")["hook"]["status"], "succeeded");
+    assert!(report.get("pending_hooks").is_none(), "{report:#}");
+    assert!(span(&fleet, "dep").0 >= read_ns(&fleet, "hook", "end"));
+    // Paid: the next plain run with nothing changed runs no hook.
+    let out = apply(&fleet);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(hook_runs(&fleet), 2);
+}

@@ -112,7 +112,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     let resumed = if args.resume {
         resume::resume(&resume.resume_from, kind, &located, &graph, &schedule)?
     } else {
-        resume::Resumed::default()
+        resume::owed_hooks(&resume.resume_from, kind, &located)
     };
     for &g in &resumed.owed_hooks {
         schedule.owe_hook(g);

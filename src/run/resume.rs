@@ -5,7 +5,7 @@
 //! action, the applied plan) is what it was, it does not wait for an owed
 //! hook, and everything it depends on is reused too (an upstream that runs
 //! again may change its outputs). A hook the report lists as pending runs
-//! again in this run.
+//! again in this run — in a run without `--resume` too ([`owed_hooks`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -42,24 +42,7 @@ pub fn resume(
 ) -> Result<Resumed> {
     let previous = load(from, kind, located)?;
     let manifest = &located.manifest;
-    let pending_hooks: Vec<String> = previous
-        .pending_hooks
-        .iter()
-        .filter(|label| {
-            manifest
-                .groups
-                .iter()
-                .any(|g| &&g.label == label && g.on_change.is_some())
-        })
-        .cloned()
-        .collect();
-    let owed_hooks: Vec<usize> = manifest
-        .groups
-        .iter()
-        .enumerate()
-        .filter(|(_, g)| pending_hooks.contains(&g.label))
-        .map(|(g, _)| g)
-        .collect();
+    let (pending_hooks, owed_hooks) = owed(&previous, located);
     let mut reused = BTreeMap::new();
     for old in previous
         .instances
@@ -83,6 +66,45 @@ pub fn resume(
         owed_hooks,
         pending_hooks,
     })
+}
+
+/// What a run without `--resume` takes over from the fleet's last report
+/// (`from`, when it is of this fleet and action): only the hooks it owes,
+/// so a hook that never succeeded is not forgotten by a run that changes
+/// nothing. Nothing when there is no such report.
+pub fn owed_hooks(from: &Path, kind: RunKind, located: &Located) -> Resumed {
+    let Ok(previous) = load(from, kind, located) else {
+        return Resumed::default();
+    };
+    let (pending_hooks, owed_hooks) = owed(&previous, located);
+    Resumed {
+        reused: BTreeMap::new(),
+        owed_hooks,
+        pending_hooks,
+    }
+}
+
+/// The report's owed hooks that are still hooks of this manifest: their
+/// labels and group indexes.
+fn owed(previous: &Report, located: &Located) -> (Vec<String>, Vec<usize>) {
+    let groups = &located.manifest.groups;
+    let pending: Vec<String> = previous
+        .pending_hooks
+        .iter()
+        .filter(|label| {
+            groups
+                .iter()
+                .any(|g| &&g.label == label && g.on_change.is_some())
+        })
+        .cloned()
+        .collect();
+    let indexes = groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| pending.contains(&g.label))
+        .map(|(g, _)| g)
+        .collect();
+    (pending, indexes)
 }
 
 /// The report, if it is of this fleet and action (else exit 2).
