@@ -338,6 +338,78 @@ pub fn create_dir_like(dir: &Path, like: &Path) -> Result<()> {
     set_mode(dir, mode & 0o7777)
 }
 
+/// What kind of file a path is, in words (for refusals).
+fn kind_of(file_type: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if file_type.is_dir() {
+        "a directory"
+    } else if file_type.is_char_device() {
+        "a character device"
+    } else if file_type.is_block_device() {
+        "a block device"
+    } else if file_type.is_fifo() {
+        "a fifo"
+    } else if file_type.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Refuses (exit 4) to replace `path` when something other than a regular
+/// file or a symlink is there: a rename over a device node, fifo or socket
+/// would replace it (as root, `/dev/full` with a regular file). A symlink is
+/// allowed, as for every file fleet publishes: the rename replaces the link
+/// itself, never its target. A missing path is fine.
+pub fn check_replaceable(path: &Path, what: &str) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("reading {what} {}", path.display())),
+        Ok(meta) if meta.is_file() || meta.file_type().is_symlink() => Ok(()),
+        Ok(meta) => Err(crate::error::unsafe_input(format!(
+            "{what} {} is {}: fleet replaces only regular files there (pass another path)",
+            path.display(),
+            kind_of(meta.file_type())
+        ))),
+    }
+}
+
+/// Reads a file fleet expects to be regular (a report), following links but
+/// refusing (exit 4) a fifo, device or socket without blocking on it: the
+/// type is checked before the open, the open does not wait for a fifo's
+/// writer, and the type is checked again on the open descriptor.
+pub fn read_regular(path: &Path, what: &str) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let not_regular = |meta: &fs::Metadata| {
+        crate::error::unsafe_input(format!(
+            "{what} {} is {}, not a regular file",
+            path.display(),
+            kind_of(meta.file_type())
+        ))
+    };
+    // Checked before the open too: opening some devices has effects.
+    let before =
+        fs::metadata(path).with_context(|| format!("reading {what} {}", path.display()))?;
+    if !before.is_file() {
+        return Err(not_regular(&before));
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    Ok(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,14 @@ use crate::label::Label;
 /// The manifest schema this build of `fleet` reads and writes.
 pub const SCHEMA: u32 = 1;
 
+/// Where `fleet run` keeps each fleet's last reports, under the fleet root.
+pub const REPORTS_DIR: &str = ".reports";
+/// Where `on_change` hooks' reports and logs go, under the fleet root.
+pub const GROUPS_DIR: &str = ".groups";
+/// Names fleet owns at the top of the fleet root: no run directory may be
+/// one of them or lie below one.
+pub const FLEET_ROOT_RESERVED: &[&str] = &[REPORTS_DIR, GROUPS_DIR];
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -187,6 +195,10 @@ impl Manifest {
                 )));
             }
             check_relative(&inst.run_dir).with_context(|| format!("run_dir of {}", inst.label))?;
+            check_not_reserved(&inst.run_dir)
+                .with_context(|| format!("run_dir of {}", inst.label))?;
+            check_runfiles_path(&inst.rendered)
+                .with_context(|| format!("rendered tree of {}", inst.label))?;
             if let Some(other) = run_dirs.insert(inst.run_dir.as_str(), inst.label.as_str()) {
                 return Err(unsafe_input(format!(
                     "instances {other} and {} share the run directory {}",
@@ -196,6 +208,9 @@ impl Manifest {
             check_secret_env(inst)?;
         }
         check_nesting(&run_dirs)?;
+        for group in &self.groups {
+            check_group(group)?;
+        }
         for inst in &self.instances {
             for dep in &inst.deps {
                 if !labels.contains(dep.as_str()) {
@@ -253,6 +268,61 @@ fn check_nesting(run_dirs: &BTreeMap<&str, &str>) -> Result<()> {
             }
             ancestor = parent.parent();
         }
+    }
+    Ok(())
+}
+
+/// A run directory named like something fleet keeps under the fleet root
+/// (`.reports/`, `.groups/`) would mix an instance's files with fleet's own.
+fn check_not_reserved(run_dir: &str) -> Result<()> {
+    let top = Path::new(run_dir)
+        .components()
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    match top.filter(|t| FLEET_ROOT_RESERVED.contains(&t.as_str())) {
+        Some(name) => Err(unsafe_input(format!(
+            "{run_dir:?} is inside {name}/, which fleet keeps for its own files under the fleet root"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A group's limit must mean something (a serial group runs one member at
+/// a time: a `concurrency` there is a mistake) and its hook must be a file
+/// of the runfiles.
+fn check_group(group: &Group) -> Result<()> {
+    if group.mode == GroupMode::Serial && group.concurrency != 0 {
+        return Err(unsafe_input(format!(
+            "group {} is serial but has concurrency {}: a serial group runs one member at a time",
+            group.label, group.concurrency
+        )));
+    }
+    if let Some(hook) = &group.on_change {
+        check_runfiles_path(hook).with_context(|| format!("on_change of group {}", group.label))?;
+    }
+    Ok(())
+}
+
+/// A runfiles path (a Bazel `short_path`) stays inside the runfiles: it is
+/// relative, without `.` or `..` components, except the one leading `../`
+/// of a file of another repository (`../repo/path`).
+fn check_runfiles_path(path: &str) -> Result<()> {
+    let rest = path.strip_prefix("../").unwrap_or(path);
+    let inside = !rest.is_empty()
+        && !Path::new(path).is_absolute()
+        && rest
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if !inside {
+        return Err(unsafe_input(format!(
+            "{path:?} is not a path inside the runfiles (relative, no '.' or '..' but the leading '../' of another repository's file)"
+        )));
+    }
+    let external_needs_a_file = path.starts_with("../") && !rest.contains('/');
+    if external_needs_a_file {
+        return Err(unsafe_input(format!(
+            "{path:?} names a repository directory, not a file inside the runfiles"
+        )));
     }
     Ok(())
 }
@@ -407,6 +477,65 @@ mod tests {
                 crate::error::ExitCode::Unsafe,
                 "{var} {env}"
             );
+        }
+    }
+
+    #[test]
+    fn reserved_run_dirs_serial_concurrency_and_escaping_paths_are_refused() {
+        let unsafe_code = |m: Manifest| {
+            let err = m.validate().unwrap_err();
+            assert_eq!(
+                crate::error::exit_code_of(&err),
+                crate::error::ExitCode::Unsafe,
+                "{err:#}"
+            );
+            format!("{err:#}")
+        };
+        for dir in [".reports", ".reports/x", ".groups/pkg/g", ".groups"] {
+            let mut a = instance("//pkg:a", &[]);
+            a.run_dir = dir.into();
+            assert!(unsafe_code(manifest(vec![a])).contains("//pkg:a"));
+        }
+        let mut fine = instance("//pkg:a", &[]);
+        fine.run_dir = "pkg/.reports".into();
+        manifest(vec![fine]).validate().unwrap();
+        for rendered in [
+            "/abs/x",
+            "../../x",
+            "pkg/../../x",
+            "./x",
+            "",
+            "../repo",
+            "a//b",
+        ] {
+            let mut a = instance("//pkg:a", &[]);
+            a.rendered = rendered.into();
+            assert!(unsafe_code(manifest(vec![a])).contains("rendered tree of //pkg:a"));
+        }
+        let mut external = instance("//pkg:a", &[]);
+        external.rendered = "../repo/pkg/a.rendered".into();
+        manifest(vec![external]).validate().unwrap();
+
+        let group = |mode: GroupMode, concurrency: u32, hook: Option<&str>| Group {
+            label: "//pkg:g".into(),
+            name: "g".into(),
+            mode,
+            concurrency,
+            members: vec!["//pkg:a".into()],
+            on_change: hook.map(str::to_string),
+        };
+        let with_group = |g: Group| {
+            let mut m = manifest(vec![instance("//pkg:a", &[])]);
+            m.groups = vec![g];
+            m
+        };
+        assert!(unsafe_code(with_group(group(GroupMode::Serial, 2, None))).contains("serial"));
+        with_group(group(GroupMode::Parallel, 2, Some("pkg/hook.sh")))
+            .validate()
+            .unwrap();
+        for hook in ["/bin/sh", "../../bin/sh", "pkg/../../x"] {
+            let msg = unsafe_code(with_group(group(GroupMode::Parallel, 0, Some(hook))));
+            assert!(msg.contains("on_change of group //pkg:g"), "{msg}");
         }
     }
 

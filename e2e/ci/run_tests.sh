@@ -159,11 +159,65 @@ echo "More words." >>"$repo/README.md"
 commit "README"
 scenario readme "" 0
 # The same through a worktree at HEAD~1: another path, the same identities.
-plan readme-since --affected-since HEAD~1 --bazel "$bazelw" --detailed-exitcode
+# HEAD~1 is named by a hostile REV (a commit-message regex full of Markdown and
+# HTML), the repository has a post-checkout hook, and the base build's
+# directory goes to a TMPDIR of its own.
+affected_tmp="$tmp/affected-tmp"
+mkdir -p "$affected_tmp"
+printf '#!/bin/sh\necho "$0 $*" >>%s\n' "$tmp/hook-ran" >"$repo/.git/hooks/post-checkout"
+chmod +x "$repo/.git/hooks/post-checkout"
+hostile_rev='HEAD^{/db-3: added|[Approve](https://evil.example) <img src=x> __LGTM__}'
+TMPDIR="$affected_tmp" plan readme-since --affected-since "$hostile_rev" --bazel "$bazelw" --detailed-exitcode
 check "--affected-since HEAD~1 after a README change: nothing affected, exit 0" "exit $rc; $(tail -3 "$logs/readme-since.log")" \
   test "$rc|$(ran "$tmp/readme-since.json")" = "0|"
-check "the worktree and its output base are gone" "$(git -C "$repo" worktree list)" \
-  test "$(git -C "$repo" worktree list | wc -l)" -eq 1
+check "the worktree and its output base are gone" "$(git -C "$repo" worktree list; ls -A "$affected_tmp")" \
+  test "$(git -C "$repo" worktree list | wc -l)|$(ls -A "$affected_tmp")" = "1|"
+check "the summary shows the hostile REV as code, never as a link, image, emphasis or HTML" \
+  "$(python3 "$repo_root/tools/summary_markdown/markdown_check.py" "$tmp/readme-since.md" "$hostile_rev" 2>&1 | head -5)" \
+  python3 "$repo_root/tools/summary_markdown/markdown_check.py" "$tmp/readme-since.md" "$hostile_rev"
+check "no git hook ran for the base worktree" "$(cat "$tmp/hook-ran" 2>/dev/null)" test ! -e "$tmp/hook-ran"
+check "the base build's Bazel server was shut down" "$(pgrep -af -- "--output_base=$affected_tmp/" | cut -c1-200)" \
+  bash -c '! pgrep -f -- "--output_base=$1/" >/dev/null' _ "$affected_tmp"
+
+# no_base_processes_within SECONDS: no process names an output base under
+# $affected_tmp any more (an orphaned bazel client ends once its server is gone).
+no_base_processes_within() {
+  local deadline=$((SECONDS + $1))
+  while pgrep -f -- "--output_base=$affected_tmp/" >/dev/null; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
+
+# SIGKILL of the runner during the real base build: the worktree, the output
+# base and its Bazel server stay behind; the next base build sweeps them.
+(cd "$repo" && TMPDIR="$affected_tmp" "$bazelw" run "--repo_env=FLEET_HELPER=$helper" //all:all.plan -- \
+  --affected-since HEAD~1 --bazel "$bazelw" --report "$tmp/killed.json") >"$logs/killed.log" 2>&1 &
+killed_job=$!
+deadline=$((SECONDS + 600))
+pid_file=""
+while [[ -z "$pid_file" ]] && ((SECONDS < deadline)) && kill -0 "$killed_job" 2>/dev/null; do
+  pid_file="$(compgen -G "$affected_tmp/fleet-affected-*/output_base/server/server.pid.txt" | head -1)"
+  [[ -n "$pid_file" ]] || sleep 0.2
+done
+if [[ -z "$pid_file" ]]; then
+  fail "SIGKILL during the base build" "its Bazel server never started: $(tail -5 "$logs/killed.log")"
+else
+  stale="${pid_file%/output_base/server/server.pid.txt}"
+  runner="$(basename "$stale" | cut -d- -f3)"
+  server="$(cat "$pid_file")"
+  kill -9 "$runner"
+  wait "$killed_job"
+  check "a SIGKILLed base build leaves its directory, worktree and server (what the sweep is for)" "" \
+    test -d "$stale" -a "$(git -C "$repo" worktree list | wc -l)" -eq 2 -a -e "/proc/$server"
+  TMPDIR="$affected_tmp" plan swept --affected-since HEAD~1 --bazel "$bazelw" --detailed-exitcode
+  check "the next base build sweeps it: directory, worktree registration and Bazel server gone" \
+    "exit $rc; $(ls -A "$affected_tmp"); $(git -C "$repo" worktree list); $(tail -3 "$logs/swept.log")" \
+    test "$rc|$(ls -A "$affected_tmp")|$(git -C "$repo" worktree list | wc -l)" = "0||1"
+  check "the sweep said what it removed" "" grep -qF "removing $stale left by a killed base build" "$logs/swept.log"
+  check "no process of either base build is left" "$(pgrep -af -- "--output_base=$affected_tmp/" | cut -c1-200)" \
+    no_base_processes_within 60
+fi
 
 # One instance's values and another component's module in one commit.
 cp "$base" "$tmp/before-since.json"
@@ -194,7 +248,7 @@ sed -i 's/^        component = ":db",$/        component = ":db",\n        secre
 commit "db-1: sensitive token from the environment"
 export CI_TOKEN=s3cr3t-token-value
 scenario sensitive "db-1" 2
-check "a sensitive change is listed by address" "" grep -q "<code>terraform_data.secret</code> update" "$tmp/sensitive.md"
+check "a sensitive change is listed by address" "" grep -qF "\`terraform_data.secret\` update" "$tmp/sensitive.md"
 check "the sensitive value is in neither the summary nor the report" "" \
   test "$(cat "$tmp/sensitive.md" "$tmp/sensitive.json" | grep -c s3cr3t)" -eq 0
 

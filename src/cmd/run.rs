@@ -34,7 +34,8 @@ pub struct RunArgs {
     #[arg(long, value_parser = one_of::<OutputMode>(&OutputMode::NAMES), default_value = "grouped")]
     pub output: OutputMode,
     /// Run only what the last report does not show as succeeded with the
-    /// same digest (rendered tree, inputs, secret_env names, terraform).
+    /// same digest (rendered tree, inputs, env, workspace, secret_env names,
+    /// terraform, action, applied plan), and the on_change hooks it owes.
     #[arg(long)]
     pub resume: bool,
     /// Also write the JSON report here (and resume from it with --resume).

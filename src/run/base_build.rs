@@ -4,16 +4,19 @@
 //! A disk cache configured in a `.bazelrc` is shared by itself (the worktree
 //! reads the same rc files); `--affected-bazel-arg` adds any other option.
 //! The worktree, its output base and its Bazel server are removed afterwards,
-//! whatever happened.
+//! whatever happened — a signal included; a runner killed outright leaves
+//! them to the next base build's sweep ([`super::affected_worktree`]). No
+//! git hook runs.
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+use super::affected_worktree::{git_command, run_git, sweep_stale, Scratch};
+use super::interruptible::Interrupt;
 use crate::error::{unsafe_input, usage};
 use crate::label::Label;
 
@@ -60,34 +63,37 @@ pub fn manifest_identities(path: &Path) -> Result<BTreeMap<String, Option<String
     Ok(identities)
 }
 
-/// Builds `target` at `rev` and returns its manifest's identities.
+/// Builds `target` at `rev` and returns its manifest's identities. A signal
+/// (recorded by `interrupt`) stops it at once; its directory goes either way.
 pub fn identities_at(
     rev: &str,
     target: &str,
     bazel: &BazelCommand,
+    interrupt: &Interrupt,
 ) -> Result<BTreeMap<String, Option<String>>> {
     let workspace = workspace_dir()?;
-    let top = git(&workspace, ["rev-parse", "--show-toplevel"])?;
-    let prefix = git(&workspace, ["rev-parse", "--show-prefix"])?;
+    let top = git(&workspace, &["rev-parse", "--show-toplevel"], interrupt)?;
+    let prefix = git(&workspace, &["rev-parse", "--show-prefix"], interrupt)?;
     let commit = git(
         &workspace,
-        [
+        &[
             "rev-parse",
             "--verify",
             "--quiet",
             &format!("{rev}^{{commit}}"),
         ],
+        interrupt,
     )
-    .map_err(|_| usage(format!("--affected-since {rev}: no such commit in {}", top)))?;
+    .map_err(|e| match interrupt.signal() {
+        Some(_) => e,
+        None => usage(format!("--affected-since {rev}: no such commit in {top}")),
+    })?;
     let (package, name) = split_label(target)?;
+    sweep_stale(&std::env::temp_dir(), Path::new(&top));
     let mut scratch = Scratch::create(Path::new(&top), &bazel.program)?;
-    let tree = scratch.tree.to_string_lossy().into_owned();
-    git(
-        Path::new(&top),
-        ["worktree", "add", "--detach", "--quiet", &tree, &commit],
-    )?;
-    scratch.registered = true;
+    scratch.add_worktree(&commit, interrupt)?;
     let dir = scratch.tree.join(prefix.trim_end_matches('/'));
+    scratch.build_dir = Some(dir.clone());
     eprintln!(
         "fleet: --affected-since {rev}: building {target} at {} in a temporary worktree",
         &commit[..commit.len().min(12)]
@@ -103,8 +109,8 @@ pub fn identities_at(
         .arg("--output_groups=manifest")
         .args(&bazel.build_args)
         .arg(format!("//{package}:{name}"));
-    run_bazel(build, &format!("building {target} at {rev}"))?;
-    let bin = bazel_output(bazel, &dir, &startup, &["info", "bazel-bin"])?;
+    run_bazel(build, &format!("building {target} at {rev}"), interrupt)?;
+    let bin = bazel_output(bazel, &dir, &startup, &["info", "bazel-bin"], interrupt)?;
     let manifest = Path::new(bin.trim())
         .join(&package)
         .join(format!("{name}.manifest.json"));
@@ -131,32 +137,8 @@ fn split_label(target: &str) -> Result<(String, String)> {
     Ok((label.package, label.name))
 }
 
-fn git<I, S>(dir: &Path, args: I) -> Result<String>
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    let args: Vec<S> = args.into_iter().collect();
-    let shown: Vec<String> = args
-        .iter()
-        .map(|a| a.as_ref().to_string_lossy().into_owned())
-        .collect();
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(&args)
-        .stdin(Stdio::null())
-        .output()
-        .with_context(|| format!("running git {} in {}", shown.join(" "), dir.display()))?;
-    if !out.status.success() {
-        bail!(
-            "git {} in {} failed: {}",
-            shown.join(" "),
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+fn git(dir: &Path, args: &[&str], interrupt: &Interrupt) -> Result<String> {
+    run_git(&mut git_command(dir, None, args), args, dir, interrupt)
 }
 
 /// Bazel in `dir` with the caller's `bazel run` environment removed (it
@@ -176,12 +158,10 @@ fn bazel_command(bazel: &BazelCommand, dir: &Path, startup: &[String]) -> Comman
     cmd
 }
 
-fn run_bazel(mut cmd: Command, what: &str) -> Result<()> {
+fn run_bazel(mut cmd: Command, what: &str, interrupt: &Interrupt) -> Result<()> {
     // Bazel's progress goes to our stderr; its stdout too (stdout is ours).
-    let status = cmd
-        .stdout(Stdio::from(std::io::stderr().as_fd_owned()?))
-        .status()
-        .with_context(|| format!("{what}: starting bazel"))?;
+    cmd.stdout(Stdio::from(std::io::stderr().as_fd_owned()?));
+    let status = interrupt.status(&mut cmd, what)?;
     if !status.success() {
         bail!("{what}: bazel failed ({status})");
     }
@@ -193,12 +173,11 @@ fn bazel_output(
     dir: &Path,
     startup: &[String],
     args: &[&str],
+    interrupt: &Interrupt,
 ) -> Result<String> {
-    let out = bazel_command(bazel, dir, startup)
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .with_context(|| format!("running bazel {}", args.join(" ")))?;
+    let mut cmd = bazel_command(bazel, dir, startup);
+    cmd.args(args);
+    let out = interrupt.output(&mut cmd, &format!("running bazel {}", args.join(" ")))?;
     if !out.status.success() {
         bail!("bazel {} in {} failed", args.join(" "), dir.display());
     }
@@ -216,57 +195,6 @@ impl AsFdOwned for std::io::Stderr {
         self.as_fd()
             .try_clone_to_owned()
             .context("duplicating stderr")
-    }
-}
-
-/// The temporary directory: the worktree and the output base. Dropping it
-/// stops that Bazel server, unregisters the worktree and deletes both.
-struct Scratch {
-    bazel: String,
-    registered: bool,
-    repo: PathBuf,
-    root: PathBuf,
-    tree: PathBuf,
-    output_base: PathBuf,
-}
-
-impl Scratch {
-    fn create(repo: &Path, bazel: &str) -> Result<Scratch> {
-        let root =
-            std::env::temp_dir().join(format!("fleet-affected-{}", crate::fsutil::unique_suffix()));
-        crate::tf::private::create_dir(&root)
-            .with_context(|| format!("creating {}", root.display()))?;
-        Ok(Scratch {
-            bazel: bazel.to_string(),
-            registered: false,
-            repo: repo.to_path_buf(),
-            tree: root.join("tree"),
-            output_base: root.join("output_base"),
-            root,
-        })
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if self.output_base.exists() && self.tree.exists() {
-            let _ = Command::new(&self.bazel)
-                .current_dir(&self.tree)
-                .arg(format!("--output_base={}", self.output_base.display()))
-                .arg("shutdown")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
-        }
-        if self.registered {
-            let tree = self.tree.to_string_lossy().into_owned();
-            let _ = git(&self.repo, ["worktree", "remove", "--force", &tree]);
-        }
-        // Bazel leaves read-only directories in its output base.
-        let _ = crate::fsutil::remove_tree(&self.root);
-        if self.registered {
-            let _ = git(&self.repo, ["worktree", "prune"]);
-        }
     }
 }
 

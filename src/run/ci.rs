@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use super::affected::{Affected, HeadInstance};
 use super::base_build::{identities_at, manifest_identities, BazelCommand};
+use super::interruptible::Interrupt;
 use super::report::{Report, Status};
 use super::summary_md::{self, MdInstance, MdRun};
 use crate::error::{usage, ExitCode};
@@ -54,14 +55,15 @@ impl CiOptions {
     }
 
     /// The comparison, when one of the `--affected-*` options was given.
-    pub fn affected(&self, manifest: &Manifest) -> Result<Option<Affected>> {
+    pub fn affected(&self, manifest: &Manifest, interrupt: &Interrupt) -> Result<Option<Affected>> {
         let (name, base) = match (&self.affected_since, &self.affected_base_manifest) {
             (Some(rev), _) => {
                 let bazel = BazelCommand {
                     program: self.bazel.clone(),
                     build_args: self.affected_bazel_args.clone(),
                 };
-                (rev.clone(), identities_at(rev, &manifest.target, &bazel)?)
+                let identities = identities_at(rev, &manifest.target, &bazel, interrupt)?;
+                (rev.clone(), identities)
             }
             (None, Some(path)) => {
                 let name = path.file_name().map_or_else(
@@ -169,6 +171,7 @@ pub fn write_summary(path: &Path, report: &Report, manifest: &Manifest) -> Resul
         names: &names,
     };
     let text = summary_md::render(&run, summary_md::COMMENT_LIMIT);
+    crate::fsutil::check_replaceable(path, "summary")?;
     crate::tf::private::write_file(path, text.as_bytes(), true)
         .with_context(|| format!("writing summary {}", path.display()))
 }

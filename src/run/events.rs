@@ -22,7 +22,7 @@ impl Scheduler {
                 progress.running(i);
             }
             Event::Done(i, result) => self.on_done(i, result, run, progress),
-            Event::HookDone(g, result) => self.on_hook_done(g, result, run),
+            Event::HookDone(g, result) => self.on_hook_done(g, result, run, progress),
             Event::Signal(signal) => self.on_signal(signal, run),
         }
     }
@@ -39,9 +39,7 @@ impl Scheduler {
             _ => SystemTime::now(),
         };
         let failed = result.status == Status::Failed;
-        let changed = result
-            .resources
-            .is_some_and(|r| r.added + r.changed + r.destroyed > 0);
+        let changed = super::outcome::changed(result.resources);
         run.schedule
             .finished(i, result.status == Status::Succeeded, changed);
         self.announce_done(i, &result, started, &run.nodes, run.total);
@@ -53,10 +51,17 @@ impl Scheduler {
         }
     }
 
-    fn on_hook_done(&self, g: usize, result: Box<HookResult>, run: &mut RunState) {
+    fn on_hook_done(
+        &self,
+        g: usize,
+        result: Box<HookResult>,
+        run: &mut RunState,
+        progress: &mut Progress,
+    ) {
         self.announce_hook(g, &result);
         let failed = result.status != Status::Succeeded;
         run.schedule.hook_finished(g, !failed);
+        progress.hook_finished(&self.groups[g].label, !failed);
         run.hooks.insert(g, *result);
         if failed && self.fail_fast && run.stopping.is_none() {
             let why = format!(

@@ -43,6 +43,7 @@ pub(super) fn conclude(run: &RunContext, finish: Finish, progress: &mut Progress
         &labels,
         &instances,
         &finish.hooks,
+        &progress.report.pending_hooks,
     );
     let hooks_ok = finish.hooks.values().all(|h| h.status == Status::Succeeded);
     let report = &mut progress.report;

@@ -33,6 +33,11 @@ pub struct GroupReport {
     pub on_change: Option<String>,
     /// The hook's run; null when it did not run.
     pub hook: Option<HookReport>,
+    /// The hook is owed: an instance of the group changed something (in this
+    /// run or an earlier one it resumed) and the hook has not succeeded
+    /// since; `--resume` runs it, and what waits for the group waits for it.
+    #[serde(default)]
+    pub hook_pending: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +80,7 @@ pub fn build(
     labels: &[String],
     instances: &[InstanceReport],
     hooks: &BTreeMap<usize, HookResult>,
+    pending_hooks: &[String],
 ) -> Vec<GroupReport> {
     let by_label: BTreeMap<&str, &InstanceReport> =
         instances.iter().map(|r| (r.label.as_str(), r)).collect();
@@ -111,6 +117,7 @@ pub fn build(
                 status,
                 on_change: group.on_change.clone(),
                 hook,
+                hook_pending: pending_hooks.contains(&group.label),
             }
         })
         .collect()
@@ -149,6 +156,12 @@ pub fn summary_lines(groups: &[GroupReport]) -> String {
                 if let Some(reason) = &h.reason {
                     text.push_str(&format!(": {reason}"));
                 }
+                if g.hook_pending {
+                    text.push_str(" (owed: --resume runs it again)");
+                }
+            }
+            (None, Some(_)) if g.hook_pending => {
+                text.push_str("; on_change not run yet, owed after a change (--resume runs it)")
             }
             (None, Some(_)) => text.push_str("; on_change not run (nothing changed)"),
             (None, None) => {}

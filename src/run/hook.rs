@@ -81,7 +81,7 @@ fn run(env: &JobEnv, call: &HookCall, result: &mut HookResult) -> Result<()> {
     let dir = env
         .located
         .fleet_root
-        .join(".groups")
+        .join(crate::manifest::GROUPS_DIR)
         .join(label_dir(&call.label)?);
     create_dirs(&env.located.fleet_root, &dir)?;
     let report_path = dir.join(format!("{action}.report.json"));

@@ -274,7 +274,11 @@ impl<'a> Job<'a> {
             _ => {}
         }
         let started = Instant::now();
-        let prepared = prepare(&env.located, self.inst, self.run, env.action)?;
+        let kind = crate::tf::digest::RunKind {
+            action: env.action,
+            from_plan: env.from_plan,
+        };
+        let prepared = prepare(&env.located, self.inst, self.run, kind)?;
         self.steps
             .push(StepTiming::new("prepare", started.elapsed(), false));
         self.digest = Some(prepared.digest);

@@ -7,6 +7,7 @@
 //! [`process`] make sure no terraform outlives an interrupted run.
 
 pub mod affected;
+pub mod affected_worktree;
 pub mod base_build;
 pub mod changes;
 pub mod ci;
@@ -17,6 +18,7 @@ mod group_steps;
 pub mod groups;
 pub mod groups_report;
 pub mod hook;
+pub mod interruptible;
 pub mod job;
 pub mod outcome;
 pub mod output;
@@ -33,13 +35,13 @@ pub mod summary_md;
 
 use crate::process::{self, signals};
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::time::SystemTime;
 
 use anyhow::Result;
 
+use crate::tf::digest::RunKind;
 use crate::tf::locate::Located;
 use crate::tf::{Action, Locations};
 use output::OutputMode;
@@ -63,7 +65,8 @@ pub struct RunOptions {
     pub fail_fast: bool,
     /// How instance output reaches the terminal.
     pub output: OutputMode,
-    /// Run only what the last report does not show as succeeded with the same digest.
+    /// Run only what the last report does not show as succeeded with the
+    /// same digest, and the `on_change` hooks it owes.
     pub resume: bool,
     /// Also write the JSON report here (and resume from it).
     pub report: Option<PathBuf>,
@@ -78,27 +81,48 @@ pub struct RunOptions {
 
 pub fn run_command(args: &RunOptions) -> Result<i32> {
     select::validate(args)?;
+    let route = start::SignalRoute::install()?;
     let located = Located::new(&args.locations)?;
     let manifest = &located.manifest;
     graph::check_cycles(manifest)?;
-    let selection = select::select(args, manifest)?;
+    let selection = match select::select(args, manifest, &route.interrupt) {
+        Ok(selection) => selection,
+        Err(e) => {
+            return match route.stopped("during the --affected-since base build") {
+                Some(code) => Ok(code),
+                None => Err(e),
+            }
+        }
+    };
     let resume = select::resume_point(args, &located);
     let graph = graph::Graph::build(
         manifest,
         &selection.selected,
         args.action == Action::Destroy,
     );
-    let reused = if args.resume {
-        resume::reusable(&resume.resume_from, args.action, &located, &graph)?
-    } else {
-        BTreeMap::new()
-    };
-
+    if let Some(code) = route.stopped("received") {
+        return Ok(code);
+    }
     let names = display_names(manifest);
-    let schedule = groups::schedule(manifest, &graph, &names, selection.limit, args.action)?;
+    let mut schedule = groups::schedule(manifest, &graph, &names, selection.limit, args.action)?;
+    let kind = RunKind {
+        action: args.action,
+        from_plan: args.from_plan,
+    };
+    let resumed = if args.resume {
+        resume::resume(&resume.resume_from, kind, &located, &graph, &schedule)?
+    } else {
+        resume::owed_hooks(&resume.resume_from, kind, &located)
+    };
+    for &g in &resumed.owed_hooks {
+        schedule.owe_hook(g);
+    }
     let console = start::open_console(args, &selection, &names);
     let (sender, events) = mpsc::channel();
-    start::forward_signals(&sender)?;
+    route.to_scheduler(&sender);
+    if let Some(code) = route.stopped("received") {
+        return Ok(code);
+    }
 
     let started = SystemTime::now();
     let mut progress = start::start_progress(&start::ReportStart {
@@ -107,7 +131,8 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         selection: &selection,
         resume: &resume,
         names: &names,
-        reused: &reused,
+        resumed: &resumed,
+        schedule: &schedule,
         started,
     })?;
     let env = Arc::new(job::JobEnv {
@@ -129,7 +154,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         names: names.clone(),
         env,
     };
-    let finish = scheduler.run(schedule, reused, events, sender, &mut progress);
+    let finish = scheduler.run(schedule, resumed.reused, events, sender, &mut progress);
     let run = finish::RunContext {
         args,
         located: &located,

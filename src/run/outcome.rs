@@ -4,6 +4,13 @@ use std::time::SystemTime;
 
 use super::job::JobResult;
 use super::report::{InstanceReport, Status};
+use super::summary::Resources;
+
+/// Whether a run changed something (an apply's or destroy's counts): what
+/// makes a group's `on_change` hook due.
+pub fn changed(resources: Option<Resources>) -> bool {
+    resources.is_some_and(|r| r.added + r.changed + r.destroyed > 0)
+}
 
 /// How a selected instance ended up.
 #[derive(Debug)]
@@ -21,6 +28,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Whether this run (not an earlier one it reuses) changed something.
+    pub fn changed(&self) -> bool {
+        match self {
+            Outcome::Ran { result, .. } => changed(result.resources),
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> Status {
         match self {
             Outcome::Ran { result, .. } => result.status,

@@ -2,7 +2,8 @@
 //! rename, so a reader or a later `--resume` never sees half a report) each
 //! time an instance starts terraform and each time one ends. After the
 //! runner dies the last rewrite says which instances finished, which were
-//! running (`interrupted`) and which never started (`not_run`).
+//! running (`interrupted`) and which never started (`not_run`), and which
+//! groups' `on_change` hooks are owed (`pending_hooks`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,13 +23,17 @@ pub struct Progress {
     names: Vec<String>,
     /// Manifest index → position in `report.instances`.
     position: BTreeMap<usize, usize>,
+    /// Manifest index → labels of its enclosing groups with an `on_change`
+    /// hook (empty for an action that changes nothing).
+    hook_groups: Vec<Vec<String>>,
     /// The first write error, reported once at the end (a progress write
     /// failing must not stop terraform runs already under way).
     pub error: Option<anyhow::Error>,
 }
 
 impl Progress {
-    /// Every selected instance `not_run`, except the reused ones.
+    /// Every selected instance `not_run`, except the reused ones; the hooks
+    /// an earlier run owes (`report.pending_hooks`) still owed.
     pub fn new(
         mut report: Report,
         paths: Vec<PathBuf>,
@@ -36,6 +41,7 @@ impl Progress {
         names: &[String],
         selected: &[usize],
         reused: &BTreeMap<usize, InstanceReport>,
+        hook_groups: Vec<Vec<String>>,
     ) -> Progress {
         let mut position = BTreeMap::new();
         report.instances = selected
@@ -61,6 +67,7 @@ impl Progress {
             located: located.clone(),
             names: names.to_vec(),
             position,
+            hook_groups,
             error: None,
         }
     }
@@ -82,8 +89,22 @@ impl Progress {
     pub fn finished(&mut self, i: usize, outcome: &Outcome) {
         if let Some(&k) = self.position.get(&i) {
             self.report.instances[k] = instance_report(&self.located, i, &self.names[i], outcome);
+            if outcome.changed() {
+                let pending = &mut self.report.pending_hooks;
+                pending.extend(self.hook_groups.get(i).into_iter().flatten().cloned());
+                pending.sort();
+                pending.dedup();
+            }
             self.save();
         }
+    }
+
+    /// A group's hook ended: once it succeeded, nothing is owed.
+    pub fn hook_finished(&mut self, group: &str, ok: bool) {
+        if ok {
+            self.report.pending_hooks.retain(|g| g != group);
+        }
+        self.save();
     }
 
     fn save(&mut self) {

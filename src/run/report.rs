@@ -15,6 +15,7 @@ use super::changes::PlanChanges;
 use super::summary::Resources;
 use crate::error::unsafe_input;
 use crate::fsutil;
+use crate::manifest::REPORTS_DIR;
 use crate::tf::private;
 use crate::tf::Action;
 
@@ -78,9 +79,11 @@ pub struct InstanceReport {
     pub log: Option<String>,
     pub plan_file: Option<String>,
     pub outputs_file: Option<String>,
-    /// sha256 of what decided this run: the rendered tree, the input values
-    /// from `inputs_from`, the `secret_env` names and the terraform binary.
-    /// `--resume` reuses a success only while it is unchanged.
+    /// sha256 of everything that made this run what it was
+    /// ([`crate::tf::digest::instance_digest`]): rendered tree (backend
+    /// configuration included), `inputs_from` values, `env`, workspace,
+    /// `secret_env` names, providers, terraform, the action and the saved
+    /// plan it applied. `--resume` reuses a success only while it is unchanged.
     #[serde(default)]
     pub digest: Option<String>,
     /// plan: whether applying the saved plan would change anything.
@@ -138,6 +141,12 @@ pub struct Report {
     /// With `--affected-since` / `--affected-base-manifest`: what the change affects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub affected: Option<Affected>,
+    /// Labels of the groups whose `on_change` hook is owed: an instance of
+    /// the group changed something (in this run or one it resumed) and the
+    /// hook has not succeeded since. Kept current with every progress write,
+    /// so `--resume` runs those hooks again even after a crash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_hooks: Vec<String>,
 }
 
 impl Report {
@@ -165,6 +174,7 @@ impl Report {
                 private::create_dir(parent)?;
             }
         }
+        fsutil::check_replaceable(path, "report")?;
         let mut text = serde_json::to_string_pretty(self)?;
         text.push('\n');
         if durable {
@@ -175,8 +185,7 @@ impl Report {
     }
 
     pub fn load(path: &Path) -> Result<Report> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("reading report {}", path.display()))?;
+        let bytes = fsutil::read_regular(path, "report")?;
         let report: Report = serde_json::from_slice(&bytes)
             .map_err(|e| unsafe_input(format!("report {} does not parse: {e}", path.display())))?;
         if report.schema != SCHEMA {
@@ -190,23 +199,40 @@ impl Report {
     }
 }
 
-/// Where a fleet's last report for an action is kept.
+/// Where a fleet's last report for an action is kept:
+/// `<fleet root>/.reports/<target_file_name>.<action>.json`.
 pub fn default_path(fleet_root: &Path, target: &str, action: Action) -> PathBuf {
-    let safe: String = target
-        .trim_start_matches('@')
-        .trim_start_matches('/')
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    fleet_root
-        .join(".reports")
-        .join(format!("{safe}.{}.json", action.as_str()))
+    fleet_root.join(REPORTS_DIR).join(format!(
+        "{}.{}.json",
+        target_file_name(target),
+        action.as_str()
+    ))
+}
+
+/// A fleet target's label as a file name, one name per label: letters,
+/// digits, `-` and `_` stay, every other byte is `%` and two hex digits
+/// (`//infra/a:all` → `infra%2Fa%3Aall`, `//infra:a_all` → `infra%3Aa_all`).
+/// A main-repository label (`//…`, `@//…`, `@@//…`) drops its `//`; any
+/// other starts with `@`, which the escaped form never does. No name starts
+/// with `.` (a staging file's prefix in that directory).
+pub fn target_file_name(target: &str) -> String {
+    let canonical = target
+        .strip_prefix("@@//")
+        .or_else(|| target.strip_prefix("@//"))
+        .map_or_else(|| target.to_string(), |rest| format!("//{rest}"));
+    let (prefix, body) = match canonical.strip_prefix("//") {
+        Some(rest) => ("", rest),
+        None => ("@", canonical.as_str()),
+    };
+    let mut name = String::from(prefix);
+    for byte in body.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+            name.push(char::from(byte));
+        } else {
+            name.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    name
 }
 
 pub fn unix_ms(t: SystemTime) -> f64 {
@@ -265,6 +291,33 @@ pub fn process_totals(instances: &[InstanceReport]) -> String {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn report_names_are_one_per_label() {
+        let labels = [
+            "//infra/a:all",
+            "//infra:a_all",
+            "//infra:a/all",
+            "//infra/a/all",
+            "//infra:a%2Fall",
+            "//infra:a.all",
+            "//:all",
+            "@r//infra:all",
+            "//@r//infra:all",
+            "r//infra:all",
+            "@@r//infra:all",
+        ];
+        let names: std::collections::BTreeSet<String> =
+            labels.iter().map(|l| target_file_name(l)).collect();
+        assert_eq!(names.len(), labels.len(), "{names:?}");
+        assert_eq!(target_file_name("//infra/a:all"), "infra%2Fa%3Aall");
+        assert_eq!(target_file_name("//infra:a_all"), "infra%3Aa_all");
+        assert_eq!(target_file_name("@@//infra:all"), "infra%3Aall");
+        assert_eq!(target_file_name("@//infra:all"), "infra%3Aall");
+        assert!(names
+            .iter()
+            .all(|n| !n.starts_with('.') && !n.contains('/')));
+    }
 
     #[test]
     fn rfc3339_formats_utc() {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 
 use super::affected::Affected;
+use super::interruptible::Interrupt;
 use super::{ci, report, RunOptions, DEFAULT_PARALLELISM};
 use crate::error::usage;
 use crate::manifest::Manifest;
@@ -30,7 +31,16 @@ pub(super) fn validate(args: &RunOptions) -> Result<()> {
     if args.from_plan && args.action != Action::Apply {
         return Err(usage("--from-plan goes with --action apply"));
     }
-    args.ci.check(args.action)
+    args.ci.check(args.action)?;
+    // Before anything runs: a device, fifo, socket or directory there is
+    // refused, not replaced at the end.
+    if let Some(path) = &args.report {
+        crate::fsutil::check_replaceable(path, "--report")?;
+    }
+    if let Some(path) = &args.ci.summary {
+        crate::fsutil::check_replaceable(path, "--summary")?;
+    }
+    Ok(())
 }
 
 /// Which instances run, why (affected-only), and how many at once.
@@ -43,9 +53,13 @@ pub(super) struct Selection {
     pub limit: usize,
 }
 
-pub(super) fn select(args: &RunOptions, manifest: &Manifest) -> Result<Selection> {
+pub(super) fn select(
+    args: &RunOptions,
+    manifest: &Manifest,
+    interrupt: &Interrupt,
+) -> Result<Selection> {
     let mut selected = only(&args.only, manifest)?;
-    let affected = args.ci.affected(manifest)?;
+    let affected = args.ci.affected(manifest, interrupt)?;
     if let Some(affected) = &affected {
         ci::narrow(&mut selected, manifest, affected);
     }

@@ -2,22 +2,25 @@
 //! them: the console, the signal listener and the report written before
 //! anything starts.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use anyhow::Result;
 
+use super::interruptible::Interrupt;
 use super::output::Console;
 use super::progress::Progress;
-use super::report::{self, InstanceReport, Report};
+use super::report::{self, Report};
+use super::resume::Resumed;
 use super::scheduler::Event;
 use super::select::{ResumePoint, Selection};
 use super::{signals, RunOptions};
 use crate::error::ExitCode;
+use crate::schedule::Schedule;
 use crate::tf::locate::Located;
+use crate::tf::Action;
 
 /// The console, its name column as wide as the longest selected name; says
 /// first why only some instances run.
@@ -39,12 +42,49 @@ pub(super) fn open_console(
     console
 }
 
-/// Forwards SIGINT/SIGTERM to the scheduler as events.
-pub(super) fn forward_signals(sender: &Sender<Event>) -> Result<()> {
-    let signal_sender = sender.clone();
-    signals::install(move |received| {
-        let _ = signal_sender.send(Event::Signal(received));
-    })
+/// Where SIGINT / SIGTERM / SIGHUP go: installed before anything slow, they
+/// first stop the steps before scheduling (the `--affected-since` base build:
+/// its git or bazel child is interrupted and its directory removed on the
+/// way out), then, once the scheduler runs, reach it as events.
+pub(super) struct SignalRoute {
+    pub interrupt: Arc<Interrupt>,
+    scheduler: Mutex<Option<Sender<Event>>>,
+}
+
+impl SignalRoute {
+    /// Installs the handlers.
+    pub fn install() -> Result<Arc<SignalRoute>> {
+        let route = Arc::new(SignalRoute {
+            interrupt: Arc::new(Interrupt::default()),
+            scheduler: Mutex::new(None),
+        });
+        let to = Arc::clone(&route);
+        signals::install(move |received| {
+            let scheduler = to.scheduler.lock().unwrap_or_else(|e| e.into_inner());
+            match scheduler.as_ref() {
+                Some(sender) => {
+                    let _ = sender.send(Event::Signal(received));
+                }
+                None => to.interrupt.received(received.signal),
+            }
+        })?;
+        Ok(route)
+    }
+
+    /// The exit code of a run stopped by a signal before scheduling, saying so.
+    pub fn stopped(&self, during: &str) -> Option<i32> {
+        let signal = self.interrupt.signal()?;
+        eprintln!(
+            "fleet: {} {during}: stopped before running anything",
+            signals::name(signal)
+        );
+        Some(128 + signal)
+    }
+
+    /// From now on signals go to the scheduler.
+    pub fn to_scheduler(&self, sender: &Sender<Event>) {
+        *self.scheduler.lock().unwrap_or_else(|e| e.into_inner()) = Some(sender.clone());
+    }
 }
 
 /// What every write of the report needs, gathered once.
@@ -54,7 +94,8 @@ pub(super) struct ReportStart<'a> {
     pub selection: &'a Selection,
     pub resume: &'a ResumePoint,
     pub names: &'a [String],
-    pub reused: &'a BTreeMap<usize, InstanceReport>,
+    pub resumed: &'a Resumed,
+    pub schedule: &'a Schedule,
     pub started: SystemTime,
 }
 
@@ -70,7 +111,8 @@ pub(super) fn start_progress(start: &ReportStart) -> Result<Progress> {
         start.located,
         start.names,
         &selected,
-        start.reused,
+        &start.resumed.reused,
+        hook_groups(start),
     );
     progress.write_final()?;
     Ok(progress)
@@ -99,5 +141,27 @@ fn base_report(start: &ReportStart) -> Report {
         instances: vec![],
         groups: vec![],
         affected: start.selection.affected.clone(),
+        pending_hooks: start.resumed.pending_hooks.clone(),
     }
+}
+
+/// Per manifest index, the labels of its enclosing groups with an
+/// `on_change` hook, for an action that changes resources (apply, destroy);
+/// none for a plan.
+fn hook_groups(start: &ReportStart) -> Vec<Vec<String>> {
+    let groups = &start.located.manifest.groups;
+    let changes = matches!(start.args.action, Action::Apply | Action::Destroy);
+    start
+        .schedule
+        .shape
+        .ancestors
+        .iter()
+        .map(|chain| {
+            chain
+                .iter()
+                .filter(|&&g| changes && groups[g].on_change.is_some())
+                .map(|&g| groups[g].label.clone())
+                .collect()
+        })
+        .collect()
 }

@@ -5,6 +5,11 @@
 //! resource changes (address and action only — never a value) in a collapsed
 //! `<details>` block. Never longer than GitHub's comment limit: what does not
 //! fit is cut at a block boundary, with a note.
+//!
+//! Everything that comes from data — instance names and labels, the target,
+//! resource addresses, terraform's error text, the base of the comparison —
+//! is shown as code ([`code`], [`fenced`], [`html_code`]): a reviewer reads
+//! it, Markdown never renders it as a link, an image, emphasis or HTML.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -129,7 +134,7 @@ impl Bounded {
 }
 
 fn head(run: &MdRun) -> String {
-    let mut text = format!("### fleet {} `{}`\n\n", run.action, run.target);
+    let mut text = format!("### fleet {} {}\n\n", run.action, code(run.target));
     let count =
         |pred: &dyn Fn(&MdInstance) -> bool| run.instances.iter().filter(|i| pred(i)).count();
     let failed = count(&|i| i.failed);
@@ -156,7 +161,7 @@ fn head(run: &MdRun) -> String {
         let _ = writeln!(
             text,
             "\nAffected since {}: {} changed, {} added, {} dependent; {} unaffected, {} removed.",
-            affected.base,
+            code(&affected.base),
             affected.changed.len(),
             affected.added.len(),
             affected.dependents.len(),
@@ -252,7 +257,7 @@ fn table_row(row: &Row, planned: bool) -> String {
     };
     format!(
         "| {} | {} | {} | {} | {} | {} |\n",
-        names_cell(&row.names),
+        table_cell(&names_list(&row.names)),
         result,
         count(|r| r.added),
         count(|r| r.changed),
@@ -262,24 +267,28 @@ fn table_row(row: &Row, planned: bool) -> String {
     )
 }
 
-fn names_cell(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{}`", n.replace('`', "'").replace('|', "\\|")))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// Names as code spans, comma-separated.
+fn names_list(names: &[&str]) -> String {
+    names.iter().map(|n| code(n)).collect::<Vec<_>>().join(", ")
+}
+
+/// A table cell: GFM splits rows at every `|` not escaped as `\|`, code
+/// spans included, and turns each `\|` back into `|` before reading the cell.
+fn table_cell(markdown: &str) -> String {
+    markdown.replace('|', "\\|")
 }
 
 fn failure(inst: &MdInstance) -> String {
-    let mut text = format!("\n**`{}`**\n", inst.name.replace('`', "'"));
+    let mut text = format!("\n**{}**\n", code(&inst.name));
     if !inst.error.is_empty() {
-        text.push_str("\n```text\n");
-        for line in inst.error.iter().take(ERROR_LINES) {
-            // A fence inside the error would end the block early.
-            text.push_str(&line.replace("```", "'''"));
-            text.push('\n');
-        }
-        text.push_str("```\n");
+        let lines: Vec<&str> = inst
+            .error
+            .iter()
+            .take(ERROR_LINES)
+            .map(String::as_str)
+            .collect();
+        text.push('\n');
+        text.push_str(&fenced(&lines));
     }
     text
 }
@@ -292,18 +301,14 @@ fn label_line(title: &str, labels: &[String], names: &BTreeMap<String, String>) 
         .iter()
         .map(|l| names.get(l).map_or(l.as_str(), String::as_str))
         .collect();
-    format!("\n**{title} ({}):** {}\n", labels.len(), names_cell(&shown))
+    format!("\n**{title} ({}):** {}\n", labels.len(), names_list(&shown))
 }
 
 fn details(row: &Row) -> String {
     let Some(changes) = row.changes else {
         return String::new();
     };
-    let names: Vec<String> = row
-        .names
-        .iter()
-        .map(|n| format!("<code>{}</code>", html(n)))
-        .collect();
+    let names: Vec<String> = row.names.iter().map(|n| html_code(n)).collect();
     let counts = changes.counts();
     let mut text = format!(
         "\n<details><summary>{}: {} to add, {} to change, {} to destroy</summary>\n\n",
@@ -313,24 +318,13 @@ fn details(row: &Row) -> String {
         counts.destroyed
     );
     for r in &changes.resources {
-        let _ = writeln!(
-            text,
-            "- <code>{}</code> {}",
-            html(&r.address),
-            r.action.as_str()
-        );
+        let _ = writeln!(text, "- {} {}", code(&r.address), r.action.as_str());
     }
     for output in &changes.outputs {
-        let _ = writeln!(text, "- output <code>{}</code> changes", html(output));
+        let _ = writeln!(text, "- output {} changes", code(output));
     }
     text.push_str("\n</details>\n");
     text
-}
-
-fn html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// The first lines of a failed run's error: from terraform's first `Error:`
@@ -367,6 +361,9 @@ fn strip_decoration(line: &str) -> String {
         .trim_end()
         .to_string()
 }
+
+mod markdown;
+pub use markdown::{code, fenced, html_code};
 
 #[cfg(test)]
 mod tests;

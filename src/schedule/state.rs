@@ -47,6 +47,9 @@ pub struct Schedule {
     pub shape: Shape,
     run: Vec<Run>,
     changed: Vec<bool>,
+    /// Groups whose hook an earlier run owes (`--resume`): it runs as if a
+    /// member changed.
+    owed: Vec<bool>,
     hooks: Vec<HookState>,
     /// Scheduled instances, highest priority first.
     priority: Vec<usize>,
@@ -73,6 +76,7 @@ impl Schedule {
         Ok(Schedule {
             run: vec![Run::Pending; n],
             changed: vec![false; n],
+            owed: vec![false; groups],
             hooks: vec![HookState::Waiting; groups],
             priority,
             active: 0,
@@ -87,6 +91,42 @@ impl Schedule {
     /// Marks an instance as succeeded before the run (resumed from a report).
     pub fn reuse(&mut self, i: usize) {
         self.run[i] = Run::Done { ok: true };
+    }
+
+    /// Group `g`'s hook did not succeed after a change in an earlier run
+    /// (`--resume`): it runs in this one, once its members are done, and
+    /// what waits for it waits. A group without scheduled instances keeps
+    /// owing it (its hook does not run for a run that has none of them).
+    pub fn owe_hook(&mut self, g: usize) {
+        if self.spec.groups[g].hook && !self.shape.group_instances[g].is_empty() {
+            self.owed[g] = true;
+        }
+    }
+
+    /// Whether instance `i` waits for the hook of a group in `owed`:
+    /// directly (a dependency inside it) or through a serial group's
+    /// earlier member holding it.
+    pub fn waits_for_hook(&self, i: usize, owed: &[usize]) -> bool {
+        let holds_owed = |h: usize| {
+            owed.iter().any(|&g| {
+                let mut at = Some(g);
+                while let Some(x) = at {
+                    if x == h {
+                        return true;
+                    }
+                    at = self.shape.group_parent[x];
+                }
+                false
+            })
+        };
+        self.shape.waits[i].iter().any(|w| match *w {
+            Wait::Hook(g) => owed.contains(&g),
+            Wait::Earlier {
+                member: Member::Group(h),
+                ..
+            } => holds_owed(h),
+            _ => false,
+        })
     }
 
     /// Whether every scheduled instance and every hook is done.
@@ -173,9 +213,10 @@ impl Schedule {
             if members.iter().any(|&m| self.member_done(m).is_none()) {
                 continue;
             }
-            let changed = self.shape.group_instances[g]
-                .iter()
-                .any(|&i| self.changed[i]);
+            let changed = self.owed[g]
+                || self.shape.group_instances[g]
+                    .iter()
+                    .any(|&i| self.changed[i]);
             if !(self.spec.groups[g].hook && self.spec.changes && changed) {
                 self.hooks[g] = HookState::NotNeeded;
                 progressed = true;

@@ -48,7 +48,11 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
     let lock = Lock::acquire(&run.lock_path(), timeout, &purpose)?;
     run.narrow_lock_files();
     // Keeps the plugin directory's store versions pinned until terraform is done.
-    let prepared = prepare(&located, &inst, &run, args.action)?;
+    let kind = digest::RunKind {
+        action: args.action,
+        from_plan: false,
+    };
+    let prepared = prepare(&located, &inst, &run, kind)?;
 
     let tf = Terraform::new(&located.terraform, &run, &inst, &lock)?
         .with_go_runtime(&crate::go_runtime::settings(1));
@@ -110,26 +114,26 @@ pub fn prepare(
     located: &Located,
     inst: &Instance,
     run: &RunDir,
-    action: Action,
+    kind: digest::RunKind,
 ) -> Result<Prepared> {
     let rendered = run.sync_rendered(&located.rendered(inst)?)?;
     run.write_cli_config()?;
     let plugin_dir = prepare_plugin_dir(located, inst, run)?;
-    let inputs = match action {
+    let inputs = match kind.action {
         Action::Plan | Action::Apply => inputs::write_inputs(located, inst, run, Missing::Fail)?,
         Action::Destroy => inputs::write_inputs(located, inst, run, Missing::KeepPrevious)?,
         Action::Output => String::new(),
     };
     Ok(Prepared {
-        digest: digest::instance_digest(inst, &rendered, &inputs, &located.terraform),
+        digest: run_digest(located, inst, kind, &rendered, &inputs)?,
         rendered,
         plugin_dir,
     })
 }
 
-/// The digest `prepare` would return for a plan or apply now, computed
+/// The digest `prepare` would return for this kind of run now, computed
 /// without touching the run directory (for `fleet run --resume`).
-pub fn current_digest(located: &Located, inst: &Instance) -> Result<String> {
+pub fn current_digest(located: &Located, inst: &Instance, kind: digest::RunKind) -> Result<String> {
     let rendered = rundir::rendered_digest(&located.rendered(inst)?)?;
     let inputs = if inst.inputs_from.is_empty() {
         String::new()
@@ -137,12 +141,26 @@ pub fn current_digest(located: &Located, inst: &Instance) -> Result<String> {
         let run = RunDir::new(located.run_dir(inst));
         inputs::inputs_text(inputs::collect(located, inst, &run)?)?
     };
-    Ok(digest::instance_digest(
+    run_digest(located, inst, kind, &rendered, &inputs)
+}
+
+/// [`digest::instance_digest`] of an instance of this manifest.
+fn run_digest(
+    located: &Located,
+    inst: &Instance,
+    kind: digest::RunKind,
+    rendered: &str,
+    inputs: &str,
+) -> Result<String> {
+    let plan_file = RunDir::new(located.run_dir(inst)).plan_file();
+    digest::instance_digest(&digest::DigestInputs {
         inst,
-        &rendered,
-        &inputs,
-        &located.terraform,
-    ))
+        rendered,
+        inputs,
+        terraform: &located.terraform,
+        kind,
+        plan_file: Some(&plan_file),
+    })
 }
 
 /// Links the instance's provider packages from the machine-wide store into

@@ -2,8 +2,10 @@
 //! limit, a serial group's order, an exclusive instance (all read from the
 //! instances' own start/end markers), failure semantics, the `on_change`
 //! hook (once, after its group, with its environment; not for a plan or
-//! when nothing changed; a failing one skips the group's dependents), the
-//! `groups` report section, and manifests whose groups cannot run.
+//! when nothing changed; a failing one skips the group's dependents; one
+//! that failed, or was owed when the runner was killed, runs again on
+//! `--resume` and its dependents wait for it), the `groups` report section,
+//! and manifests whose groups cannot run.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -291,4 +293,148 @@ fn groups_that_cannot_run_are_refused() {
     let out = fleet.run("plan", &[]);
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
     assert!(stderr(&out).contains("//pkg:nope"), "{}", describe(&out));
+}
+
+fn resume_apply(fleet: &Fleet) -> std::process::Output {
+    let report = fleet.report_path();
+    fleet.run(
+        "apply",
+        &[
+            "--parallelism",
+            "4",
+            "--resume",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    )
+}
+
+fn hook_runs(fleet: &Fleet) -> usize {
+    fs::read_to_string(fleet.marker("hook.runs"))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_failed_hook_reruns_on_resume_and_its_dependents_wait_until_it_succeeds() {
+    let mut fleet = Fleet::new();
+    groups_fleet(&mut fleet);
+    fs::write(fleet.marker("hook-exit"), "7").unwrap();
+    let out = apply(&fleet);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(hook_runs(&fleet), 1);
+    let report = fleet.report();
+    assert_eq!(entry(&report, "dep")["status"], "skipped");
+    assert_eq!(
+        report["pending_hooks"],
+        json!(["//pkg:caches"]),
+        "{report:#}"
+    );
+    assert_eq!(group(&report, "caches")["hook_pending"], true);
+
+    // Resumed with the hook still failing: the caches are reused, the hook
+    // runs again and fails, dep is skipped again.
+    let out = resume_apply(&fleet);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(hook_runs(&fleet), 2, "{}", describe(&out));
+    let report = fleet.report();
+    for name in ["c1", "c2", "c3", "c4"] {
+        assert_eq!(entry(&report, name)["reused"], true, "{name}");
+    }
+    assert_eq!(group(&report, "caches")["hook"]["status"], "failed");
+    assert_eq!(entry(&report, "dep")["status"], "skipped");
+    assert!(
+        stdout(&out).contains("on_change failed"),
+        "{}",
+        describe(&out)
+    );
+
+    // Fixed: the hook runs, then dep.
+    fs::remove_file(fleet.marker("hook-exit")).unwrap();
+    let out = resume_apply(&fleet);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(hook_runs(&fleet), 3);
+    let report = fleet.report();
+    assert_eq!(group(&report, "caches")["hook"]["status"], "succeeded");
+    assert_eq!(entry(&report, "dep")["status"], "succeeded");
+    assert_eq!(entry(&report, "dep")["reused"], false);
+    assert!(report.get("pending_hooks").is_none(), "{report:#}");
+    assert!(span(&fleet, "dep").0 >= read_ns(&fleet, "hook", "end"));
+
+    // Nothing owed any more: the next resume runs nothing.
+    let out = resume_apply(&fleet);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(hook_runs(&fleet), 3);
+}
+
+#[test]
+fn a_hook_owed_when_the_runner_was_killed_runs_on_resume() {
+    let mut fleet = Fleet::new();
+    groups_fleet(&mut fleet);
+    // The hook holds (bounded) while `hold` exists: the runner is killed then.
+    let hook = fleet.runfiles.join("pkg/flush.sh");
+    let m = fleet.markers.display().to_string();
+    let script = fs::read_to_string(&hook).unwrap().replace(
+        "echo flushing the caches\n",
+        &format!(
+            "echo flushing the caches\ntimeout 60 sh -c 'while [ -e {m}/hold ]; do sleep 0.05; done'\n"
+        ),
+    );
+    fs::write(&hook, script).unwrap();
+    fs::write(fleet.marker("hold"), "").unwrap();
+    let report = fleet.report_path();
+    let mut child = fleet
+        .fleet("run")
+        .args(["--action", "apply", "--parallelism", "4", "--report"])
+        .arg(&report)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(
+        &fleet.marker("hook.start"),
+        std::time::Duration::from_secs(120),
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    fs::remove_file(fleet.marker("hold")).unwrap();
+    let killed = fleet.report();
+    assert_eq!(
+        killed["pending_hooks"],
+        json!(["//pkg:caches"]),
+        "{killed:#}"
+    );
+    assert_ne!(entry(&killed, "dep")["status"], "succeeded");
+
+    let out = resume_apply(&fleet);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(hook_runs(&fleet), 2, "the owed hook ran again");
+    let report = fleet.report();
+    assert_eq!(group(&report, "caches")["hook"]["status"], "succeeded");
+    assert_eq!(entry(&report, "c1")["reused"], true);
+    assert_eq!(entry(&report, "dep")["status"], "succeeded");
+    assert!(span(&fleet, "dep").0 >= read_ns(&fleet, "hook", "end"));
+}
+
+#[test]
+fn a_run_without_resume_runs_a_hook_the_last_report_owes() {
+    let mut fleet = Fleet::new();
+    groups_fleet(&mut fleet);
+    fs::write(fleet.marker("hook-exit"), "7").unwrap();
+    let out = apply(&fleet);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    fs::remove_file(fleet.marker("hook-exit")).unwrap();
+    // Everything is applied already: nothing changes, the hook is still owed.
+    let out = apply(&fleet);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(hook_runs(&fleet), 2, "{}", describe(&out));
+    let report = fleet.report();
+    assert_eq!(entry(&report, "c1")["reused"], false, "a plain run reruns");
+    assert_eq!(group(&report, "caches")["hook"]["status"], "succeeded");
+    assert!(report.get("pending_hooks").is_none(), "{report:#}");
+    assert!(span(&fleet, "dep").0 >= read_ns(&fleet, "hook", "end"));
+    // Paid: the next plain run with nothing changed runs no hook.
+    let out = apply(&fleet);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(hook_runs(&fleet), 2);
 }

@@ -1,5 +1,8 @@
-//! Manifest validation through the binary: nested run directories and bad
-//! `secret_env` names are refused (exit 4) before anything runs.
+//! Manifest validation through the binary: nested run directories, bad
+//! `secret_env` names, run directories in the fleet root's own `.reports/`
+//! and `.groups/`, a serial group with a `concurrency`, and hooks or
+//! rendered trees outside the runfiles are refused (exit 4) before anything
+//! runs.
 
 use crate::common::runner::*;
 use serde_json::json;
@@ -44,5 +47,67 @@ fn secret_env_names_are_validated() {
             describe(&out)
         );
         assert!(stderr(&out).contains("//pkg:a"), "{}", describe(&out));
+    }
+}
+
+/// Runs `fleet run --action plan` on `fleet`'s manifest and expects exit 4
+/// with every `part` in stderr and nothing run.
+fn refused(fleet: &Fleet, parts: &[&str]) {
+    let out = fleet.run("plan", &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let err = stderr(&out);
+    for part in parts {
+        assert!(err.contains(part), "{part} in {err}");
+    }
+    assert!(!fleet.workspace.join(".fleet").exists(), "nothing ran");
+}
+
+#[test]
+fn run_dirs_in_the_fleet_roots_own_directories_are_refused() {
+    for dir in [".reports", ".reports/pkg/a", ".groups/pkg/g", ".groups"] {
+        let mut fleet = Fleet::new();
+        fleet.add("a", &module("true"), &[]);
+        fleet.instance_mut("a")["run_dir"] = json!(dir);
+        fleet.write_manifest();
+        refused(&fleet, &["run_dir of //pkg:a", dir]);
+    }
+}
+
+#[test]
+fn a_serial_group_with_a_concurrency_is_refused() {
+    let mut fleet = Fleet::new();
+    fleet.add("a", &module("true"), &[]);
+    fleet.write_manifest();
+    let mut manifest = read_json(&fleet.manifest);
+    manifest["groups"] = json!([{"label": "//pkg:s", "name": "s", "mode": "serial",
+        "concurrency": 2, "members": ["//pkg:a"], "on_change": null}]);
+    std::fs::write(&fleet.manifest, manifest.to_string()).unwrap();
+    refused(&fleet, &["group //pkg:s is serial but has concurrency 2"]);
+}
+
+#[test]
+fn hooks_and_rendered_trees_outside_the_runfiles_are_refused() {
+    // A real executable and a real tree outside the runfiles: found, if
+    // the path were followed.
+    for hook in ["/bin/true", "../../bin/true", "pkg/../../../bin/true"] {
+        let mut fleet = Fleet::new();
+        fleet.add("a", &module("true"), &[]);
+        fleet.write_manifest();
+        let mut manifest = read_json(&fleet.manifest);
+        manifest["groups"] = json!([{"label": "//pkg:g", "name": "g", "mode": "parallel",
+            "concurrency": 0, "members": ["//pkg:a"], "on_change": hook}]);
+        std::fs::write(&fleet.manifest, manifest.to_string()).unwrap();
+        refused(&fleet, &["on_change of group //pkg:g", hook]);
+    }
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("main.tf"), module("true")).unwrap();
+    // Enough `..` to reach `/`, then the tree: resolves to it.
+    let escape = format!("{}{}", "../".repeat(16), outside.path().display()).replace("//", "/");
+    for rendered in [outside.path().display().to_string(), escape] {
+        let mut fleet = Fleet::new();
+        fleet.add("a", &module("true"), &[]);
+        fleet.instance_mut("a")["rendered"] = json!(rendered);
+        fleet.write_manifest();
+        refused(&fleet, &["rendered tree of //pkg:a"]);
     }
 }

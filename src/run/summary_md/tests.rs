@@ -69,7 +69,7 @@ fn identical_plans_share_a_row_and_a_details_block() {
     assert!(text.contains(
         "<summary><code>a</code>, <code>b</code>: 1 to add, 0 to change, 0 to destroy</summary>"
     ));
-    assert!(text.contains("- <code>terraform_data.x</code> update"));
+    assert!(text.contains("- `terraform_data.x` update"), "{text}");
 }
 
 #[test]
@@ -88,10 +88,12 @@ fn failures_show_their_first_error_lines_and_never_group() {
     assert!(text.contains("| `x` | ❌ failed | - | - | - | 0.2s |"));
     assert!(text.contains("| `y` | ❌ failed |"));
     assert!(
-        text.contains("line 8 '''") && !text.contains("line 9"),
+        text.contains("line 8 ```\n") && !text.contains("line 9"),
         "{text}"
     );
-    assert_eq!(text.matches("```text").count(), 2);
+    // The fence is longer than the backtick runs inside: they cannot close it.
+    assert_eq!(text.matches("\n````text\n").count(), 2, "{text}");
+    assert_eq!(text.matches("\n````\n").count(), 2, "{text}");
 }
 
 #[test]
@@ -119,7 +121,7 @@ fn unaffected_and_removed_are_one_line_each_by_short_name() {
         "{text}"
     );
     assert!(text.contains(
-        "Affected since git HEAD~1: 1 changed, 0 added, 0 dependent; 2 unaffected, 1 removed."
+        "Affected since `git HEAD~1`: 1 changed, 0 added, 0 dependent; 2 unaffected, 1 removed."
     ));
 }
 
@@ -153,7 +155,7 @@ fn never_longer_than_the_limit_and_says_it_was_cut() {
         text.chars().count()
     );
     assert!(text.contains("**Truncated**"));
-    assert!(text.contains("&lt;x&gt;") || !text.contains("<details>"));
+    assert!(text.contains("terraform_data.<x>` replace") || !text.contains("<details>"));
     // Every block that is there is whole.
     assert_eq!(
         text.matches("<details>").count(),
@@ -175,5 +177,63 @@ fn error_lines_start_at_terraforms_error() {
     assert_eq!(
         error_lines("nothing", Some("lock timeout")),
         ["lock timeout"]
+    );
+}
+
+#[test]
+fn code_spans_show_the_text_exactly() {
+    assert_eq!(code("plain"), "`plain`");
+    assert_eq!(code("a`b"), "``a`b``");
+    assert_eq!(code("a```b``"), "```` a```b`` ````");
+    assert_eq!(code("`"), "`` ` ``");
+    assert_eq!(code(" a "), "`  a  `");
+    assert_eq!(code(" a"), "` a`");
+    assert_eq!(code("   "), "`   `");
+    assert_eq!(code("x\ny\r\u{7}"), "`x\\ny\\r\\u{7}`");
+    assert_eq!(code(""), "(empty)");
+    assert_eq!(
+        html_code("<b>&\"'\n\n"),
+        "<code>&lt;b&gt;&amp;&quot;&#39;\\n\\n</code>"
+    );
+    assert_eq!(
+        fenced(&["a ````` b", "c"]),
+        "``````text\na ````` b\nc\n``````\n"
+    );
+}
+
+#[test]
+fn hostile_names_revs_and_addresses_stay_code() {
+    let names = BTreeMap::new();
+    let affected = Affected {
+        base: "HEAD^{/[Approve](https://evil.example)}".into(),
+        added: vec!["//p:a".into()],
+        ..Affected::default()
+    };
+    let mut r = run(
+        vec![planned(
+            "a|**b**",
+            &[("t.x[\"![x](https://e/p.png)\"]", ChangeAction::Create)],
+        )],
+        &names,
+    );
+    r.target = "//p:<img src=x>";
+    r.affected = Some(&affected);
+    let text = render(&r, COMMENT_LIMIT);
+    assert!(
+        text.contains("### fleet plan `//p:<img src=x>`\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Affected since `HEAD^{/[Approve](https://evil.example)}`:"),
+        "{text}"
+    );
+    assert!(text.contains("| `a\\|**b**` | changes |"), "{text}");
+    assert!(
+        text.contains("- `t.x[\"![x](https://e/p.png)\"]` create"),
+        "{text}"
+    );
+    assert!(
+        text.contains("<summary><code>a|**b**</code>: 1 to add"),
+        "{text}"
     );
 }
