@@ -14,7 +14,6 @@
 //! blocks the build until it is interrupted. e2e/ci does the same with the
 //! real Bazel.
 
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

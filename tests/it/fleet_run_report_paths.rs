@@ -6,7 +6,6 @@
 //! and `//infra:a_all` keep separate reports), and `--resume` refuses the
 //! report of another fleet.
 
-
 use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;

@@ -4,7 +4,6 @@
 //! one resumed with or without `--from-plan` unlike the report, or whose saved
 //! plan was made again; an unchanged one is reused.
 
-
 use std::fs;
 
 use crate::common::runner::*;

@@ -2,7 +2,6 @@
 //! var files, `secret_env`, `inputs_from`, env `TF_VAR_*`) must be declared by
 //! the rendered root module; terraform would only warn, or say nothing.
 
-
 use std::fs;
 
 use crate::common::*;
