@@ -10,8 +10,13 @@
 //!   (`duplicate key value violates unique constraint "pg_namespace_nspname_index"`),
 //!   and creates a workspace under a try-lock that fails at once while any
 //!   other terraform of the database holds it (`failed to lock state in
-//!   Postgres: Already locked for workspace creation`). Both happen before
-//!   anything is read or written, so the step can simply run again.
+//!   Postgres: Already locked for workspace creation`). The s3 backend
+//!   (`use_lockfile`) creates a workspace under its lock file the same way
+//!   (`failed to lock s3 state: ... PreconditionFailed` when two runners
+//!   create one workspace), and gives up at once, whatever `-lock-timeout`
+//!   says, when the lock it met was released before it could read who held
+//!   it. All of these happen before anything is read or written, so the
+//!   step can simply run again.
 
 /// A backend failure fleet recognises in terraform's output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,22 +58,38 @@ impl LockInfo {
 
 const STATE_LOCK: &str = "Error acquiring the state lock";
 
-/// Lines of a first-use race of the pg backend.
+/// Lines of a first-use race (pg) or of a workspace creation (pg, s3).
 const RACES: &[&str] = &[
     // CREATE SCHEMA / SEQUENCE / TABLE / INDEX IF NOT EXISTS at once: a
     // unique index of the system catalog (schemas, types, relations).
     "duplicate key value violates unique constraint \"pg_namespace_nspname_index\"",
     "duplicate key value violates unique constraint \"pg_type_typname_nsp_index\"",
     "duplicate key value violates unique constraint \"pg_class_relname_nsp_index\"",
-    // The workspace-creation try-lock (no wait, whatever -lock-timeout says).
+    // Workspace creation takes the state lock once, without waiting,
+    // whatever -lock-timeout says: pg's creation try-lock, s3's lock file
+    // while another runner creates the same workspace.
     "failed to lock state in Postgres",
+    "failed to lock s3 state:",
 ];
+
+/// s3 with `use_lockfile`: the conditional write of the lock file failed
+/// (412) and the lock was gone when terraform read who held it (404); with
+/// no lock info terraform gives up at once instead of waiting.
+const S3_LOCK_RELEASED: [&str; 2] = ["unable to retrieve file from S3 bucket", ".tflock"];
 
 /// Classifies a failed step's output.
 pub fn classify(output: &[u8]) -> Option<BackendFailure> {
     let text = String::from_utf8_lossy(output);
     if text.contains(STATE_LOCK) {
-        return Some(BackendFailure::StateLock(lock_info(&text)));
+        let info = lock_info(&text);
+        let released = S3_LOCK_RELEASED.iter().all(|part| text.contains(part))
+            && (text.contains("StatusCode: 404") || text.contains("NoSuchKey"));
+        if info.fields.is_empty() && released {
+            return Some(BackendFailure::Race(
+                "the s3 lock file was released while terraform read who held it".into(),
+            ));
+        }
+        return Some(BackendFailure::StateLock(info));
     }
     text.lines()
         .find(|line| RACES.iter().any(|race| line.contains(race)))
@@ -152,6 +173,26 @@ by multiple users at the same time.";
         let workspace = "failed to lock state in Postgres: Already locked for workspace creation: cluster-05\nLock Info:\n  ID: x\n";
         assert!(matches!(
             classify(workspace.as_bytes()),
+            Some(BackendFailure::Race(_))
+        ));
+    }
+
+    #[test]
+    fn the_workspace_creation_and_lock_release_races_of_the_s3_backend() {
+        // Two runners creating one workspace at once (e2e/backends `s3`).
+        let created = "failed to lock s3 state: operation error S3: PutObject, https response \
+                       error StatusCode: 412, api error PreconditionFailed\nLock Info:\n  ID: x\n";
+        assert!(matches!(
+            classify(created.as_bytes()),
+            Some(BackendFailure::Race(_))
+        ));
+        let released =
+            "Error: Error acquiring the state lock\n\nError message: operation error S3: \
+                        PutObject, https response error\nStatusCode: 412\nunable to retrieve file \
+                        from S3 bucket 'b' with key 'env:/w/k.tflock': operation error S3:\n\
+                        GetObject, https response error StatusCode: 404\nNoSuchKey:\n";
+        assert!(matches!(
+            classify(released.as_bytes()),
             Some(BackendFailure::Race(_))
         ));
     }

@@ -55,7 +55,8 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
 
     let tf = Terraform::new(&located.terraform, &run, &inst, &lock)?
         .with_go_runtime(&crate::go_runtime::settings(1));
-    let steps = terraform::prepare_steps(&inst, &run, Mode::Interactive)?;
+    let steps = terraform::prepare_steps(&inst, &run, Mode::Interactive)
+        .with_context(|| inst.label.clone())?;
     let gate = InitGate::new(&run, &inst, &located.terraform, &prepared.rendered, &steps);
     let init = args.reinit || !gate.is_current();
     if init {

@@ -124,10 +124,11 @@ impl Terraform<'_> {
     }
 
     /// A backend failure in a failed step's output: a state-lock timeout
-    /// (any backend), a first-use race (pg).
+    /// (any backend), a race to run again (pg, s3).
     pub fn backend_failure(&self, output: &[u8]) -> Option<BackendFailure> {
+        let kind = self.backend.as_ref().map(|b| b.kind.as_str());
         match failure::classify(output)? {
-            BackendFailure::Race(_) if !self.is_pg() => None,
+            BackendFailure::Race(_) if !matches!(kind, Some("pg" | "s3")) => None,
             found => Some(found),
         }
     }
@@ -194,8 +195,7 @@ pub const LOCK_FILE_NAME: &str = ".terraform.lock.hcl";
 pub fn prepare_steps(inst: &Instance, run: &RunDir, mode: Mode) -> Result<Vec<Step>> {
     let mut init = vec!["init".to_string(), "-input=false".to_string()];
     let backend = Backend::read(&run.path)?;
-    let change = saved::change(&run.data_dir(), backend.as_ref())
-        .with_context(|| format!("{}: terraform init", inst.label))?;
+    let change = saved::change(&run.data_dir(), backend.as_ref()).context("terraform init")?;
     if change == saved::Change::Reconfigure {
         init.push(RECONFIGURE.into());
     }
