@@ -381,6 +381,34 @@ check_detailed_exitcode() {
     eval '((code_same == 0 && code_changed == 2))'
 }
 
+# --affected-since on a remote backend: only the instance whose values changed
+# since the base commit is planned (the base built in a worktree by fleet).
+check_affected_since() {
+  fresh_database
+  local repo="$ws_a" report="$tmp/affected.json" code ran
+  fleet_run "$repo" a a1 //fleet:all.apply "$logs/affected-apply.log"
+  if [[ ! -d "$repo/.git" ]]; then
+    git -C "$repo" init -q
+    printf '.fleet/\n' >"$repo/.gitignore"
+  fi
+  git -C "$repo" add -A && git -C "$repo" -c user.name=e2e -c user.email=e2e@example.invalid commit -q -m base
+  python3 - "$repo/fleet/BUILD.bazel" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read()
+text = text.replace('"workspace": name,', '"workspace": name,\n            "env": {"CLUSTER_NOTE": "resized"} if name == "cluster-07" else {},', 1)
+open(path, "w").write(text)
+PY
+  git -C "$repo" -c user.name=e2e -c user.email=e2e@example.invalid commit -q -am "cluster-07: env"
+  fleet_run "$repo" a a1 //fleet:all.plan "$logs/affected-plan.log" --affected-since HEAD~1 --bazel "$bazelw" \
+    "--affected-bazel-arg=--repo_env=FLEET_HELPER=$helper" --report "$report"
+  code=$?
+  ran="$(python3 -c 'import json,sys; print(" ".join(i["name"] for i in json.load(open(sys.argv[1]))["instances"] if i["started_unix_ms"]))' "$report" 2>/dev/null)"
+  git -C "$repo" -c user.name=e2e -c user.email=e2e@example.invalid revert -q --no-edit HEAD
+  check "--affected-since HEAD~1 on pg: only the changed instance is planned" "exit $code, planned [$ran]" \
+    eval '((code == 0)) && [[ "$ran" == cluster-07 ]]'
+}
+
 # destroy walks the graph in reverse: web before cluster-01.
 check_destroy_order() {
   local report="$tmp/destroy.json" code order endpoint
@@ -503,6 +531,7 @@ e2e_check killed-holder check_killed_holder
 e2e_check inputs-from check_inputs_from
 e2e_check warm-plan check_warm_plan
 e2e_check detailed-exitcode check_detailed_exitcode
+e2e_check affected-since check_affected_since
 e2e_check destroy-order check_destroy_order
 e2e_check resume check_resume
 e2e_check s3 check_s3
