@@ -67,10 +67,24 @@ suite_setup() {
   export PGPASSFILE="$FLEET_POSTGRES_STATE/pgpass"
   ws_a="$tmp/a/ws"
   ws_b="$tmp/b/ws"
+  # The test provider (drift/): its binary, built once by cargo.
+  local provider="${CARGO_TARGET_DIR:-$repo_root/e2e/provider/target}/release/terraform-provider-fleettest"
+  if ! (cd "$repo_root/e2e/provider" && cargo build --release --locked --quiet) >"$logs/provider.log" 2>&1; then
+    fail "build the test provider" "see $logs/provider.log"
+    finish
+  fi
+  export FLEETTEST_TOKEN=e2e
   for side in a b; do
     e2e_copy_workspace "$tmp/$side/ws"
     e2e_output_base["$tmp/$side/ws"]="$tmp/$side/output_base"
+    cp "$provider" "$tmp/$side/ws/drift/terraform-provider-fleettest"
+    echo "# written by run_tests.sh (bazel run //drift:record.lock -- --fresh)" >"$tmp/$side/ws/drift/.terraform.lock.hcl"
   done
+  if ! bz "$ws_a" run //drift:record.lock -- --fresh >"$logs/lock.log" 2>&1; then
+    fail "lock the test provider" "see $logs/lock.log"
+    finish
+  fi
+  cp "$ws_a/drift/.terraform.lock.hcl" "$ws_b/drift/.terraform.lock.hcl"
   if ! bz "$ws_a" build //... >"$logs/build-a.log" 2>&1 || ! bz "$ws_b" build //... >"$logs/build-b.log" 2>&1; then
     fail "build" "see $logs/build-a.log, $logs/build-b.log"
     finish
@@ -409,6 +423,24 @@ PY
     eval '((code == 0)) && [[ "$ran" == cluster-07 ]]'
 }
 
+# Drift on a remote backend: the test provider's record deleted outside
+# terraform (its file removed: the provider reads a missing file as a deleted
+# record) is a change (--detailed-exitcode 2), an untouched one is not (0).
+check_drift() {
+  local report="$tmp/drift.json" code_apply code_same code_drift changes
+  fleet_run "$ws_a" a x1 //drift:drift.apply "$logs/drift-apply.log"
+  code_apply=$?
+  fleet_run "$ws_a" a x1 //drift:drift.plan "$logs/drift-same.log" --detailed-exitcode
+  code_same=$?
+  rm "$marks/record-1.json"
+  fleet_run "$ws_a" a x1 //drift:drift.plan "$logs/drift-deleted.log" --detailed-exitcode --report "$report"
+  code_drift=$?
+  changes="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["instances"][0]["resource_changes"]["resources"])' "$report" 2>/dev/null)"
+  check "drift on pg: a record deleted outside terraform is a change, plan --detailed-exitcode exits 2 (0 before)" \
+    "apply $code_apply, plan $code_same then $code_drift; $changes" \
+    eval '((code_apply == 0 && code_same == 0 && code_drift == 2)) && [[ "$changes" == *"fleettest_record.this"*"create"* ]]'
+}
+
 # destroy walks the graph in reverse: web before cluster-01.
 check_destroy_order() {
   local report="$tmp/destroy.json" code order endpoint
@@ -531,6 +563,7 @@ e2e_check killed-holder check_killed_holder
 e2e_check inputs-from check_inputs_from
 e2e_check warm-plan check_warm_plan
 e2e_check detailed-exitcode check_detailed_exitcode
+e2e_check drift check_drift
 e2e_check affected-since check_affected_since
 e2e_check destroy-order check_destroy_order
 e2e_check resume check_resume
