@@ -544,13 +544,20 @@ check_s3() {
     eval '((code_b == 3 && code_a == 0)) && [[ -n "$lock_id" && "$line" == *"held by Who: "*", Operation: OperationTypeApply, Created: "*", ID: $lock_id"* ]]'
 }
 
+# ended PID: the process is gone, or a zombie its (re)parent has not reaped yet.
+ended() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  [[ "${stat##*) }" == Z* ]]
+}
+
 check_postgres_stop() {
   local cluster pid
   cluster="$(cat "$FLEET_POSTGRES_STATE/cluster")"
   read -r _ pid _ <"$FLEET_POSTGRES_STATE/pid"
   "$postgres" stop >>"$logs/postgres.log" 2>&1
   check "postgres stop ends what start started and removes its cluster" "pid $pid" \
-    eval '! kill -0 "$pid" 2>/dev/null && [[ ! -e "$cluster" ]] && ! "$postgres" status >/dev/null'
+    eval 'ended "$pid" && [[ ! -e "$cluster" ]] && ! "$postgres" status >/dev/null'
   check "postgres stop again is a no-op" "" eval '"$postgres" stop >>"$logs/postgres.log" 2>&1'
 }
 
