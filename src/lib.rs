@@ -14,6 +14,8 @@
 //!   (and the one builder of that layout, [`plugin_dir::Slot`]).
 //! - [`process`]: child processes that never outlive an interrupted run.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
+//! - [`backend`]: what fleet knows of a Terraform backend: first-use races,
+//!   state-lock timeouts and their holders (a small PostgreSQL client for `pg`).
 //! - [`schedule`]: the rules deciding what a fleet run starts next (groups, limits, exclusive).
 //! - [`identity`]: instance identities (what decides a plan) and manifest stamping.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
@@ -28,6 +30,7 @@
 //! - [`cmd`]: the command-line layer: one file per subcommand (clap lives only here).
 
 pub mod archive;
+pub mod backend;
 pub mod check;
 pub mod cmd;
 pub mod error;

@@ -7,7 +7,8 @@
 //! `TF_PLUGIN_CACHE_DIR` shares a directory that is unsafe under concurrency,
 //! `TF_DATA_DIR` / `TF_CLI_CONFIG_FILE` move private state). None of the
 //! caller's `TF_*` variables reaches terraform except, in run targets,
-//! registry and backend credentials (`TF_TOKEN_*`), registry client tuning
+//! registry and backend credentials (`TF_TOKEN_*`, the http backend's
+//! `TF_HTTP_*`: its address, username and password), registry client tuning
 //! (`TF_REGISTRY_*`) and variable values (`TF_VAR_*`: terraform's documented
 //! way to hand a run values that must not be in the build); what fleet
 //! needs it sets itself, after [`sanitize`], with [`Command::envs`]: the
@@ -37,7 +38,7 @@ pub enum Scope {
 pub const HERMETIC_KEPT: &[&str] = &["TMPDIR", "GOGC", "GOMEMLIMIT"];
 
 /// Prefixes of the `TF_*` variables a run target keeps from its caller.
-pub const RUN_KEPT_TF_PREFIXES: &[&str] = &["TF_TOKEN_", "TF_REGISTRY_", "TF_VAR_"];
+pub const RUN_KEPT_TF_PREFIXES: &[&str] = &["TF_TOKEN_", "TF_REGISTRY_", "TF_VAR_", "TF_HTTP_"];
 
 /// Whether the inherited variable `name` reaches terraform in `scope`.
 pub fn passes(name: &OsStr, scope: Scope) -> bool {
@@ -126,6 +127,7 @@ mod tests {
         ("TF_CLOUD_ORGANIZATION", false, false),
         ("CHECKPOINT_DISABLE", false, false),
         ("TF_TOKEN_app_terraform_io", false, true),
+        ("TF_HTTP_PASSWORD", false, true),
         ("TF_REGISTRY_CLIENT_TIMEOUT", false, true),
         ("TF_REGISTRY_DISCOVERY_RETRY", false, true),
         ("TMPDIR", true, true),

@@ -69,8 +69,41 @@ def _normalize(path):
             parts.append(part)
     return ("/" if path.startswith("/") else "") + "/".join(parts)
 
+def _workspace_object(backend, config, key_field, workspace):
+    """Where a backend keeps a workspace's state within its store, as Terraform names it.
+
+    s3: `<key>` for default, `<workspace_key_prefix or "env:">/<workspace>/<key>`;
+    gcs: `<prefix>/<workspace>.tfstate`; azurerm: `<key>` or `<key>env:<workspace>`;
+    consul: `<path>` or `<path>-env:<workspace>`; others: None (the key setting, with the
+    workspace beside it).
+
+    Args:
+      backend: backend type.
+      config: the effective backend configuration.
+      key_field: the setting naming the state (`_LOCATION`).
+      workspace: the Terraform workspace (`default` when none).
+
+    Returns:
+      The object's name, or None.
+    """
+    key = config.get(key_field, "")
+    default = workspace == "default"
+    if backend == "s3":
+        return key if default else _normalize("%s/%s/%s" % (config.get("workspace_key_prefix", "env:"), workspace, key))
+    if backend == "gcs":
+        return _normalize("%s/%s.tfstate" % (key, workspace))
+    if backend == "azurerm":
+        return key if default else "%senv:%s" % (key, workspace)
+    if backend == "consul":
+        return key if default else "%s-env:%s" % (key, workspace)
+    return None
+
 def state_identity(backend, config, workspace, fleet_root, run_dir):
     """Returns a string that is equal for two instances exactly when they share state.
+
+    The identity names where the state lives as the backend stores it, workspace
+    included: two instances whose keys and workspaces differ but name the same object
+    (s3 `key = "env:/a/k"` in `default` and `key = "k"` in workspace `a`) share state.
 
     Args:
       backend: backend type.
@@ -94,9 +127,23 @@ def state_identity(backend, config, workspace, fleet_root, run_dir):
                 ws_dir = fleet_root + "/" + run_dir + "/" + ws_dir
             path = ws_dir + "/" + workspace + "/" + path.rsplit("/", 1)[-1]
         return "local path %s" % _normalize(path)
+    if backend == "pg":
+        # One row per workspace in <schema>.states; the connection string is normally
+        # in the environment (PG_CONN_STR), the same for every instance.
+        return "pg conn_str=%s schema_name=%s workspace %s" % (
+            config.get("conn_str", "$PG_CONN_STR"),
+            config.get("schema_name", "terraform_remote_state"),
+            workspace,
+        )
+    if backend == "http":
+        # No workspaces: the address is the state.
+        return "http address=%s" % config.get("address", "")
     if backend in _LOCATION:
         key_field, store_fields = _LOCATION[backend]
-        store = ", ".join(["%s=%s" % (f, config.get(f, "")) for f in store_fields])
+        store = ", ".join(["%s=%s" % (f, config.get(f, "")) for f in store_fields if f != "workspace_key_prefix"])
+        located = _workspace_object(backend, config, key_field, workspace)
+        if located != None:
+            return "%s %s object %s" % (backend, store, located)
         return "%s %s=%s (%s) workspace %s" % (backend, key_field, config.get(key_field, ""), store, workspace)
     return "%s %s workspace %s" % (backend, json.encode(config), workspace)
 

@@ -17,6 +17,8 @@ use super::plan_show;
 use super::report::Status;
 use super::steps::StepTiming;
 use super::summary::{self, Resources};
+use crate::backend::failure::BackendFailure;
+use crate::backend::serial::Backoff;
 use crate::error::{exit_code_of, ExitCode};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
@@ -153,6 +155,8 @@ struct Job<'a> {
     init_skipped: Option<bool>,
     /// Held while terraform runs: keeps the provider packages pinned.
     plugin_dir: Option<PluginDir>,
+    /// The first-use race the last failed step lost, if any.
+    race: Option<String>,
 }
 
 impl<'a> Job<'a> {
@@ -178,6 +182,7 @@ impl<'a> Job<'a> {
             steps: Vec::new(),
             init_skipped: None,
             plugin_dir: None,
+            race: None,
         }
     }
 
@@ -231,7 +236,8 @@ impl<'a> Job<'a> {
         if let Some(ended) = self.init(&tf, mode) {
             return ended;
         }
-        if let Some(ended) = self.step(&tf, &terraform::action_step(action, mode, &[]), true) {
+        let action_step = terraform::action_step(action, mode, env.lock_timeout, &[]);
+        if let Some(ended) = self.step(&tf, &action_step, true) {
             return ended;
         }
         if action == Action::Plan && self.env.read_plan_changes {
@@ -290,7 +296,10 @@ impl<'a> Job<'a> {
     /// Runs init (and workspace selection) unless the run directory's init
     /// record shows nothing it used changed; `Some(result)` when the run ends.
     fn init(&mut self, tf: &Terraform, mode: Mode) -> Option<JobResult> {
-        let steps = terraform::prepare_steps(self.inst, self.run, mode);
+        let steps = match terraform::prepare_steps(self.inst, self.run, mode) {
+            Ok(steps) => steps,
+            Err(e) => return Some(self.fail(format!("{e:#}"), None)),
+        };
         let terraform = &self.env.located.terraform;
         let gate = InitGate::new(self.run, self.inst, terraform, &self.rendered, &steps);
         let skip = !self.env.reinit && gate.is_current();
@@ -302,18 +311,65 @@ impl<'a> Job<'a> {
         if let Err(e) = gate.begin() {
             return Some(self.fail(format!("{e:#}"), None));
         }
+        let first_use = tf.first_use(&self.env.located.fleet_root);
+        let purpose = format!(
+            "fleet run --action {} {}",
+            self.env.action.as_str(),
+            self.inst.label
+        );
         for step in &steps {
+            let held = first_use
+                .as_ref()
+                .map(|f| f.hold_for(step.name, self.env.lock_timeout, &purpose));
+            // Held until the step is done.
+            let _serialised = match held.transpose() {
+                Ok(lock) => lock,
+                Err(e) => {
+                    let code = exit_code_of(&e) as i32;
+                    return Some(self.fail(format!("{e:#}"), Some(code)));
+                }
+            };
             if let Some(ended) = self.step(tf, step, false) {
                 return Some(ended);
             }
         }
-        gate.succeeded()
+        let recorded = first_use.map_or(Ok(()), |f| f.initialised());
+        recorded
+            .and_then(|()| gate.succeeded())
             .err()
             .map(|e| self.fail(format!("{e:#}"), None))
     }
 
-    /// Runs one step; `Some(result)` when the run ends here.
+    /// Runs one step; `Some(result)` when the run ends here. A step that
+    /// lost a first-use race of the backend (changing nothing) runs again
+    /// after a backoff, within `--lock-timeout` ([`crate::backend::serial`]).
     fn step(&mut self, tf: &Terraform, step: &Step, main: bool) -> Option<JobResult> {
+        let mut backoff = Backoff::new(self.env.lock_timeout);
+        loop {
+            let shown = self.shown.len();
+            let ended = self.attempt(tf, step, main)?;
+            let Some(race) = self.race.take() else {
+                return Some(ended);
+            };
+            let wait = match backoff.next_wait() {
+                Some(wait) if !self.env.children.is_stopping() => wait,
+                _ => return Some(ended),
+            };
+            self.shown.truncate(shown);
+            let note = format!(
+                "fleet: {}: terraform {} raced another terraform on the backend ({race}); \
+                 nothing changed, running it again in {:.1}s",
+                self.inst.label,
+                step.name,
+                wait.as_secs_f64()
+            );
+            self.log_line(note.as_bytes());
+            std::thread::sleep(wait);
+        }
+    }
+
+    /// Runs one step once; `Some(result)` when the run ends here.
+    fn attempt(&mut self, tf: &Terraform, step: &Step, main: bool) -> Option<JobResult> {
         let stream = self.env.console.mode == OutputMode::Stream;
         self.log_line(format!("$ terraform {}", step.args.join(" ")).as_bytes());
         let mut lines: Vec<u8> = Vec::new();
@@ -379,6 +435,16 @@ impl<'a> Job<'a> {
             );
             r.exit_code = Some(code);
             return Some(r);
+        }
+        match tf.backend_failure(&lines) {
+            Some(BackendFailure::StateLock(info)) => {
+                let workspace = self.inst.workspace.as_deref();
+                let timeout = self.env.lock_timeout;
+                let reason = tf.state_lock_timeout(step.name, timeout, &info, workspace);
+                return Some(self.fail(reason, Some(ExitCode::LockTimeout as i32)));
+            }
+            Some(BackendFailure::Race(line)) => self.race = Some(line),
+            None => {}
         }
         Some(self.fail(
             format!("terraform {} exited with {code}", step.name),

@@ -9,7 +9,7 @@ use anyhow::Result;
 
 use super::init_record::{self, InitInputs, InitRecord};
 use super::rundir::RunDir;
-use super::terraform::Step;
+use super::terraform::{self, Step};
 use crate::manifest::Instance;
 
 /// The init inputs of one instance run.
@@ -34,11 +34,12 @@ impl InitGate {
         rendered: &str,
         steps: &[Step],
     ) -> InitGate {
-        // Colour is presentation: `fleet tf` and `fleet run` share one init.
+        // Colour is presentation: `fleet tf` and `fleet run` share one init;
+        // -reconfigure follows from a changed backend file, itself an input.
         let args = steps
             .iter()
             .flat_map(|s| std::iter::once(s.name.to_string()).chain(s.args.iter().cloned()))
-            .filter(|arg| arg != "-no-color")
+            .filter(|arg| arg != "-no-color" && arg != terraform::RECONFIGURE)
             .collect();
         InitGate {
             run_dir: run.path.clone(),

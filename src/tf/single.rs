@@ -4,6 +4,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 
@@ -13,8 +14,10 @@ use super::inputs::{self, Missing};
 use super::locate::{pick_instance, Located};
 use super::outputs::{self, OutputsToSave};
 use super::rundir::{self, RunDir};
-use super::terraform::{self, Mode, Terraform};
+use super::terraform::{self, Mode, Step, Terraform};
 use super::{Action, TfOptions};
+use crate::backend::failure::BackendFailure;
+use crate::backend::serial::Backoff;
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
 use crate::plugin_dir::{self, PluginDir};
@@ -56,21 +59,21 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
 
     let tf = Terraform::new(&located.terraform, &run, &inst, &lock)?
         .with_go_runtime(&crate::go_runtime::settings(1));
-    let steps = terraform::prepare_steps(&inst, &run, Mode::Interactive);
+    let steps = terraform::prepare_steps(&inst, &run, Mode::Interactive)
+        .with_context(|| inst.label.clone())?;
     let gate = InitGate::new(&run, &inst, &located.terraform, &prepared.rendered, &steps);
     let init = args.reinit || !gate.is_current();
     if init {
         gate.begin()?;
     }
+    let first_use = tf.first_use(&located.fleet_root);
     for step in steps.iter().filter(|_| init) {
-        let mut output = Vec::new();
-        let status = run_merged(&children, tf.command(step), |line| {
-            output.extend_from_slice(line);
-            output.push(b'\n');
-        })?;
-        let code = status.map_or(130, exit_status_code);
+        let _serialised = match &first_use {
+            Some(first) => first.hold_for(step.name, timeout, &purpose)?,
+            None => None,
+        };
+        let code = prepare_step(&children, &tf, step, timeout)?;
         if code != 0 {
-            let _ = std::io::stderr().write_all(&output);
             eprintln!(
                 "fleet: terraform {} failed for {} (exit {code})",
                 step.name, inst.label
@@ -79,10 +82,18 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
         }
     }
     if init {
+        if let Some(first) = &first_use {
+            first.initialised()?;
+        }
         gate.succeeded()?;
     }
 
-    let step = terraform::action_step(args.action, Mode::Interactive, &args.terraform_args);
+    let step = terraform::action_step(
+        args.action,
+        Mode::Interactive,
+        timeout,
+        &args.terraform_args,
+    );
     let mut cmd: Command = tf.command(&step);
     cmd.stdin(Stdio::inherit())
         .stdout(Stdio::inherit())
@@ -95,6 +106,38 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
         finish(&children, &tf, &inst, &run, args.action)?;
     }
     Ok(code)
+}
+
+/// Runs a preparation step (init, workspace) with its output captured, shown
+/// only if it fails; a step that lost a first-use race of the backend runs
+/// again (see [`crate::backend::serial`]). Returns terraform's exit code.
+fn prepare_step(children: &Children, tf: &Terraform, step: &Step, budget: Duration) -> Result<i32> {
+    let mut backoff = Backoff::new(budget);
+    loop {
+        let mut output = Vec::new();
+        let status = run_merged(children, tf.command(step), |line| {
+            output.extend_from_slice(line);
+            output.push(b'\n');
+        })?;
+        let code = status.map_or(130, exit_status_code);
+        if code == 0 {
+            return Ok(0);
+        }
+        if let Some(BackendFailure::Race(race)) = tf.backend_failure(&output) {
+            if let Some(wait) = backoff.next_wait().filter(|_| !children.is_stopping()) {
+                eprintln!(
+                    "fleet: terraform {} raced another terraform on the backend ({race}); \
+                     nothing changed, running it again in {:.1}s",
+                    step.name,
+                    wait.as_secs_f64()
+                );
+                std::thread::sleep(wait);
+                continue;
+            }
+        }
+        let _ = std::io::stderr().write_all(&output);
+        return Ok(code);
+    }
 }
 
 /// A prepared run directory.

@@ -5,11 +5,17 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::rundir::{RunDir, PLAN_FILE, PLUGINS_DIR};
 use super::Action;
+use crate::backend::failure::{self, BackendFailure, LockInfo};
+use crate::backend::pg::holder::application_name;
+use crate::backend::serial::FirstUse;
+use crate::backend::state_lock::StateLockTimeout;
+use crate::backend::{self, saved, Backend};
 use crate::lock::Lock;
 use crate::manifest::Instance;
 use crate::tf_env::{self, Scope};
@@ -39,6 +45,8 @@ pub struct Terraform<'l> {
     pub binary: PathBuf,
     pub run: RunDir,
     pub env: Vec<(OsString, OsString)>,
+    /// The instance's backend (the rendered `backend.tf.json`).
+    pub backend: Option<Backend>,
     /// The instance lock, inherited by every terraform (see [`Terraform::command`]).
     lock: &'l Lock,
 }
@@ -53,6 +61,7 @@ impl<'l> Terraform<'l> {
             binary: binary.to_path_buf(),
             run: run.clone(),
             env,
+            backend: Backend::read(&run.path)?,
             lock,
         })
     }
@@ -78,6 +87,12 @@ impl<'l> Terraform<'l> {
     pub fn command(&self, step: &Step) -> Command {
         let mut cmd = Command::new(&self.binary);
         tf_env::sanitize_from_process(&mut cmd, Scope::Run);
+        if self.is_pg() {
+            // Names the session holding a state lock (src/backend/pg/holder.rs);
+            // an instance's own `env` may still set it.
+            let name = application_name(operation(step.name), &backend::who(), std::process::id());
+            cmd.env("PGAPPNAME", name);
+        }
         cmd.args(&step.args)
             .current_dir(&self.run.path)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -93,6 +108,58 @@ impl<'l> Terraform<'l> {
             });
         }
         cmd
+    }
+}
+
+impl Terraform<'_> {
+    fn is_pg(&self) -> bool {
+        self.backend.as_ref().is_some_and(|b| b.kind == "pg")
+    }
+
+    /// The serialisation of the backend's first use, for backends whose
+    /// first use races (see [`crate::backend::serial`]).
+    pub fn first_use(&self, fleet_root: &Path) -> Option<FirstUse> {
+        let env = backend::env_lookup(&self.env);
+        FirstUse::new(fleet_root, self.backend.as_ref()?, &env)
+    }
+
+    /// A backend failure in a failed step's output: a state-lock timeout
+    /// (any backend), a race to run again (pg, s3).
+    pub fn backend_failure(&self, output: &[u8]) -> Option<BackendFailure> {
+        let kind = self.backend.as_ref().map(|b| b.kind.as_str());
+        match failure::classify(output)? {
+            BackendFailure::Race(_) if !matches!(kind, Some("pg" | "s3")) => None,
+            found => Some(found),
+        }
+    }
+
+    /// The message of a state-lock timeout of `step`, naming the holder.
+    pub fn state_lock_timeout(
+        &self,
+        step: &str,
+        timeout: Duration,
+        info: &LockInfo,
+        workspace: Option<&str>,
+    ) -> String {
+        let env = backend::env_lookup(&self.env);
+        StateLockTimeout {
+            step,
+            timeout,
+            info,
+            backend: self.backend.as_ref(),
+            workspace: workspace.unwrap_or("default"),
+        }
+        .describe(&env)
+    }
+}
+
+/// Terraform's name of the operation a step locks the state for.
+fn operation(step: &str) -> &str {
+    match step {
+        "plan" => "OperationTypePlan",
+        "apply" | "destroy" => "OperationTypeApply",
+        "init" | "workspace" => "init",
+        other => other,
     }
 }
 
@@ -123,8 +190,15 @@ pub const LOCK_FILE_NAME: &str = ".terraform.lock.hcl";
 /// `init` and, for a non-default workspace, `workspace select -or-create`.
 /// A rendered lock file is authoritative: `init` may not add providers or
 /// hashes to it (`-lockfile=readonly`), with or without provider packages.
-pub fn prepare_steps(inst: &Instance, run: &RunDir, mode: Mode) -> Vec<Step> {
+/// A backend changed in place since the last init adds `-reconfigure`; one
+/// that moves the state fails, naming both (see [`crate::backend::saved`]).
+pub fn prepare_steps(inst: &Instance, run: &RunDir, mode: Mode) -> Result<Vec<Step>> {
     let mut init = vec!["init".to_string(), "-input=false".to_string()];
+    let backend = Backend::read(&run.path)?;
+    let change = saved::change(&run.data_dir(), backend.as_ref()).context("terraform init")?;
+    if change == saved::Change::Reconfigure {
+        init.push(RECONFIGURE.into());
+    }
     if mode != Mode::Interactive {
         init.push("-no-color".into());
     }
@@ -157,12 +231,20 @@ pub fn prepare_steps(inst: &Instance, run: &RunDir, mode: Mode) -> Vec<Step> {
             args,
         });
     }
-    steps
+    Ok(steps)
 }
 
-/// The action itself.
-pub fn action_step(action: Action, mode: Mode, extra: &[String]) -> Step {
+/// Init's flag for a backend changed in place: not an input of init (the
+/// rendered backend file is), so the init record leaves it out.
+pub const RECONFIGURE: &str = "-reconfigure";
+
+/// The action itself. Plan, apply and destroy wait up to `lock_timeout`
+/// for the state lock (`-lock-timeout`; arguments in `extra` come later and win).
+pub fn action_step(action: Action, mode: Mode, lock_timeout: Duration, extra: &[String]) -> Step {
     let mut args = vec![action.as_str().to_string()];
+    if action != Action::Output {
+        args.push(format!("-lock-timeout={}", go_duration(lock_timeout)));
+    }
     if let Mode::Unattended { from_plan } = mode {
         args.extend(["-input=false".to_string(), "-no-color".to_string()]);
         match action {
@@ -177,6 +259,15 @@ pub fn action_step(action: Action, mode: Mode, extra: &[String]) -> Step {
     args.extend(extra.iter().cloned());
     let name = action.as_str();
     Step { name, args }
+}
+
+/// A duration as Go's `time.ParseDuration` reads it: `300s`, `1500ms`.
+fn go_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 /// `terraform output -json`, saved as `outputs.json` after an apply.

@@ -272,16 +272,23 @@ fn set_provider_package(c: &mut Counted, content: &str) {
 }
 
 #[test]
-fn a_changed_backend_config_reinits() {
-    let mut c = Counted::new(&["a"]);
-    let (first, _) = plan_after(&mut c, |c| {
-        let backend = json!({"terraform": {"backend": {"local": {"path": "other.tfstate"}}}});
-        let path = c.fleet.rendered("a").join("backend.tf.json");
-        fs::write(path, backend.to_string()).expect("backend");
-    });
-    // Terraform may refuse the change without -reconfigure; what matters is
-    // that init, not plan, meets the new backend.
-    assert_eq!(first.first().map(String::as_str), Some("init"), "{first:?}");
+fn a_backend_config_that_moves_the_state_is_refused_before_terraform_runs() {
+    let c = Counted::new(&["a"]);
+    c.run_ok("plan", &[]);
+    c.clear();
+    // The local backend's path is where the state lives: a move, which
+    // terraform would want migrated (-migrate-state) and fleet does not guess.
+    let backend = json!({"terraform": {"backend": {"local": {"path": "other.tfstate"}}}});
+    let path = c.fleet.rendered("a").join("backend.tf.json");
+    fs::write(path, backend.to_string()).expect("backend");
+    let out = c.run("plan", &[]);
+    assert!(!out.status.success(), "{}", describe(&out));
+    let text = describe(&out);
+    assert!(
+        text.contains(r#"the backend changed from local {"path":"terraform.tfstate"} to local {"path":"other.tfstate"}, which moves the state"#),
+        "{text}"
+    );
+    assert_eq!(c.calls("a"), Vec::<String>::new(), "no init, no plan");
 }
 
 #[test]
