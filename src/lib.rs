@@ -12,6 +12,7 @@
 //! - [`plugin_dir`]: Terraform provider packages from the store as a read-only plugin dir
 //!   (and the one builder of that layout, [`plugin_dir::Slot`]).
 //! - [`process`]: child processes that never outlive an interrupted run.
+//! - [`redact`]: secret values hidden in everything fleet captures of terraform.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`schedule`]: the rules deciding what a fleet run starts next (groups, limits, exclusive).
 //! - [`identity`]: instance identities (what decides a plan) and manifest stamping.
@@ -43,6 +44,7 @@ pub mod plugin_dir;
 pub mod private_dir;
 pub mod process;
 pub mod provider_package;
+pub mod redact;
 pub mod render;
 pub mod run;
 pub mod schedule;
