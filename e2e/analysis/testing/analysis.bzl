@@ -56,3 +56,12 @@ verify_expected_test = analysistest.make(
         "expected_basename": attr.string(mandatory = True, doc = "Basename of the expected tag File."),
     },
 )
+
+def _accepted_impl(ctx):
+    env = analysistest.begin(ctx)
+    target = analysistest.target_under_test(env)
+    asserts.true(env, target != None, "the target under test analyses")
+    return analysistest.end(env)
+
+# The target under test analyses without failing (a negative of refused_test: nothing is refused).
+accepted_test = analysistest.make(_accepted_impl)
