@@ -10,6 +10,7 @@
 mod common;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -405,5 +406,124 @@ resource "terraform_data" "d" { input = "x" }
     assert!(
         files_containing(fleet.root(), secret).is_empty(),
         "the value was written nowhere"
+    );
+}
+
+#[test]
+fn an_on_change_hook_printing_a_secret_env_value_is_scrubbed() {
+    let mut fleet = Fleet::new();
+    let main_tf = r#"
+variable "pw" {
+  type      = string
+  sensitive = true
+}
+resource "terraform_data" "d" { input = sha256(var.pw) }
+"#;
+    fleet.add("db", main_tf, &[]);
+    fleet.instance_mut("db")["secret_env"] = json!({"pw": PW_ENV});
+    fleet.write_manifest();
+    // The hook inherits fleet's environment, the secret's variable included.
+    let hook = fleet.runfiles.join("pkg/notify.sh");
+    fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    fs::write(
+        &hook,
+        format!("#!/bin/sh\necho \"notifying with ${PW_ENV}\"\n"),
+    )
+    .unwrap();
+    fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut manifest = read_json(&fleet.manifest);
+    manifest["groups"] = json!([{"label": "//pkg:dbs", "name": "dbs", "mode": "parallel",
+        "concurrency": 0, "members": ["//pkg:db"], "on_change": "pkg/notify.sh"}]);
+    fs::write(
+        &fleet.manifest,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+
+    let secret = "hook-visible-s3cret";
+    let mut sinks = Vec::new();
+    for mode in ["grouped", "stream"] {
+        // Destroy first, so that the apply changes something and the hook runs.
+        let out = fleet
+            .fleet("run")
+            .args(["--action", "destroy"])
+            .env(PW_ENV, secret)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        let report = fleet.root().join(format!("report-{mode}.json"));
+        let out = fleet
+            .fleet("run")
+            .args(["--action", "apply", "--output", mode])
+            .arg("--report")
+            .arg(&report)
+            .env(PW_ENV, secret)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        sinks.push(sink(format!("{mode} stdout"), stdout(&out)));
+        sinks.push(sink(format!("{mode} report"), read(&report)));
+        let log = fleet
+            .workspace
+            .join(".fleet/.groups/pkg/dbs/apply.hook.log");
+        sinks.push(sink(format!("{mode} hook log"), read(&log)));
+    }
+    assert_hidden(
+        &sinks,
+        secret,
+        &[
+            "hook log".to_string(),
+            "grouped stdout".to_string(),
+            "stream stdout".to_string(),
+        ],
+    );
+}
+
+#[test]
+fn a_value_the_saved_plan_marks_sensitive_is_scrubbed_from_the_log_once_read() {
+    let mut fleet = Fleet::new();
+    // Sensitive only inside the module: fleet learns it from the plan's JSON
+    // (read for --summary). A check block's warning prints it while the plan
+    // succeeds.
+    let main_tf = r#"
+locals { pw = sensitive(join("-", ["module", "made", "s3cret"])) }
+resource "terraform_data" "d" { input = local.pw }
+check "pw" {
+  assert {
+    condition     = length(local.pw) > 500
+    error_message = "short: ${nonsensitive(local.pw)}"
+  }
+}
+"#;
+    fleet.add("mod", main_tf, &[]);
+    fleet.write_manifest();
+    let summary = fleet.root().join("summary.md");
+    let report = fleet.report_path();
+    let out = fleet.run(
+        "plan",
+        &[
+            "--summary",
+            summary.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let log = fleet.run_dir("mod").join("logs/plan.log");
+    let sinks = vec![
+        sink("grouped stdout", stdout(&out)),
+        sink("log", read(&log)),
+        sink("summary", read(&summary)),
+        sink("report", read(&report)),
+    ];
+    assert_hidden(
+        &sinks,
+        "module-made-s3cret",
+        &["grouped stdout".to_string(), "log".to_string()],
+    );
+    assert!(
+        read(&log).contains("short: (sensitive value)"),
+        "{}",
+        read(&log)
     );
 }
