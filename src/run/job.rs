@@ -2,10 +2,11 @@
 //! prepare the directory, run terraform's steps with their output captured
 //! to `logs/<action>.log` (and shown grouped or streamed), save outputs.
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -449,10 +450,10 @@ impl<'a> Job<'a> {
 
     /// Scrubs the finished log and what is shown with every secret known
     /// now (a saved plan's sensitive values come after terraform printed).
-    fn scrub_again(&mut self, log: &std::path::Path) {
+    fn scrub_again(&mut self, log: &Path) {
         self.shown = self.secrets.scrub(&self.shown).into_owned();
         if let Ok(text) = std::fs::read(log) {
-            if let std::borrow::Cow::Owned(clean) = self.secrets.scrub(&text) {
+            if let Cow::Owned(clean) = self.secrets.scrub(&text) {
                 if let Err(e) = crate::tf::private::write_file(log, &clean, false) {
                     self.shown.extend_from_slice(
                         format!("fleet: scrubbing {}: {e:#}\n", log.display()).as_bytes(),
