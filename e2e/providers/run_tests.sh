@@ -387,7 +387,6 @@ check_provider_echo() {
 }
 
 e2e_check lock check_lock
-e2e_check provider-echo check_provider_echo
 e2e_check build check_build
 e2e_check fleet-run-rounds check_fleet_run_rounds
 e2e_check fleet-tf-rounds check_fleet_tf_rounds
@@ -395,4 +394,6 @@ e2e_check tf-provider check_tf_provider
 e2e_check lock-file-checks check_lock_file_checks
 e2e_check run-h1 check_run_h1
 e2e_check tampered-store check_tampered_store
+# Last: it builds //infra/cache:all, which would leave the build check nothing to unpack.
+e2e_check provider-echo check_provider_echo
 e2e_main "$@"
