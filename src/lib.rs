@@ -13,6 +13,7 @@
 //! - [`plugin_dir`]: Terraform provider packages from the store as a read-only plugin dir
 //!   (and the one builder of that layout, [`plugin_dir::Slot`]).
 //! - [`process`]: child processes that never outlive an interrupted run.
+//! - [`redact`]: secret values hidden in everything fleet captures of terraform.
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`backend`]: what fleet knows of a Terraform backend: first-use races,
 //!   state-lock timeouts and their holders (a small PostgreSQL client for `pg`).
@@ -48,6 +49,7 @@ pub mod plugin_dir;
 pub mod private_dir;
 pub mod process;
 pub mod provider_package;
+pub mod redact;
 pub mod render;
 pub mod run;
 pub mod schedule;

@@ -259,6 +259,13 @@ check_lifecycle() {
   rc=$?
   check "a malformed FLEETTEST_APPLY_DELAY_MS is a clear error" "" \
     failed_with "$rc" "FLEETTEST_APPLY_DELAY_MS is not a number"
+  # Like some providers, it quotes a credential it refuses (fleet's tests hide it).
+  sed -i 's/"e2e-not-a-secret"/"revoked-e2e-token"/' "$dir/main.tf"
+  tf plan -input=false
+  rc=$?
+  sed -i 's/"revoked-e2e-token"/"e2e-not-a-secret"/' "$dir/main.tf"
+  check "a revoked token is refused, quoted in the error" "" \
+    failed_with "$rc" 'token "revoked-e2e-token" is revoked'
 
   had_file=no
   [ -f "$dir/record.json" ] && had_file=yes

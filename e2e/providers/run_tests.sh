@@ -22,6 +22,8 @@
 #    naming its .lock target; a run refuses a package whose h1: the lock file lacks (exit 5).
 # 6. A package changed in the store after init: the warm plan (init skipped) still refuses
 #    it (terraform's own check), fleet verify names it, fleet extract --verify repairs it.
+# 7. The provider refuses a revoked token (from secret_env) quoting it: fleet tf and fleet
+#    run show `(sensitive value)` in its place, in the console, the log and the summary.
 # Prints one line per check and, last, `e2e-providers: N passed, N failed`.
 set -uo pipefail
 
@@ -360,6 +362,30 @@ PY
   done
 }
 
+# A provider error that echoes a secret it was given: cache-secret's token comes from
+# the environment (secret_env); the provider refuses a revoked one, quoting it. Neither
+# fleet tf nor fleet run (console, log, summary) shows it: `(sensitive value)` does.
+check_provider_echo() {
+  e2e_needs built_launchers
+  local token="revoked-$RANDOM$RANDOM" store="$tmp/store-echo" tf_log="$logs/echo-tf.log"
+  local run_log="$logs/echo-run.log" summary="$tmp/echo-summary.md" status leaks
+  FLEET_E2E_TOKEN="$token" FLEET_STORE="$store" bz "$ws" run //infra/cache:cache-secret.plan -- -no-color >"$tf_log" 2>&1
+  status=$?
+  check "fleet tf: the provider's error quoting the token shows (sensitive value), never the token" \
+    "exit $status, see $tf_log" \
+    eval '[[ $status -ne 0 ]] && grep -q "fleettest: the token was refused" "$tf_log" &&
+      grep -qF "token (sensitive value) is revoked" "$tf_log" && ! grep -qF "$token" "$tf_log"'
+  FLEET_E2E_TOKEN="$token" FLEET_STORE="$store" bz "$ws" run //infra/cache:secret_fleet.plan -- \
+    --summary "$summary" >"$run_log" 2>&1
+  status=$?
+  leaks="$(grep -rlF "$token" "$run_log" "$summary" "$ws/.fleet" 2>/dev/null | head -3)"
+  check "fleet run: console, log and summary show (sensitive value) for the token the provider quotes" \
+    "exit $status, leaked into: $leaks; see $run_log" \
+    eval '[[ $status -ne 0 && -z "$leaks" ]] && grep -qF "token (sensitive value) is revoked" "$run_log" &&
+      grep -qF "(sensitive value)" "$summary" &&
+      grep -qF "token (sensitive value) is revoked" "$ws/.fleet/infra/cache/cache-secret/logs/plan.log"'
+}
+
 e2e_check lock check_lock
 e2e_check build check_build
 e2e_check fleet-run-rounds check_fleet_run_rounds
@@ -368,4 +394,6 @@ e2e_check tf-provider check_tf_provider
 e2e_check lock-file-checks check_lock_file_checks
 e2e_check run-h1 check_run_h1
 e2e_check tampered-store check_tampered_store
+# Last: it builds //infra/cache:all, which would leave the build check nothing to unpack.
+e2e_check provider-echo check_provider_echo
 e2e_main "$@"

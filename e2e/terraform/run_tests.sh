@@ -89,6 +89,18 @@ check_secrets() {
   else
     fail "secret_env apply" "$(tail -5 "$logs/secret-env-apply.log")"
   fi
+
+  # A value terraform prints itself (a failed validation shows `var.db_password is
+  # "..."`): `bazel run` shows `(sensitive value)` instead, and no file holds it.
+  local short="short-$RANDOM" invalid="$logs/secret-env-invalid.log"
+  if FLEET_E2E_DB_PASSWORD="$short" bz "$ws" run //negative/secret_env_manifest:db.plan -- -no-color >"$invalid" 2>&1; then
+    fail "a secret_env value failing validation" "the plan succeeded: $(tail -5 "$invalid")"
+  elif grep -qF 'var.db_password is (sensitive value)' "$invalid" &&
+    [[ -z "$(grep -rlF "$short" "$invalid" "$ws/.fleet" 2>/dev/null)" ]]; then
+    pass "a secret_env value failing validation: bazel run shows (sensitive value), no output or file holds the value"
+  else
+    fail "a secret_env value failing validation is hidden" "$(grep -m3 -F -e "$short" -e 'var.db_password' "$invalid"; grep -rlF "$short" "$ws/.fleet" 2>/dev/null | head -3)"
+  fi
 }
 
 check_nested_run_dirs() {

@@ -87,8 +87,12 @@ def tf_instance(
         is read from that environment variable by `fleet tf` / `fleet run` at
         run time and never enters Bazel (only the names reach the manifest).
         The way to pass secrets; a variable cannot be in both `vars` and here.
+        The root module must declare the variable `sensitive = true` (fleet
+        refuses it otherwise), and fleet hides the value wherever terraform
+        prints it.
       allow_secret_like_keys: exact key names in `vars`, `backend_config` or
-        `env` that look like secrets by name but are not (e.g. `token_ttl`).
+        `env` that look like secrets by name, or hold a value that looks like
+        one, but are not (e.g. `auth_method`).
       tags: tags for every generated target.
       inputs_from: variable → `"LABEL#OUTPUT"`: the output of another instance,
         read at run time after it is applied; implies a dependency on it.

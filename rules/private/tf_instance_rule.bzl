@@ -326,10 +326,12 @@ Use the `tf_instance` macro, which fills `vars_json` and `backend_config_json`."
         "secret_env": attr.string_dict(
             doc = """Variable name -> environment variable name. `fleet tf` / `fleet run` read the
 variable's value from that environment variable at run time; it is never rendered, so it never
-enters action inputs, outputs or caches. Only the names are written, to the manifest.""",
+enters action inputs, outputs or caches. Only the names are written, to the manifest. The root
+module must declare the variable `sensitive = true` (fleet refuses it otherwise), and fleet hides
+the value wherever terraform prints it.""",
         ),
         "allow_secret_like_keys": attr.string_list(
-            doc = "Exact key names in `vars`, `backend_config` or `env` that look like secrets by name but are not (e.g. `token_ttl`).",
+            doc = "Exact key names in `vars`, `backend_config` or `env` that look like secrets by name, or hold a value that looks like one, but are not (e.g. `auth_method`).",
         ),
         "exclusive": attr.bool(
             default = False,

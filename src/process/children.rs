@@ -277,3 +277,41 @@ pub fn run_stdout(
     }
     Ok(Some((status, stdout)))
 }
+
+/// Runs `cmd` with stdin inherited and stdout and stderr piped: every piece
+/// read from either goes, as it arrives, to `on_out` or `on_err` (stderr is
+/// read on a thread of its own). `None` when the run was already stopping.
+pub fn run_piped(
+    children: &Children,
+    mut cmd: Command,
+    mut on_out: impl FnMut(&[u8]) + Send,
+    mut on_err: impl FnMut(&[u8]) + Send,
+) -> Result<Option<ExitStatus>> {
+    let (mut out, out_writer) = std::io::pipe().context("creating an output pipe")?;
+    let (mut err, err_writer) = std::io::pipe().context("creating an error pipe")?;
+    cmd.stdout(out_writer).stderr(err_writer);
+    let child = children.spawn(&mut cmd, &[out.as_raw_fd(), err.as_raw_fd()]);
+    drop(cmd); // closes our copies of the write ends, so EOF comes when the child exits
+    let Some(mut child) = child? else {
+        return Ok(None);
+    };
+    std::thread::scope(|scope| {
+        let errors = scope.spawn(|| pump(&mut err, &mut on_err));
+        pump(&mut out, &mut on_out);
+        let _ = errors.join();
+    });
+    children.wait(&mut child).map(Some)
+}
+
+/// Reads `from` until EOF (or an error), handing each piece to `to`.
+fn pump(from: &mut impl std::io::Read, to: &mut impl FnMut(&[u8])) {
+    let mut buffer = [0u8; 8192];
+    loop {
+        match from.read(&mut buffer) {
+            Ok(0) => return,
+            Ok(n) => to(&buffer[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+    }
+}

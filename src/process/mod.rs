@@ -9,4 +9,4 @@ pub mod children;
 pub mod guard;
 pub mod signals;
 
-pub use children::{run_merged, run_stdout, Children};
+pub use children::{run_merged, run_piped, run_stdout, Children};

@@ -112,7 +112,7 @@ fn run(env: &JobEnv, call: &HookCall, result: &mut HookResult) -> Result<()> {
     let _ = writeln!(log, "$ {}", executable.display());
     let stream = env.console.mode == OutputMode::Stream;
     let shown = &mut result.shown;
-    let status = crate::process::run_merged(&env.children, cmd, |line| {
+    let mut on_line = |line: &[u8]| {
         let _ = log.write_all(line);
         let _ = log.write_all(b"\n");
         shown.extend_from_slice(line);
@@ -120,8 +120,12 @@ fn run(env: &JobEnv, call: &HookCall, result: &mut HookResult) -> Result<()> {
         if stream {
             env.console.stream_line(&call.name, line);
         }
-    })
-    .with_context(|| format!("running {}", executable.display()))?;
+    };
+    let mut lines = crate::redact::Lines::new(&env.secrets);
+    let status =
+        crate::process::run_merged(&env.children, cmd, |line| lines.push(line, &mut on_line));
+    lines.finish(&mut on_line);
+    let status = status.with_context(|| format!("running {}", executable.display()))?;
     let _ = log.flush();
     match status {
         None => {

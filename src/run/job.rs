@@ -2,10 +2,11 @@
 //! prepare the directory, run terraform's steps with their output captured
 //! to `logs/<action>.log` (and shown grouped or streamed), save outputs.
 
+use std::borrow::Cow;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,7 +24,8 @@ use crate::error::{exit_code_of, ExitCode};
 use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
 use crate::plugin_dir::PluginDir;
-use crate::process::{run_merged, Children};
+use crate::process::Children;
+use crate::redact::Secrets;
 use crate::tf::init_gate::InitGate;
 use crate::tf::inputs;
 use crate::tf::locate::Located;
@@ -47,6 +49,8 @@ pub struct JobEnv {
     pub go_runtime: Vec<(OsString, OsString)>,
     pub children: Arc<Children>,
     pub console: Arc<Console>,
+    /// The run's `secret_env` values, hidden in the hooks' output too.
+    pub secrets: Secrets,
 }
 
 /// How one instance's run ended.
@@ -157,6 +161,12 @@ struct Job<'a> {
     plugin_dir: Option<PluginDir>,
     /// The first-use race the last failed step lost, if any.
     race: Option<String>,
+    /// The secret values terraform is given: hidden in fleet's own messages
+    /// too (terraform's output is scrubbed as it is captured).
+    secrets: Secrets,
+    /// The saved plan named secrets not known while terraform ran: the log
+    /// and what is shown are scrubbed again at the end.
+    secrets_learnt: bool,
 }
 
 impl<'a> Job<'a> {
@@ -183,6 +193,8 @@ impl<'a> Job<'a> {
             init_skipped: None,
             plugin_dir: None,
             race: None,
+            secrets: Secrets::new(),
+            secrets_learnt: false,
         }
     }
 
@@ -200,6 +212,9 @@ impl<'a> Job<'a> {
         let mut result = self.steps();
         if let Some(mut log) = self.log.take() {
             let _ = log.flush();
+        }
+        if self.secrets_learnt {
+            self.scrub_again(&log_path);
         }
         result.log = Some(log_path);
         result.resources = self.resources;
@@ -224,12 +239,15 @@ impl<'a> Job<'a> {
         if let Err(e) = self.before_terraform() {
             return self.fail(format!("{e:#}"), None);
         }
-        let tf = match Terraform::new(&env.located.terraform, self.run, self.inst, self.lock)
-            .map(|tf| tf.with_go_runtime(&env.go_runtime))
-        {
+        let mut tf = match Terraform::new(&env.located.terraform, self.run, self.inst, self.lock)
+            .map(|tf| {
+                tf.with_go_runtime(&env.go_runtime)
+                    .with_secrets(&self.secrets)
+            }) {
             Ok(tf) => tf,
             Err(e) => return self.fail(format!("{e:#}"), None),
         };
+        self.secrets = tf.secrets().clone();
         let mode = Mode::Unattended {
             from_plan: env.from_plan,
         };
@@ -241,7 +259,7 @@ impl<'a> Job<'a> {
             return ended;
         }
         if action == Action::Plan && self.env.read_plan_changes {
-            self.read_plan_changes(&tf);
+            self.read_plan_changes(&mut tf);
         }
         let after = match action {
             Action::Apply => self.save_outputs(&tf),
@@ -290,6 +308,7 @@ impl<'a> Job<'a> {
         self.digest = Some(prepared.digest);
         self.rendered = prepared.rendered;
         self.plugin_dir = prepared.plugin_dir;
+        self.secrets = prepared.secrets;
         Ok(())
     }
 
@@ -379,7 +398,7 @@ impl<'a> Job<'a> {
         let mut resources = None;
         let planned = self.env.action == Action::Plan;
         let started = Instant::now();
-        let status = run_merged(&self.env.children, tf.command(step), |line| {
+        let status = tf.run_lines(&self.env.children, step, |line| {
             if let Some(log) = log.as_mut() {
                 let _ = log.write_all(line);
                 let _ = log.write_all(b"\n");
@@ -473,9 +492,10 @@ impl<'a> Job<'a> {
         saved.result
     }
 
-    /// Records the saved plan's changes; a failure to read them is logged,
-    /// not fatal (the counts from terraform's `Plan:` line remain).
-    fn read_plan_changes(&mut self, tf: &Terraform) {
+    /// Records the saved plan's changes and learns its sensitive values; a
+    /// failure to read them is logged, not fatal (the counts from
+    /// terraform's `Plan:` line remain).
+    fn read_plan_changes(&mut self, tf: &mut Terraform) {
         let mut errors = Vec::new();
         let read = plan_show::read_plan_changes(&self.env.children, tf, |line| {
             errors.extend_from_slice(line);
@@ -485,8 +505,31 @@ impl<'a> Job<'a> {
             self.log_line(&errors);
         }
         match read {
-            Ok(changes) => self.plan_changes = changes,
+            Ok(None) => {}
+            Ok(Some(read)) => {
+                self.plan_changes = Some(read.changes);
+                if !read.secrets.is_empty() {
+                    tf.add_secrets(&read.secrets);
+                    self.secrets.extend(&read.secrets);
+                    self.secrets_learnt = true;
+                }
+            }
             Err(e) => self.log_line(format!("fleet: {}: {e:#}", self.inst.label).as_bytes()),
+        }
+    }
+
+    /// Scrubs the finished log and what is shown with every secret known
+    /// now (a saved plan's sensitive values come after terraform printed).
+    fn scrub_again(&mut self, log: &Path) {
+        self.shown = self.secrets.scrub(&self.shown).into_owned();
+        if let Ok(text) = std::fs::read(log) {
+            if let Cow::Owned(clean) = self.secrets.scrub(&text) {
+                if let Err(e) = crate::tf::private::write_file(log, &clean, false) {
+                    self.shown.extend_from_slice(
+                        format!("fleet: scrubbing {}: {e:#}\n", log.display()).as_bytes(),
+                    );
+                }
+            }
         }
     }
 
@@ -500,6 +543,7 @@ impl<'a> Job<'a> {
     }
 
     fn fail(&mut self, reason: String, code: Option<i32>) -> JobResult {
+        let reason = self.secrets.scrub_str(&reason);
         let message = format!("fleet: {}: {reason}", self.inst.label);
         self.log_line(message.as_bytes());
         self.shown.extend_from_slice(message.as_bytes());

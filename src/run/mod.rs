@@ -35,12 +35,14 @@ pub mod summary_md;
 
 use crate::process::{self, signals};
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::time::SystemTime;
 
 use anyhow::Result;
 
+use crate::redact::Secrets;
 use crate::tf::digest::RunKind;
 use crate::tf::locate::Located;
 use crate::tf::{Action, Locations};
@@ -145,6 +147,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         lock_timeout: args.locations.lock_timeout,
         children: Arc::new(Children::new(true)),
         console: Arc::clone(&console),
+        secrets: hook_secrets(manifest, &selection.selected),
     });
     let scheduler = Scheduler {
         graph,
@@ -184,4 +187,16 @@ fn display_names(manifest: &crate::manifest::Manifest) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// The `secret_env` values of the selected instances: hooks run with the
+/// same environment, so their output is scrubbed of them too.
+fn hook_secrets(manifest: &crate::manifest::Manifest, selected: &BTreeSet<usize>) -> Secrets {
+    let mut secrets = Secrets::new();
+    for &index in selected {
+        secrets.extend(&crate::tf::terraform::secret_env_values(
+            &manifest.instances[index],
+        ));
+    }
+    secrets
 }

@@ -16,6 +16,7 @@ use super::rundir::RunDir;
 use super::variables;
 use crate::error::unsafe_input;
 use crate::manifest::Instance;
+use crate::redact::Secrets;
 
 /// What to do when an upstream has no outputs yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,35 +28,75 @@ pub enum Missing {
     KeepPrevious,
 }
 
-/// Writes (or removes) the instance's inputs file; returns its text
-/// (empty without `inputs_from`), which is part of the instance digest.
+/// An instance's inputs file as written.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Its text (empty without `inputs_from`): part of the instance digest.
+    pub text: String,
+    /// Its values for variables declared sensitive (every sensitive
+    /// upstream output among them): hidden in terraform's output.
+    pub secrets: Secrets,
+}
+
+/// Writes (or removes) the instance's inputs file.
 pub fn write_inputs(
     located: &Located,
     inst: &Instance,
     run: &RunDir,
     missing: Missing,
-) -> Result<String> {
+) -> Result<Inputs> {
     let path = run.inputs_file();
     if inst.inputs_from.is_empty() {
         match fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(e).with_context(|| format!("removing stale {}", path.display()))
             }
-            _ => return Ok(String::new()),
+            _ => return Ok(Inputs::default()),
         }
     }
     let values = match collect(located, inst, run) {
         Ok(values) => values,
-        Err(_) if missing == Missing::KeepPrevious && path.exists() => {
-            return fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
-        }
+        Err(_) if missing == Missing::KeepPrevious && path.exists() => return previous_inputs(run),
         Err(e) => return Err(e),
     };
     let text = inputs_text(values)?;
     if fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
         private::write_file(&path, text.as_bytes(), false)?;
     }
-    Ok(text)
+    Ok(Inputs {
+        secrets: sensitive_values(run, &text)?,
+        text,
+    })
+}
+
+/// The inputs file the last plan or apply wrote (none: empty).
+pub fn previous_inputs(run: &RunDir) -> Result<Inputs> {
+    let path = run.inputs_file();
+    let text = match fs::read_to_string(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Inputs::default()),
+        read => read.with_context(|| format!("reading {}", path.display()))?,
+    };
+    Ok(Inputs {
+        secrets: sensitive_values(run, &text)?,
+        text,
+    })
+}
+
+/// The values of an inputs file's text that go to variables the module in
+/// `run` declares sensitive; all of them when a file of the module does not
+/// parse here (terraform will say why; nothing leaks meanwhile).
+fn sensitive_values(run: &RunDir, text: &str) -> Result<Secrets> {
+    let mut secrets = Secrets::new();
+    let Ok(Value::Object(values)) = serde_json::from_str::<Value>(text) else {
+        return Ok(secrets);
+    };
+    let declared = variables::declared_sensitivity_if_parseable(&run.path)?;
+    for (var, value) in &values {
+        if declared.as_ref().is_none_or(|d| d.get(var) == Some(&true)) {
+            secrets.add_json(value);
+        }
+    }
+    Ok(secrets)
 }
 
 /// The inputs file's text for these values.

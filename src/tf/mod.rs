@@ -3,8 +3,10 @@
 //!
 //! The pieces are shared with `fleet run`: [`locate`] finds the manifest's
 //! files, [`rundir`] prepares an instance's run directory, [`inputs`] wires
-//! upstream outputs in, [`terraform`] builds terraform's command lines.
+//! upstream outputs in, [`terraform`] builds terraform's command lines and
+//! [`capture`] runs them, hiding secret values in what they print.
 
+pub mod capture;
 pub mod digest;
 pub mod init_gate;
 pub mod init_record;

@@ -9,7 +9,7 @@ use super::inputs;
 use super::rundir::RunDir;
 use super::terraform::{self, Terraform};
 use crate::lock::exit_status_code;
-use crate::process::{run_stdout, Children};
+use crate::process::Children;
 
 /// What saving the outputs needs to know about one applied instance.
 pub struct OutputsToSave<'a> {
@@ -62,7 +62,7 @@ pub fn save_after_apply(job: &OutputsToSave, log: &mut dyn FnMut(&[u8])) -> Outp
     log(note.as_bytes());
     let mut errors = Vec::new();
     let started = Instant::now();
-    let captured = run_stdout(job.children, job.tf.command(&step), |line| {
+    let captured = job.tf.run_stdout(job.children, &step, |line| {
         log(line);
         errors.extend_from_slice(line);
         errors.push(b'\n');

@@ -2,7 +2,6 @@
 //! to the terminal and the exit code is terraform's.
 
 use std::io::{IsTerminal, Write};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,11 +9,12 @@ use anyhow::{Context, Result};
 
 use super::digest;
 use super::init_gate::InitGate;
-use super::inputs::{self, Missing};
+use super::inputs::{self, Inputs, Missing};
 use super::locate::{pick_instance, Located};
 use super::outputs::{self, OutputsToSave};
 use super::rundir::{self, RunDir};
 use super::terraform::{self, Mode, Step, Terraform};
+use super::variables;
 use super::{Action, TfOptions};
 use crate::backend::failure::BackendFailure;
 use crate::backend::serial::Backoff;
@@ -22,7 +22,8 @@ use crate::lock::{exit_status_code, Lock};
 use crate::manifest::Instance;
 use crate::plugin_dir::{self, PluginDir};
 use crate::process::signals;
-use crate::process::{run_merged, Children};
+use crate::process::Children;
+use crate::redact::Secrets;
 
 pub fn tf_command(args: &TfOptions) -> Result<i32> {
     let located = Located::new(&args.locations)?;
@@ -58,7 +59,8 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
     let prepared = prepare(&located, &inst, &run, kind)?;
 
     let tf = Terraform::new(&located.terraform, &run, &inst, &lock)?
-        .with_go_runtime(&crate::go_runtime::settings(1));
+        .with_go_runtime(&crate::go_runtime::settings(1))
+        .with_secrets(&prepared.secrets);
     let steps = terraform::prepare_steps(&inst, &run, Mode::Interactive)
         .with_context(|| inst.label.clone())?;
     let gate = InitGate::new(&run, &inst, &located.terraform, &prepared.rendered, &steps);
@@ -94,14 +96,10 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
         timeout,
         &args.terraform_args,
     );
-    let mut cmd: Command = tf.command(&step);
-    cmd.stdin(Stdio::inherit())
-        .stdout(Stdio::inherit())
-        .stderr(Stdio::inherit());
-    let Some(mut child) = children.spawn(&mut cmd, &[])? else {
+    let Some(status) = tf.run_for_user(&children, &step)? else {
         return Ok(130);
     };
-    let code = exit_status_code(children.wait(&mut child)?);
+    let code = exit_status_code(status);
     if code == 0 {
         finish(&children, &tf, &inst, &run, args.action)?;
     }
@@ -115,7 +113,7 @@ fn prepare_step(children: &Children, tf: &Terraform, step: &Step, budget: Durati
     let mut backoff = Backoff::new(budget);
     loop {
         let mut output = Vec::new();
-        let status = run_merged(children, tf.command(step), |line| {
+        let status = tf.run_lines(children, step, |line| {
             output.extend_from_slice(line);
             output.push(b'\n');
         })?;
@@ -149,10 +147,13 @@ pub struct Prepared {
     pub plugin_dir: Option<PluginDir>,
     /// The rendered tree's digest (an input of init, see [`InitGate`]).
     pub rendered: String,
+    /// Sensitive input values terraform gets (see [`Inputs`]), to hide.
+    pub secrets: Secrets,
 }
 
 /// Syncs the rendered tree, writes the CLI config, the plugin directory and
-/// the inputs file.
+/// the inputs file. Refuses a `secret_env` variable that is not declared
+/// sensitive (before any terraform runs).
 pub fn prepare(
     located: &Located,
     inst: &Instance,
@@ -160,17 +161,24 @@ pub fn prepare(
     kind: digest::RunKind,
 ) -> Result<Prepared> {
     let rendered = run.sync_rendered(&located.rendered(inst)?)?;
+    variables::check_secret_env(inst, &run.path)?;
     run.write_cli_config()?;
     let plugin_dir = prepare_plugin_dir(located, inst, run)?;
     let inputs = match kind.action {
         Action::Plan | Action::Apply => inputs::write_inputs(located, inst, run, Missing::Fail)?,
         Action::Destroy => inputs::write_inputs(located, inst, run, Missing::KeepPrevious)?,
-        Action::Output => String::new(),
+        // Not rewritten (and not in the digest): output reads no variable,
+        // but what it prints may hold the values.
+        Action::Output => Inputs {
+            text: String::new(),
+            secrets: inputs::previous_inputs(run)?.secrets,
+        },
     };
     Ok(Prepared {
-        digest: run_digest(located, inst, kind, &rendered, &inputs)?,
+        digest: run_digest(located, inst, kind, &rendered, &inputs.text)?,
         rendered,
         plugin_dir,
+        secrets: inputs.secrets,
     })
 }
 

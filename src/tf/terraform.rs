@@ -18,6 +18,7 @@ use crate::backend::state_lock::StateLockTimeout;
 use crate::backend::{self, saved, Backend};
 use crate::lock::Lock;
 use crate::manifest::Instance;
+use crate::redact::Secrets;
 use crate::tf_env::{self, Scope};
 
 /// How the run is driven: one instance at a terminal, or many unattended.
@@ -47,6 +48,9 @@ pub struct Terraform<'l> {
     pub env: Vec<(OsString, OsString)>,
     /// The instance's backend (the rendered `backend.tf.json`).
     pub backend: Option<Backend>,
+    /// The secret values this terraform is given: hidden in everything
+    /// captured of it (see [`super::capture`]).
+    pub(super) secrets: Secrets,
     /// The instance lock, inherited by every terraform (see [`Terraform::command`]).
     lock: &'l Lock,
 }
@@ -56,14 +60,36 @@ impl<'l> Terraform<'l> {
     /// a `secret_env` variable is not set in our environment.
     pub fn new(binary: &Path, run: &RunDir, inst: &Instance, lock: &'l Lock) -> Result<Self> {
         let mut env = run.terraform_env(inst);
-        env.extend(secret_env(inst)?);
+        let secret = secret_env(inst)?;
+        let mut secrets = Secrets::new();
+        for (_, value) in &secret {
+            secrets.add(value.as_encoded_bytes());
+        }
+        env.extend(secret);
         Ok(Terraform {
             binary: binary.to_path_buf(),
             run: run.clone(),
             env,
             backend: Backend::read(&run.path)?,
+            secrets,
             lock,
         })
+    }
+
+    /// Adds secret values terraform gets another way (sensitive inputs).
+    pub fn with_secrets(mut self, more: &Secrets) -> Self {
+        self.add_secrets(more);
+        self
+    }
+
+    /// Adds secret values learnt while running (a saved plan's sensitive values).
+    pub fn add_secrets(&mut self, more: &Secrets) {
+        self.secrets.extend(more);
+    }
+
+    /// Every secret value hidden in what is captured of this terraform.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     /// Puts the Go GC `settings` ([`crate::go_runtime`]) first: the
@@ -84,7 +110,10 @@ impl<'l> Terraform<'l> {
     /// util-linux `flock(1)`: the lock is free only once terraform (and
     /// whatever it started) has exited, even if the runner was killed. It
     /// runs with umask 077, so state, plans and backups it writes are private.
-    pub fn command(&self, step: &Step) -> Command {
+    ///
+    /// Private to `tf`: every run goes through [`super::capture`], which
+    /// hides the secrets in what terraform prints.
+    pub(super) fn command(&self, step: &Step) -> Command {
         let mut cmd = Command::new(&self.binary);
         tf_env::sanitize_from_process(&mut cmd, Scope::Run);
         if self.is_pg() {
@@ -161,6 +190,18 @@ fn operation(step: &str) -> &str {
         "init" | "workspace" => "init",
         other => other,
     }
+}
+
+/// The `secret_env` values of `inst` that are set in our environment (the
+/// values a fleet run's hooks could print too).
+pub fn secret_env_values(inst: &Instance) -> Secrets {
+    let mut secrets = Secrets::new();
+    for name in inst.secret_env.values() {
+        if let Some(value) = std::env::var_os(name) {
+            secrets.add(value.as_encoded_bytes());
+        }
+    }
+    secrets
 }
 
 /// `TF_VAR_<variable>` for each `secret_env` entry, read from our environment.

@@ -70,3 +70,12 @@ component_paths_test = analysistest.make(
         "paths": attr.string_list(mandatory = True, doc = "The module paths, in any order."),
     },
 )
+
+def _accepted_impl(ctx):
+    env = analysistest.begin(ctx)
+    target = analysistest.target_under_test(env)
+    asserts.true(env, target != None, "the target under test analyses")
+    return analysistest.end(env)
+
+# The target under test analyses without failing (a negative of refused_test: nothing is refused).
+accepted_test = analysistest.make(_accepted_impl)

@@ -45,9 +45,24 @@ pub struct ProviderConfig {
 /// Environment variable giving the token when the provider block does not.
 pub const TOKEN_ENV: &str = "FLEETTEST_TOKEN";
 
+/// Prefix of a token the provider refuses, echoing it in its error.
+pub const REVOKED_PREFIX: &str = "revoked-";
+
 /// Like a cloud provider without credentials, refuses to configure without a
 /// token: proof, in the build check's tests, that a mock plan configures nothing.
+/// A token starting with [`REVOKED_PREFIX`] is refused with the token in the
+/// message, as some providers do: terraform prints it in clear (fleet must not).
 fn check_token(diags: &mut Diagnostics, token: &Value<String>) -> Option<()> {
+    if let Value::Value(t) = token {
+        if t.starts_with(REVOKED_PREFIX) {
+            diags.error(
+                "fleettest: the token was refused",
+                format!("token {t:?} is revoked"),
+                AttributePath::new("token"),
+            );
+            return None;
+        }
+    }
     let configured = matches!(token, Value::Value(t) if !t.is_empty());
     let from_env = std::env::var(TOKEN_ENV).is_ok_and(|t| !t.is_empty());
     if configured || from_env {

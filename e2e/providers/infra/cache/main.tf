@@ -21,8 +21,15 @@ variable "apply_delay_ms" {
   default = 0
 }
 
+# cache-secret reads it from the environment (secret_env).
+variable "token" {
+  type      = string
+  sensitive = true
+  default   = "e2e-not-a-secret"
+}
+
 provider "fleettest" {
-  token          = "e2e-not-a-secret"
+  token          = var.token
   apply_delay_ms = var.apply_delay_ms
 }
 

@@ -12,6 +12,12 @@ variable "token_ttl" {
 variable "db_password" {
   type      = string
   sensitive = true
+  # Terraform shows the value when this fails (`var.db_password is "..."`):
+  # fleet hides it.
+  validation {
+    condition     = length(var.db_password) >= 16
+    error_message = "The password must have at least 16 characters."
+  }
 }
 
 resource "terraform_data" "database" {
