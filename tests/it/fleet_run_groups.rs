@@ -377,7 +377,7 @@ fn a_hook_owed_when_the_runner_was_killed_runs_on_resume() {
     let script = fs::read_to_string(&hook).unwrap().replace(
         "echo flushing the caches\n",
         &format!(
-            "echo flushing the caches\ntimeout 60 sh -c 'while [ -e {m}/hold ]; do sleep 0.05; done'\n"
+            "echo flushing the caches\ntouch {m}/hook.holding\ntimeout 60 sh -c 'while [ -e {m}/hold ]; do sleep 0.05; done'\n"
         ),
     );
     fs::write(&hook, script).unwrap();
@@ -391,8 +391,9 @@ fn a_hook_owed_when_the_runner_was_killed_runs_on_resume() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Past `hook.runs`: the killed run's hook has counted itself.
     wait_for_file(
-        &fleet.marker("hook.start"),
+        &fleet.marker("hook.holding"),
         std::time::Duration::from_secs(120),
     );
     child.kill().unwrap();
