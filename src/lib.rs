@@ -30,6 +30,7 @@
 //! - [`scratch_dir`]: private temporary directories removed on drop.
 //! - [`cmd`]: the command-line layer: one file per subcommand (clap lives only here).
 
+pub mod affected;
 pub mod archive;
 pub mod backend;
 pub mod check;
@@ -43,6 +44,7 @@ pub mod keyed_tag;
 pub mod label;
 pub mod lock;
 pub mod lock_file;
+pub mod locked_command;
 pub mod manifest;
 pub mod module_files;
 pub mod plugin_dir;
@@ -51,6 +53,7 @@ pub mod process;
 pub mod provider_package;
 pub mod redact;
 pub mod render;
+pub mod report;
 pub mod run;
 pub mod schedule;
 pub mod scratch_dir;

@@ -12,11 +12,9 @@
 //! `<lock>.holder` (diagnostic only) so a waiter can say who it waits for.
 
 mod child;
-mod command;
 mod holder;
 pub mod netfs;
 mod open;
-mod run_locked;
 pub mod set;
 mod table;
 
@@ -29,9 +27,7 @@ use anyhow::Result;
 use crate::error::Failure;
 
 pub use child::{share_fd_with_child, terminate_with_parent};
-pub use command::lock_command;
 pub use holder::{describe as describe_holder, program_name};
-pub use run_locked::{run_locked_command, RunLockedOptions};
 
 const MAX_BACKOFF: Duration = Duration::from_millis(25);
 
@@ -159,15 +155,6 @@ impl Lock {
     pub fn path(&self) -> &Path {
         &self.path
     }
-}
-
-/// A child's exit status as a shell would report it.
-pub fn exit_status_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(1)
 }
 
 #[cfg(test)]

@@ -166,33 +166,12 @@ fn replace_link(link: &Path, target: &Path) -> Result<()> {
     fsutil::replace_symlink(link, target)
 }
 
-/// `FLEET_STORE`, else `$HOME/.cache/rules_fleet/store` (the home directory
-/// from the password database when Bazel gives the action no `HOME`).
-pub fn default_store() -> Result<PathBuf> {
-    if let Some(store) = std::env::var_os("FLEET_STORE").filter(|s| !s.is_empty()) {
-        return Ok(PathBuf::from(store));
-    }
-    let home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
-        .or_else(home_from_passwd)
-        .ok_or_else(|| {
-            usage("variant_build: no HOME to place the tools store in; set --action_env=FLEET_STORE=/abs/dir")
-        })?;
-    Ok(home.join(".cache/rules_fleet/store"))
-}
-
-fn home_from_passwd() -> Option<PathBuf> {
-    use std::ffi::CStr;
-    use std::os::unix::ffi::OsStrExt;
-    // SAFETY: getpwuid returns null or a pointer into static storage, read
-    // at once; fleet reads no other passwd entry concurrently.
-    unsafe {
-        let entry = libc::getpwuid(libc::geteuid());
-        if entry.is_null() || (*entry).pw_dir.is_null() {
-            return None;
-        }
-        let dir = CStr::from_ptr((*entry).pw_dir).to_bytes();
-        (!dir.is_empty()).then(|| PathBuf::from(std::ffi::OsStr::from_bytes(dir)))
-    }
+/// The default store ([`crate::store::default_dir`]), with a hint for the
+/// Bazel action that has no environment to place it from.
+fn default_store() -> Result<PathBuf> {
+    crate::store::default_dir().map_err(|e| {
+        usage(format!(
+            "variant_build: {e:#}; set --action_env=FLEET_STORE=/abs/dir"
+        ))
+    })
 }

@@ -16,9 +16,9 @@
 
 mod providers;
 mod report;
-pub mod scrub;
-pub mod sensitive;
-pub mod tfvars;
+mod scrub;
+mod sensitive;
+mod tfvars;
 pub mod undeclared;
 mod workdir;
 

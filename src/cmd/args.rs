@@ -63,7 +63,8 @@ pub struct LocationArgs {
     #[command(flatten)]
     pub lock_timeout: LockTimeoutArg,
     /// The machine-wide store provider packages are unpacked into, once
-    /// (default: $FLEET_STORE, else ~/.cache/rules_fleet/store).
+    /// (default: $FLEET_STORE, else $XDG_CACHE_HOME/rules_fleet/store, else
+    /// ~/.cache/rules_fleet/store).
     #[arg(long)]
     pub store: Option<PathBuf>,
 }

@@ -20,5 +20,5 @@ pub struct LockArgs {
 }
 
 pub fn run(args: LockArgs) -> Result<i32> {
-    crate::lock::lock_command(&args.path, args.lock_timeout.duration()?, &args.command)
+    crate::locked_command::lock_command(&args.path, args.lock_timeout.duration()?, &args.command)
 }

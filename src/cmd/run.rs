@@ -6,8 +6,8 @@ use anyhow::Result;
 use clap::Args;
 
 use super::args::{one_of, LocationArgs};
+use crate::report::console::OutputMode;
 use crate::run::ci::CiOptions;
-use crate::run::output::OutputMode;
 use crate::run::{run_command, RunOptions};
 use crate::tf::Action;
 

@@ -6,7 +6,7 @@ use anyhow::Result;
 use clap::Args;
 
 use super::args::LockTimeoutArg;
-use crate::lock::{run_locked_command, RunLockedOptions};
+use crate::locked_command::{run_locked_command, RunLockedOptions};
 
 #[derive(Args, Debug)]
 pub struct RunLockedArgs {

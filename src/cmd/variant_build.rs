@@ -28,7 +28,8 @@ pub struct VariantBuildArgs {
     /// `shared`: the file holding the archive's sha256.
     #[arg(long)]
     pub digest: Option<PathBuf>,
-    /// `shared`: the store (default: FLEET_STORE, else ~/.cache/rules_fleet/store).
+    /// `shared`: the store (default: FLEET_STORE, else
+    /// $XDG_CACHE_HOME/rules_fleet/store, else ~/.cache/rules_fleet/store).
     #[arg(long)]
     pub store: Option<PathBuf>,
     /// Where the tool finds its tools (a symlink, replaced atomically).

@@ -26,22 +26,6 @@ mod slot;
 
 pub use slot::Slot;
 
-/// Where the machine-wide store lives: `$FLEET_STORE`, else
-/// `$XDG_CACHE_HOME/rules_fleet/store`, else `~/.cache/rules_fleet/store`.
-pub fn default_store_dir() -> Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("FLEET_STORE").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .ok_or_else(|| {
-            anyhow::anyhow!("cannot place the fleet store: set FLEET_STORE (or HOME)")
-        })?;
-    Ok(cache.join("rules_fleet").join("store"))
-}
-
 /// A plugin directory ready for `terraform init -plugin-dir`, with the store
 /// versions it links to pinned (gc keeps them) while this value lives.
 pub struct PluginDir {

@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::affected::{Affected, HeadInstance};
-use super::base_build::{identities_at, manifest_identities, BazelCommand};
-use super::interruptible::Interrupt;
-use super::report::{Report, Status};
-use super::summary_md::{self, MdInstance, MdRun};
+use crate::affected::base_build::{identities_at, manifest_identities, BazelCommand};
+use crate::affected::{Affected, HeadInstance};
 use crate::error::{usage, ExitCode};
 use crate::manifest::Manifest;
+use crate::process::interruptible::Interrupt;
+use crate::report::markdown::{self, MdInstance, MdRun};
+use crate::report::{Report, Status};
 use crate::tf::Action;
 
 /// CI options of `fleet run` (all off by default).
@@ -148,7 +148,7 @@ pub fn write_summary(path: &Path, report: &Report, manifest: &Manifest) -> Resul
                     .as_ref()
                     .and_then(|l| std::fs::read_to_string(l).ok())
                     .unwrap_or_default();
-                summary_md::error_lines(&log, r.reason.as_deref())
+                markdown::error_lines(&log, r.reason.as_deref())
             } else {
                 vec![]
             };
@@ -170,8 +170,8 @@ pub fn write_summary(path: &Path, report: &Report, manifest: &Manifest) -> Resul
         affected: report.affected.as_ref(),
         names: &names,
     };
-    let text = summary_md::render(&run, summary_md::COMMENT_LIMIT);
+    let text = markdown::render(&run, markdown::COMMENT_LIMIT);
     crate::fsutil::check_replaceable(path, "summary")?;
-    crate::tf::private::write_file(path, text.as_bytes(), true)
+    crate::fsutil::private::write_file(path, text.as_bytes(), true)
         .with_context(|| format!("writing summary {}", path.display()))
 }

@@ -4,13 +4,13 @@
 
 use std::time::SystemTime;
 
-use super::hook::HookResult;
-use super::job::JobResult;
-use super::outcome::Outcome;
-use super::progress::Progress;
-use super::report::Status;
-use super::scheduler::{Event, Node, RunState, Scheduler};
-use super::signals::Received;
+use crate::report::groups::HookResult;
+use crate::report::Status;
+use crate::run::job::JobResult;
+use crate::run::outcome::Outcome;
+use crate::run::progress::Progress;
+use crate::run::scheduler::{Event, Node, RunState, Scheduler};
+use crate::run::signals::Received;
 
 impl Scheduler {
     pub(super) fn on_event(&self, event: Event, run: &mut RunState, progress: &mut Progress) {
@@ -39,7 +39,7 @@ impl Scheduler {
             _ => SystemTime::now(),
         };
         let failed = result.status == Status::Failed;
-        let changed = super::outcome::changed(result.resources);
+        let changed = crate::run::outcome::changed(result.resources);
         run.schedule
             .finished(i, result.status == Status::Succeeded, changed);
         self.announce_done(i, &result, started, &run.nodes, run.total);

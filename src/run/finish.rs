@@ -5,14 +5,15 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use super::groups_report::{self, GroupReport};
-use super::output::Console;
-use super::progress::{self, Progress};
-use super::report::{self, Counts, InstanceReport, Report, Status};
-use super::scheduler::Finish;
-use super::select::Selection;
-use super::{ci, summary, RunOptions};
+use super::{ci, RunOptions};
 use crate::error::ExitCode;
+use crate::report::console::Console;
+use crate::report::groups::{self, GroupReport};
+use crate::report::table;
+use crate::report::{self, Counts, InstanceReport, Report, Status};
+use crate::run::progress::{self, Progress};
+use crate::run::scheduler::Finish;
+use crate::run::select::Selection;
 use crate::tf::locate::Located;
 use crate::tf::Action;
 
@@ -37,7 +38,7 @@ pub(super) fn conclude(run: &RunContext, finish: Finish, progress: &mut Progress
     let counts = Report::count(&instances);
     let manifest = &run.located.manifest;
     let labels: Vec<String> = manifest.instances.iter().map(|i| i.label.clone()).collect();
-    let group_reports = groups_report::build(
+    let group_reports = groups::build(
         &manifest.groups,
         &finish.schedule,
         &labels,
@@ -96,7 +97,7 @@ fn tell(run: &RunContext, group_reports: &[GroupReport], progress: &mut Progress
     let console = run.console;
     print_summary(console, &progress.report);
     if !group_reports.is_empty() {
-        console.block(groups_report::summary_lines(group_reports).trim_end());
+        console.block(groups::summary_lines(group_reports).trim_end());
     }
     if let Some(e) = progress.error.take() {
         console.block(&format!(
@@ -144,10 +145,10 @@ fn closing_line(run: &RunContext, progress: &Progress) -> String {
 }
 
 fn print_summary(console: &Console, report: &Report) {
-    let rows: Vec<summary::Row> = report
+    let rows: Vec<table::Row> = report
         .instances
         .iter()
-        .map(|r| summary::Row {
+        .map(|r| table::Row {
             name: r.name.clone(),
             result: if r.reused {
                 "succeeded (earlier run)".into()
@@ -161,6 +162,6 @@ fn print_summary(console: &Console, report: &Report) {
         .collect();
     console.block(&format!(
         "\n{}",
-        summary::table(&rows, report.action == Action::Plan)
+        table::table(&rows, report.action == Action::Plan)
     ));
 }

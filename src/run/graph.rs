@@ -16,9 +16,6 @@ pub struct Graph {
     pub nodes: Vec<usize>,
     /// `before[i]`: nodes that must succeed before manifest index `i` starts.
     pub before: Vec<Vec<usize>>,
-    /// `height[i]`: length of the longest chain waiting on `i` (scheduling
-    /// priority: long chains start first).
-    pub height: Vec<usize>,
 }
 
 /// Fails with exit 4 when the manifest's dependencies have a cycle.
@@ -114,31 +111,9 @@ impl Graph {
             list.sort_unstable();
             list.dedup();
         }
-        let mut after = vec![Vec::new(); n];
-        for (node, list) in before.iter().enumerate() {
-            for &dep in list {
-                after[dep].push(node);
-            }
-        }
-        let mut height = vec![usize::MAX; n];
-        fn measure(i: usize, after: &[Vec<usize>], height: &mut [usize]) -> usize {
-            if height[i] == usize::MAX {
-                let h = after[i]
-                    .iter()
-                    .map(|&j| 1 + measure(j, after, height))
-                    .max()
-                    .unwrap_or(0);
-                height[i] = h;
-            }
-            height[i]
-        }
-        for &node in selected {
-            measure(node, &after, &mut height);
-        }
         Graph {
             nodes: selected.iter().copied().collect(),
             before,
-            height,
         }
     }
 }
@@ -191,7 +166,6 @@ mod tests {
         let selected: BTreeSet<usize> = [0, 2].into();
         let g = Graph::build(&m, &selected, false);
         assert_eq!(g.before[2], vec![0]);
-        assert_eq!(g.height[0], 1);
         let g = Graph::build(&m, &selected, true);
         assert_eq!(g.before[0], vec![2]);
         assert!(g.before[2].is_empty());

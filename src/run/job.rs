@@ -12,24 +12,25 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 
-use super::changes::PlanChanges;
-use super::output::{Console, OutputMode};
-use super::plan_show;
-use super::report::Status;
-use super::steps::StepTiming;
-use super::summary::{self, Resources};
 use crate::backend::failure::BackendFailure;
 use crate::backend::serial::Backoff;
 use crate::error::{exit_code_of, ExitCode};
-use crate::lock::{exit_status_code, Lock};
+use crate::lock::Lock;
 use crate::manifest::Instance;
 use crate::plugin_dir::PluginDir;
+use crate::process::exit_status_code;
 use crate::process::Children;
 use crate::redact::Secrets;
+use crate::report::console::{Console, OutputMode};
+use crate::report::steps::StepTiming;
+use crate::report::Status;
 use crate::tf::init_gate::InitGate;
 use crate::tf::inputs;
 use crate::tf::locate::Located;
 use crate::tf::outputs::{self, OutputsToSave};
+use crate::tf::plan_changes::PlanChanges;
+use crate::tf::plan_show;
+use crate::tf::resources::{self, Resources};
 use crate::tf::rundir::RunDir;
 use crate::tf::single::prepare;
 use crate::tf::terraform::{self, Mode, Step, Terraform};
@@ -200,7 +201,7 @@ impl<'a> Job<'a> {
 
     fn run(&mut self) -> JobResult {
         let log_path = self.run.log_file(self.env.action.as_str());
-        match crate::tf::private::create_file(&log_path) {
+        match crate::fsutil::private::create_file(&log_path) {
             Ok(file) => self.log = Some(BufWriter::new(file)),
             Err(e) => {
                 return JobResult::new(
@@ -404,7 +405,8 @@ impl<'a> Job<'a> {
                 let _ = log.write_all(b"\n");
             }
             if main {
-                if let Some(found) = summary::parse_line(&String::from_utf8_lossy(line), planned) {
+                if let Some(found) = resources::parse_line(&String::from_utf8_lossy(line), planned)
+                {
                     resources = Some(found);
                 }
                 if stream {
@@ -524,7 +526,7 @@ impl<'a> Job<'a> {
         self.shown = self.secrets.scrub(&self.shown).into_owned();
         if let Ok(text) = std::fs::read(log) {
             if let Cow::Owned(clean) = self.secrets.scrub(&text) {
-                if let Err(e) = crate::tf::private::write_file(log, &clean, false) {
+                if let Err(e) = crate::fsutil::private::write_file(log, &clean, false) {
                     self.shown.extend_from_slice(
                         format!("fleet: scrubbing {}: {e:#}\n", log.display()).as_bytes(),
                     );

@@ -2,36 +2,24 @@
 //! order, at most N at a time, with readable output, a summary table and a
 //! JSON report.
 //!
-//! [`graph`] orders the instances, [`scheduler`] runs them through [`job`],
-//! [`output`] prints, [`summary`] and [`report`] record, [`signals`] and
-//! [`process`] make sure no terraform outlives an interrupted run.
+//! Orchestration only: [`graph`] orders the instances, [`scheduler`] runs
+//! them through [`job`] (and run groups through [`groups`]), [`progress`]
+//! keeps the report current. What is shown and recorded lives in
+//! [`crate::report`], which instances a change affects in [`crate::affected`],
+//! terraform's command lines and output parsers in [`crate::tf`].
 
-pub mod affected;
-pub mod affected_worktree;
-pub mod base_build;
-pub mod changes;
 pub mod ci;
 mod events;
 mod finish;
-pub mod graph;
-mod group_steps;
-pub mod groups;
-pub mod groups_report;
-pub mod hook;
-pub mod interruptible;
-pub mod job;
-pub mod outcome;
-pub mod output;
-pub mod plan_show;
-pub mod progress;
-pub mod report;
-pub mod resume;
-pub mod scheduler;
+mod graph;
+mod groups;
+mod job;
+mod outcome;
+mod progress;
+mod resume;
+mod scheduler;
 mod select;
 mod start;
-pub mod steps;
-pub mod summary;
-pub mod summary_md;
 
 use crate::process::{self, signals};
 
@@ -43,10 +31,10 @@ use std::time::SystemTime;
 use anyhow::Result;
 
 use crate::redact::Secrets;
+use crate::report::console::OutputMode;
 use crate::tf::digest::RunKind;
 use crate::tf::locate::Located;
 use crate::tf::{Action, Locations};
-use output::OutputMode;
 use process::Children;
 use scheduler::Scheduler;
 

@@ -2,9 +2,9 @@
 
 use std::time::SystemTime;
 
-use super::job::JobResult;
-use super::report::{InstanceReport, Status};
-use super::summary::Resources;
+use crate::report::{InstanceReport, Status};
+use crate::run::job::JobResult;
+use crate::tf::resources::Resources;
 
 /// Whether a run changed something (an apply's or destroy's counts): what
 /// makes a group's `on_change` hook due.

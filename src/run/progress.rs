@@ -11,8 +11,8 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use super::outcome::Outcome;
-use super::report::{self, InstanceReport, Report, Status};
+use crate::report::{self, InstanceReport, Report, Status};
+use crate::run::outcome::Outcome;
 use crate::tf::locate::Located;
 
 pub struct Progress {
@@ -198,7 +198,7 @@ pub fn instance_report(
             digest: result.digest.clone(),
             changes: result.plan_changes.as_ref().map(|c| c.has_changes()),
             resource_changes: result.plan_changes.clone(),
-            terraform_processes: Some(super::steps::terraform_processes(&result.steps)),
+            terraform_processes: Some(crate::report::steps::terraform_processes(&result.steps)),
             init_skipped: result.init_skipped,
             steps: result.steps.clone(),
             ..base

@@ -12,9 +12,9 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use super::graph::Graph;
-use super::report::{InstanceReport, Report, Status};
 use crate::error::usage;
+use crate::report::{InstanceReport, Report, Status};
+use crate::run::graph::Graph;
 use crate::schedule::Schedule;
 use crate::tf::digest::RunKind;
 use crate::tf::locate::Located;

@@ -8,15 +8,15 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::graph::Graph;
-use super::groups_report;
-use super::hook::HookResult;
-use super::job::{run_job, JobEnv, JobResult};
-use super::outcome::Outcome;
-use super::progress::Progress;
-use super::report::{InstanceReport, Status};
-use super::signals::Received;
 use crate::manifest::Group;
+use crate::report::groups;
+use crate::report::groups::HookResult;
+use crate::report::{InstanceReport, Status};
+use crate::run::graph::Graph;
+use crate::run::job::{run_job, JobEnv, JobResult};
+use crate::run::outcome::Outcome;
+use crate::run::progress::Progress;
+use crate::run::signals::Received;
 use crate::schedule::Schedule;
 
 /// What job threads and the signal thread tell the scheduler.
@@ -257,7 +257,7 @@ impl Scheduler {
             text.push_str(&format!(", {waiting} waiting for locks"));
         }
         text.push_str(&format!("  [{:.0}s]", t0.elapsed().as_secs_f64()));
-        let groups = groups_report::status_text(&self.groups, schedule);
+        let groups = groups::status_text(&self.groups, schedule);
         if !groups.is_empty() {
             text.push_str(&format!("  [{groups}]"));
         }

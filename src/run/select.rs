@@ -7,11 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::affected::Affected;
-use super::interruptible::Interrupt;
-use super::{ci, report, RunOptions, DEFAULT_PARALLELISM};
+use super::{ci, RunOptions, DEFAULT_PARALLELISM};
+use crate::affected::Affected;
 use crate::error::usage;
 use crate::manifest::Manifest;
+use crate::process::interruptible::Interrupt;
+use crate::report;
 use crate::tf::locate::Located;
 use crate::tf::Action;
 

@@ -9,15 +9,15 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use super::interruptible::Interrupt;
-use super::output::Console;
-use super::progress::Progress;
-use super::report::{self, Report};
-use super::resume::Resumed;
-use super::scheduler::Event;
-use super::select::{ResumePoint, Selection};
 use super::{signals, RunOptions};
 use crate::error::ExitCode;
+use crate::process::interruptible::Interrupt;
+use crate::report::console::Console;
+use crate::report::{self, Report};
+use crate::run::progress::Progress;
+use crate::run::resume::Resumed;
+use crate::run::scheduler::Event;
+use crate::run::select::{ResumePoint, Selection};
 use crate::schedule::Schedule;
 use crate::tf::locate::Located;
 use crate::tf::Action;

@@ -9,8 +9,8 @@
 //! when they finish. The same model is what the property tests exercise over
 //! random group trees, so the runner cannot drift from what they check.
 
-pub mod shape;
-pub mod state;
+mod shape;
+mod state;
 
 pub use shape::Shape;
 pub use state::{Schedule, Step};

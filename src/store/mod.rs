@@ -33,12 +33,14 @@ use crate::error::unsafe_input;
 use crate::fsutil;
 use crate::lock::{Lock, Mode};
 
+mod default_dir;
 mod digest_index;
 mod extract;
 mod gc;
 mod links;
 mod verify;
 
+pub use default_dir::default_dir;
 pub use gc::GcReport;
 
 /// Schema of version manifests.

@@ -20,7 +20,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::private;
+use crate::fsutil::private;
 
 /// The record's file name in the run directory.
 pub const INIT_RECORD: &str = ".fleet-init.json";

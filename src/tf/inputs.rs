@@ -11,10 +11,10 @@ use anyhow::{anyhow, Context, Result};
 use serde_json::{Map, Value};
 
 use super::locate::Located;
-use super::private;
 use super::rundir::RunDir;
 use super::variables;
 use crate::error::unsafe_input;
+use crate::fsutil::private;
 use crate::manifest::Instance;
 use crate::redact::Secrets;
 

@@ -6,18 +6,20 @@
 //! upstream outputs in, [`terraform`] builds terraform's command lines and
 //! [`capture`] runs them, hiding secret values in what they print.
 
-pub mod capture;
+mod capture;
 pub mod digest;
 pub mod init_gate;
-pub mod init_record;
+mod init_record;
 pub mod inputs;
 pub mod locate;
 pub mod outputs;
-pub mod private;
+pub mod plan_changes;
+pub mod plan_show;
+pub mod resources;
 pub mod rundir;
 pub mod single;
 pub mod terraform;
-pub mod variables;
+mod variables;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -77,7 +79,8 @@ pub struct Locations {
     /// How long to wait for an instance's run-directory lock.
     pub lock_timeout: Duration,
     /// The machine-wide store provider packages are unpacked into, once
-    /// (default: $FLEET_STORE, else ~/.cache/rules_fleet/store).
+    /// (default: $FLEET_STORE, else $XDG_CACHE_HOME/rules_fleet/store, else
+    /// ~/.cache/rules_fleet/store).
     pub store: Option<PathBuf>,
 }
 

@@ -8,7 +8,7 @@ use anyhow::{anyhow, Result};
 use super::inputs;
 use super::rundir::RunDir;
 use super::terraform::{self, Terraform};
-use crate::lock::exit_status_code;
+use crate::process::exit_status_code;
 use crate::process::Children;
 
 /// What saving the outputs needs to know about one applied instance.

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::digest::TreeHasher;
-use super::private;
 use crate::error::unsafe_input;
+use crate::fsutil::private;
 use crate::manifest::Instance;
 
 /// Names the runner owns at the top of a run directory; a rendered tree may

@@ -18,9 +18,10 @@ use super::variables;
 use super::{Action, TfOptions};
 use crate::backend::failure::BackendFailure;
 use crate::backend::serial::Backoff;
-use crate::lock::{exit_status_code, Lock};
+use crate::lock::Lock;
 use crate::manifest::Instance;
 use crate::plugin_dir::{self, PluginDir};
+use crate::process::exit_status_code;
 use crate::process::signals;
 use crate::process::Children;
 use crate::redact::Secrets;
@@ -227,7 +228,7 @@ fn prepare_plugin_dir(
     }
     let store = match &located.store {
         Some(dir) => dir.clone(),
-        None => plugin_dir::default_store_dir()?,
+        None => crate::store::default_dir()?,
     };
     plugin_dir::prepare(
         &inst.providers,

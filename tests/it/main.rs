@@ -4,6 +4,7 @@
 mod common;
 
 mod check_instance;
+mod default_store;
 mod extract_crash;
 mod extract_digest;
 mod extract_hostile;

@@ -4,7 +4,7 @@
 
 pub mod conn;
 pub mod holder;
-pub mod wire;
+mod wire;
 
 use anyhow::Result;
 

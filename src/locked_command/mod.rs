@@ -1,8 +1,15 @@
+//! Commands run under locks: `fleet lock -- CMD` (here) and `fleet
+//! run-locked` ([`run_locked`]).
+//!
 //! `fleet lock -- CMD`: CMD inherits the locked descriptor, so the lock is
 //! released only when CMD (and anything it passed the fd to) has exited.
 //! SIGINT, SIGTERM and SIGHUP sent to fleet are forwarded to CMD while fleet
 //! keeps waiting for it; if fleet is SIGKILLed, CMD gets SIGTERM and still
 //! holds the lock until it exits.
+
+mod run_locked;
+
+pub use run_locked::{run_locked_command, RunLockedOptions};
 
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -12,7 +19,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use super::{exit_status_code, share_fd_with_child, terminate_with_parent, Lock};
+use crate::lock::{share_fd_with_child, terminate_with_parent, Lock};
+use crate::process::exit_status_code;
 
 const FORWARDED: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 

@@ -6,16 +6,17 @@ use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::hook::{run_hook, HookCall, HookResult};
-use super::outcome::Outcome;
-use super::progress::{self, Progress};
-use super::report::Status;
-use super::scheduler::{Event, Node, Scheduler};
+use crate::report::groups::HookResult;
+use crate::report::Status;
+use crate::run::groups::hook::{run_hook, HookCall};
+use crate::run::outcome::Outcome;
+use crate::run::progress::{self, Progress};
+use crate::run::scheduler::{Event, Node, Scheduler};
 use crate::schedule::Step;
 
 impl Scheduler {
     /// Performs what the model decided.
-    pub(super) fn apply_steps(
+    pub(in crate::run) fn apply_steps(
         &self,
         steps: Vec<Step>,
         nodes: &mut BTreeMap<usize, Node>,
@@ -108,7 +109,7 @@ impl Scheduler {
     }
 
     /// Prints a hook's end like an instance's.
-    pub(super) fn announce_hook(&self, g: usize, r: &HookResult) {
+    pub(in crate::run) fn announce_hook(&self, g: usize, r: &HookResult) {
         let secs = r
             .ended
             .duration_since(r.started)

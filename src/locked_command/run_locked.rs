@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::command::spawn_and_wait;
-use super::set::LockSet;
+use super::spawn_and_wait;
 use crate::error::usage;
+use crate::lock::set::LockSet;
 use crate::private_dir::PrivateDirs;
 
 /// What `fleet run-locked` runs, under which locks, with which private directories.

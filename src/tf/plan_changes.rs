@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::summary::Resources;
+use crate::tf::resources::Resources;
 
 /// What terraform would do to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -1,11 +1,14 @@
 //! The bridge from a manifest (its `groups`, `exclusive` instances) and the
 //! run's graph to the scheduling model ([`crate::schedule`]).
 
+mod hook;
+mod steps;
+
 use anyhow::Result;
 
-use super::graph::Graph;
 use crate::error::unsafe_input;
 use crate::manifest::{GroupMode, Manifest};
+use crate::run::graph::Graph;
 use crate::schedule::{GroupSpec, Member, Mode, Schedule, Spec};
 use crate::tf::Action;
 

@@ -4,6 +4,9 @@
 //! everything that depends on them (`deps` and `inputs_from`, transitively).
 //! Instances only the base has are removed: listed, never destroyed.
 
+pub mod base_build;
+mod worktree;
+
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};

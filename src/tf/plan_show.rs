@@ -4,10 +4,10 @@
 use anyhow::{anyhow, Result};
 use serde_json::Value;
 
-use super::changes::PlanChanges;
-use crate::lock::exit_status_code;
+use crate::process::exit_status_code;
 use crate::process::Children;
 use crate::redact::Secrets;
+use crate::tf::plan_changes::PlanChanges;
 use crate::tf::terraform::{Step, Terraform};
 
 /// `terraform show -json <plan>`: the JSON holds values (sensitive ones

@@ -1,5 +1,5 @@
 use super::*;
-use crate::run::changes::{ChangeAction, ResourceChange};
+use crate::tf::plan_changes::{ChangeAction, ResourceChange};
 
 fn planned(name: &str, addresses: &[(&str, ChangeAction)]) -> MdInstance {
     let changes = PlanChanges {

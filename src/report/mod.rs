@@ -4,19 +4,25 @@
 //! started — `not_run`), to `<fleet root>/.reports/` (the one `--resume`
 //! reads by default) and to `--report FILE` when given.
 
+pub mod console;
+pub mod groups;
+pub mod markdown;
+pub mod steps;
+pub mod table;
+
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::affected::Affected;
-use super::changes::PlanChanges;
-use super::summary::Resources;
+use crate::affected::Affected;
 use crate::error::unsafe_input;
 use crate::fsutil;
+use crate::fsutil::private;
 use crate::manifest::REPORTS_DIR;
-use crate::tf::private;
+use crate::tf::plan_changes::PlanChanges;
+use crate::tf::resources::Resources;
 use crate::tf::Action;
 
 pub const SCHEMA: u32 = 1;
@@ -100,7 +106,7 @@ pub struct InstanceReport {
     pub init_skipped: Option<bool>,
     /// The steps it took and their times: `prepare` (fleet), then terraform's.
     #[serde(default)]
-    pub steps: Vec<super::steps::StepTiming>,
+    pub steps: Vec<crate::report::steps::StepTiming>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -134,7 +140,7 @@ pub struct Report {
     pub counts: Counts,
     pub instances: Vec<InstanceReport>,
     /// Run groups: members, limits, how they ended, the hook's run (the
-    /// entries are `groups_report::GroupReport`s; kept as JSON here so the
+    /// entries are `groups::GroupReport`s; kept as JSON here so the
     /// report does not depend on the groups' module).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<serde_json::Value>,

@@ -3,13 +3,27 @@
 //! live status line (`caches 2/3 running`).
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::hook::HookResult;
-use super::report::{self, Counts, InstanceReport, Report, Status};
 use crate::manifest::{Group, GroupMode};
+use crate::report::{self, Counts, InstanceReport, Report, Status};
 use crate::schedule::Schedule;
+
+/// How a hook run ended.
+#[derive(Debug, Clone)]
+pub struct HookResult {
+    pub status: Status,
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub log: Option<PathBuf>,
+    pub started: SystemTime,
+    pub ended: SystemTime,
+    /// What grouped output shows.
+    pub shown: Vec<u8>,
+}
 
 /// One group in the report.
 #[derive(Debug, Clone, Serialize, Deserialize)]

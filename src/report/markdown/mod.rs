@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::affected::Affected;
-use super::changes::PlanChanges;
-use super::summary::Resources;
+use crate::affected::Affected;
+use crate::tf::plan_changes::PlanChanges;
+use crate::tf::resources::Resources;
 
 /// GitHub refuses comments longer than this many characters.
 pub const COMMENT_LIMIT: usize = 65_536;
@@ -185,7 +185,7 @@ fn past(action: &str) -> &str {
 fn has_changes(inst: &MdInstance) -> Option<bool> {
     match (&inst.changes, &inst.resources) {
         (Some(c), _) => Some(c.has_changes()),
-        (None, Some(r)) => Some(super::changes::resources_changed(r)),
+        (None, Some(r)) => Some(crate::tf::plan_changes::resources_changed(r)),
         (None, None) => None,
     }
 }
@@ -362,8 +362,8 @@ fn strip_decoration(line: &str) -> String {
         .to_string()
 }
 
-mod markdown;
-pub use markdown::{code, fenced, html_code};
+mod escape;
+pub use escape::{code, fenced, html_code};
 
 #[cfg(test)]
 mod tests;

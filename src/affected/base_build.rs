@@ -5,7 +5,7 @@
 //! reads the same rc files); `--affected-bazel-arg` adds any other option.
 //! The worktree, its output base and its Bazel server are removed afterwards,
 //! whatever happened — a signal included; a runner killed outright leaves
-//! them to the next base build's sweep ([`super::affected_worktree`]). No
+//! them to the next base build's sweep ([`super::worktree`]). No
 //! git hook runs.
 
 use std::collections::BTreeMap;
@@ -15,10 +15,10 @@ use std::process::{Command, Stdio};
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use super::affected_worktree::{git_command, run_git, sweep_stale, Scratch};
-use super::interruptible::Interrupt;
+use super::worktree::{git_command, run_git, sweep_stale, Scratch};
 use crate::error::{unsafe_input, usage};
 use crate::label::Label;
+use crate::process::interruptible::Interrupt;
 
 /// How to run Bazel for the base build.
 pub struct BazelCommand {

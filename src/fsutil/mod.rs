@@ -1,6 +1,8 @@
 //! Small filesystem primitives for safe publication: unique staging names,
 //! atomic replace, durability, read-only trees.
 
+pub mod private;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};

@@ -12,27 +12,15 @@ use std::time::SystemTime;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::job::JobEnv;
-use super::output::OutputMode;
-use super::report::{InstanceReport, Status};
 use crate::error::unsafe_input;
+use crate::fsutil::private;
 use crate::label::Label;
-use crate::lock::exit_status_code;
+use crate::process::exit_status_code;
+use crate::report::console::OutputMode;
+use crate::report::groups::HookResult;
+use crate::report::{InstanceReport, Status};
+use crate::run::job::JobEnv;
 use crate::tf::locate::resolve_runfile;
-use crate::tf::private;
-
-/// How a hook run ended.
-#[derive(Debug, Clone)]
-pub struct HookResult {
-    pub status: Status,
-    pub reason: Option<String>,
-    pub exit_code: Option<i32>,
-    pub log: Option<PathBuf>,
-    pub started: SystemTime,
-    pub ended: SystemTime,
-    /// What grouped output shows.
-    pub shown: Vec<u8>,
-}
 
 /// What the hook needs to know of its group.
 pub struct HookCall {

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use super::interruptible::Interrupt;
 use crate::fsutil;
+use crate::process::interruptible::Interrupt;
 
 /// The name prefix of every base build's directory under `$TMPDIR`.
 pub const PREFIX: &str = "fleet-affected-";
@@ -45,10 +45,10 @@ impl Scratch {
         let random = fsutil::unique_suffix();
         let random = random.rsplit('.').next().unwrap_or("0");
         let root = std::env::temp_dir().join(format!("{PREFIX}{pid}-{started}-{random}"));
-        crate::tf::private::create_dir(&root)
+        crate::fsutil::private::create_dir(&root)
             .with_context(|| format!("creating {}", root.display()))?;
         let no_hooks = root.join("no-hooks");
-        crate::tf::private::create_dir(&no_hooks)?;
+        crate::fsutil::private::create_dir(&no_hooks)?;
         Ok(Scratch {
             bazel: bazel.to_string(),
             repo: repo.to_path_buf(),
