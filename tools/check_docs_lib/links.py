@@ -33,3 +33,16 @@ def problems(root, files):
             elif anchor and dest.endswith(".md") and anchor not in anchors(dest):
                 found.append(f"{name}: link to {target}: no heading with that anchor")
     return found
+
+
+_CODE_PATH = re.compile(r"`((?:src|tests|e2e|tools|rules|bench|docs)/[\w./-]*)`")
+
+
+def code_path_problems(root, files):
+    """Paths of the repository a document names in code spans (`tests/it/lock.rs`) exist."""
+    found = []
+    for name in files:
+        for path in _CODE_PATH.findall(markdown.read(os.path.join(root, name))):
+            if not os.path.exists(os.path.join(root, path.rstrip("/"))):
+                found.append(f"{name}: names {path}: no such file or directory")
+    return found

@@ -25,6 +25,12 @@ class CheckDocsDrift(unittest.TestCase):
         shutil.copy(os.path.join(ROOT, "README.md"), self.copy)
         os.makedirs(os.path.join(self.copy, "e2e"))
         shutil.copy(os.path.join(ROOT, "e2e", "README.md"), os.path.join(self.copy, "e2e"))
+        # Paths the documents name (tests holding invariants): linked, not copied.
+        for part in ("src", "tests", "bench"):
+            os.symlink(os.path.join(ROOT, part), os.path.join(self.copy, part))
+        for entry in os.listdir(os.path.join(ROOT, "e2e")):
+            if entry != "README.md":
+                os.symlink(os.path.join(ROOT, "e2e", entry), os.path.join(self.copy, "e2e", entry))
 
     def tearDown(self):
         shutil.rmtree(self.copy)
@@ -51,7 +57,11 @@ class CheckDocsDrift(unittest.TestCase):
     def test_the_copy_as_it_is_passes(self):
         code, output = self.run_checker()
         self.assertEqual(code, 0, output)
-        self.assertIn("check-docs: 4 passed, 0 failed", output)
+        self.assertIn("check-docs: 5 passed, 0 failed", output)
+
+    def test_an_invariant_test_that_does_not_exist(self):
+        self.edit("docs/architecture.md", "`tests/it/tag_verify.rs`", "`tests/it/tag_verified.rs`")
+        self.assert_fails_with("FAIL docs/architecture.md: names tests/it/tag_verified.rs: no such file or directory")
 
     def test_a_rule_attribute_added_without_docs(self):
         self.edit("rules/private/fleet_tools.bzl", "attrs = {", 'attrs = {\n        "compression": attr.string(doc = "new"),')
