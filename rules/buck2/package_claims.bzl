@@ -8,7 +8,8 @@ conflicts with an earlier claim. Every instance depends on its own markers, so b
 the later instance (or the package) fails with both labels named.
 """
 
-load("//rules/private:run_dirs.bzl", "nested_run_dirs_message")
+load("//rules/private:run_dirs.bzl", "nested_run_dirs_message", "run_dir")
+load("//rules/private:state_identity.bzl", "SHARED_STATE")
 
 FleetClaimInfo = provider(
     doc = "The claims on one thing (a state, a directory) made so far in a package.",
@@ -22,8 +23,7 @@ def _conflict(earlier, mine):
     if earlier.owner == mine.owner:
         return None
     if mine.kind == "state":
-        return ("instances %s and %s share state (%s). Give each instance its own key/prefix/path or workspace." %
-                (earlier.owner, mine.owner, mine.detail))
+        return SHARED_STATE.format(key = mine.detail, first = earlier.owner, second = mine.owner)
     if "run_dir" not in (earlier.kind, mine.kind):
         return None  # two instances under one directory: siblings
     outer, inner = (earlier, mine) if earlier.kind == "run_dir" else (mine, earlier)
@@ -79,9 +79,8 @@ def claim_in_package(package, name, label, state):
     Returns:
       The marker targets, for the instance to depend on.
     """
-    prefix = package + "/" if package else ""
-    claims = [_claim("state", state, label, state), _claim("run_dir", name, label, prefix + name)]
+    claims = [_claim("state", state, label, state), _claim("run_dir", name, label, run_dir(package, name))]
     parts = name.split("/")
     for count in range(1, len(parts)):
-        claims.append(_claim("parent_dir", "/".join(parts[:count]), label, prefix + name))
+        claims.append(_claim("parent_dir", "/".join(parts[:count]), label, run_dir(package, name)))
     return claims

@@ -6,7 +6,7 @@ through the shared pure Starlark of rules/private.
 
 load("//rules/private:check_mode.bzl", "CHECK_MODES", "effective_check")
 load("//rules/private:manifest.bzl", "instance_entry", "manifest_json")
-load("//rules/private:run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim")
+load("//rules/private:run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim", run_dir_of = "run_dir")
 load("//rules/private:secrets.bzl", "check_secret_env", "refuse_secrets")
 load("//rules/private:state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
 load("//rules/private:var_files.bzl", "var_file_name")
@@ -75,7 +75,7 @@ def _check(ctx, terraform, tree, label, component):
 def _tf_instance_impl(ctx):
     label = ctx.attrs.label
     package = ctx.label.package
-    run_dir = (package + "/" + ctx.label.name) if package else ctx.label.name
+    run_dir = run_dir_of(package, ctx.label.name)
     terraform = ctx.attrs._terraform[TerraformInfo]
     fleet = ctx.attrs._fleet[FleetHelperInfo].binary
     component = ctx.attrs.component[TfComponentInfo]

@@ -7,6 +7,7 @@ download verified by sha256, or, for `fleet`, a cargo build of this checkout
 (the default when this copy of rules_fleet is no release).
 """
 
+load("//rules/private:exec_platforms.bzl", "host_platform_of", "release_key")
 load("//rules/private:release_info.bzl", "PREBUILT_HELPERS", "RELEASE_VERSION")
 load(":providers.bzl", "FleetHelperInfo", "TerraformInfo")
 
@@ -125,9 +126,11 @@ def _host_key():
     """The host as "<os>-<arch>", the suffix of the release's helper binaries."""
     os = host_info().os
     arch = host_info().arch
-    name = "linux" if os.is_linux else "macos" if os.is_macos else "windows" if os.is_windows else "unknown"
+    name = "linux" if os.is_linux else "darwin" if os.is_macos else "windows" if os.is_windows else "unknown"
     machine = "x86_64" if arch.is_x86_64 else "aarch64" if arch.is_aarch64 else "unknown"
-    return name + "-" + machine
+    if "unknown" in (name, machine):
+        return "unknown"  # no prebuilt helper: built from source
+    return release_key(host_platform_of(name, machine, "fleet_toolchain"))
 
 def fleet_toolchain(name, fleet = None, url = None, sha256 = None, from_source = False, cargo = None, visibility = ["PUBLIC"], **kwargs):
     """The `fleet` helper as a toolchain (`toolchains//:fleet`), taken as the Bazel rules take it.

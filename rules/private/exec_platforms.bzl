@@ -1,6 +1,8 @@
 """Platform keys (`linux_amd64`, `darwin_arm64`, ...) and the constraints a toolchain for one declares."""
 
-_OS = {
+# Terraform's OS and CPU names → constraint values (also what tf_provider reads a
+# target platform by).
+OS_CONSTRAINTS = {
     "darwin": "@platforms//os:osx",
     "freebsd": "@platforms//os:freebsd",
     "linux": "@platforms//os:linux",
@@ -8,7 +10,7 @@ _OS = {
     "windows": "@platforms//os:windows",
 }
 
-_CPU = {
+CPU_CONSTRAINTS = {
     "386": "@platforms//cpu:x86_32",
     "amd64": "@platforms//cpu:x86_64",
     "arm": "@platforms//cpu:arm",
@@ -31,10 +33,10 @@ def platform_constraints(platform, overrides = {}):
         # Written into a generated repository's BUILD file, "//x" would name that repository.
         return ["@" + c if c.startswith("//") else c for c in overrides[platform]]
     os, _, cpu = platform.partition("_")
-    if os not in _OS or cpu not in _CPU:
+    if os not in OS_CONSTRAINTS or cpu not in CPU_CONSTRAINTS:
         fail("unknown platform %r: use <os>_<arch> with os in %s and arch in %s, or give its constraints in exec_compatible_with" %
-             (platform, sorted(_OS.keys()), sorted(_CPU.keys())))
-    return [_OS[os], _CPU[cpu]]
+             (platform, sorted(OS_CONSTRAINTS.keys()), sorted(CPU_CONSTRAINTS.keys())))
+    return [OS_CONSTRAINTS[os], CPU_CONSTRAINTS[cpu]]
 
 def check_platform_sources(what, platforms):
     """Fails unless `platforms` maps each key to a (url or urls, sha256) pair.
@@ -58,6 +60,70 @@ def check_platform_sources(what, platforms):
         checked[platform] = struct(urls = list(urls), sha256 = sha256)
     return checked
 
+# Host OS names (lower case, as repository_ctx.os.name gives them) and machine names
+# (uname -m, repository_ctx.os.arch) → Terraform's platform key parts.
+_HOST_OS_PREFIXES = [("linux", "linux"), ("mac", "darwin"), ("darwin", "darwin"), ("windows", "windows"), ("freebsd", "freebsd"), ("openbsd", "openbsd")]
+_HOST_ARCHES = {"386": "386", "aarch64": "arm64", "amd64": "amd64", "arm64": "arm64", "i386": "386", "i686": "386", "x86": "386", "x86_64": "amd64"}
+
+# Terraform's key parts → the names the release's helper binaries carry (`linux-x86_64`).
+_RELEASE_OS = {"darwin": "macos"}
+_RELEASE_ARCH = {"386": "i686", "amd64": "x86_64", "arm64": "aarch64"}
+
+def host_platform_of(os_name, machine, what):
+    """The Terraform platform key (`linux_amd64`) of a host, from its OS and machine names.
+
+    The one host detection of rules_fleet: repository rules (host_platform) and the
+    Buck2 toolchains (from host_info()) both end here.
+
+    Args:
+      os_name: the OS name, any case (`Linux`, `Mac OS X`, `darwin`).
+      machine: the machine name (`x86_64`, `amd64`, `aarch64`, `arm64`, `i686`).
+      what: named in the failure (a repository or target name).
+
+    Returns:
+      `<os>_<arch>`, e.g. `linux_amd64`, `darwin_arm64`.
+    """
+    name = os_name.lower()
+    os = ""
+    for prefix, key in _HOST_OS_PREFIXES:
+        if name.startswith(prefix):
+            os = key
+            break
+    if not os:
+        fail("%s: unknown host OS %r; set the platform explicitly (e.g. \"linux_amd64\")" % (what, os_name))
+    arch = _HOST_ARCHES.get(machine.lower(), "")
+    if not arch:
+        fail("%s: unknown host architecture %r; set the platform explicitly (e.g. \"linux_amd64\")" % (what, machine))
+    return os + "_" + arch
+
+def release_key(platform):
+    """The release binaries' name for a platform key: `linux_amd64` → `linux-x86_64`.
+
+    Args:
+      platform: a Terraform platform key.
+
+    Returns:
+      `<os>-<arch>` as the release names its helper binaries.
+    """
+    os, _, arch = platform.partition("_")
+    return _RELEASE_OS.get(os, os) + "-" + _RELEASE_ARCH.get(arch, arch)
+
+def host_platform(rctx):
+    """The host's Terraform platform key (`linux_amd64`).
+
+    Args:
+      rctx: a repository_ctx.
+
+    Returns:
+      e.g. `linux_amd64`, `darwin_arm64`.
+    """
+    machine = ""
+    if hasattr(rctx.os, "arch"):
+        machine = rctx.os.arch
+    elif not rctx.os.name.lower().startswith("windows"):
+        machine = rctx.execute(["uname", "-m"]).stdout.strip()
+    return host_platform_of(rctx.os.name, machine, rctx.name)
+
 def host_key(rctx):
     """The host as "<os>-<arch>", the suffix of the release's helper binaries.
 
@@ -67,22 +133,7 @@ def host_key(rctx):
     Returns:
       e.g. `linux-x86_64`, `macos-aarch64`.
     """
-    name = rctx.os.name.lower()
-    if name.startswith("linux"):
-        os = "linux"
-    elif name.startswith("mac") or name.startswith("darwin"):
-        os = "macos"
-    elif name.startswith("windows"):
-        os = "windows"
-    else:
-        os = name.replace(" ", "")
-    machine = ""
-    if hasattr(rctx.os, "arch"):
-        machine = rctx.os.arch
-    elif os != "windows":
-        machine = rctx.execute(["uname", "-m"]).stdout.strip()
-    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(machine.lower(), machine.lower())
-    return os + "-" + arch
+    return release_key(host_platform(rctx))
 
 def host_constraints(rctx):
     """The host's OS and CPU constraints: a binary built or picked for the host runs only there.
@@ -93,9 +144,4 @@ def host_constraints(rctx):
     Returns:
       The constraint labels of the host's `<os>_<arch>` key.
     """
-    os, _, arch = host_key(rctx).partition("-")
-    key = "%s_%s" % (
-        {"macos": "darwin"}.get(os, os),
-        {"x86_64": "amd64", "aarch64": "arm64", "i386": "386", "i686": "386"}.get(arch, arch),
-    )
-    return platform_constraints(key)
+    return platform_constraints(host_platform(rctx))

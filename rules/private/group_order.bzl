@@ -5,6 +5,8 @@ Pure Starlark, loaded by both rule sets (Bazel and Buck2): no `native`, `attr`,
 `Label` or recursion here.
 """
 
+load(":claims.bzl", "check_unique_claims", "claim")
+
 def membership_claim(member, group):
     """Encodes "`member` is a direct member of `group`" for check_memberships.
 
@@ -15,7 +17,7 @@ def membership_claim(member, group):
     Returns:
       The claim string.
     """
-    return member + "\t" + group
+    return claim(member, group)
 
 def check_memberships(claims, what):
     """Fails naming both groups when a member is listed by two groups.
@@ -24,15 +26,7 @@ def check_memberships(claims, what):
       claims: iterable of membership_claim strings (the same claim twice is fine).
       what: the target being analysed, for the message.
     """
-    owners = {}
-    for claim in claims:
-        member, group = claim.split("\t", 1)
-        other = owners.get(member)
-        if other == None:
-            owners[member] = group
-        elif other != group:
-            fail("%s: %s is a member of two groups: %s and %s (a member belongs to one group)" %
-                 (what, member, other, group))
+    check_unique_claims(claims, what, "{key} is a member of two groups: {first} and {second} (a member belongs to one group)")
 
 def _group_instances(groups, instance_labels):
     """Group label -> list of instance labels inside it (nested groups included), without recursion."""

@@ -7,6 +7,8 @@ version, the helper's own version, the run-time settings and the identities of t
 manifest. Both are build actions of the fleet helper: cacheable, path-independent.
 """
 
+load(":claims.bzl", "check_unique_claims", "claim", "parse_claim")
+
 def instance_identity(ctx, fleet, terraform, tree, providers, settings, upstreams):
     """Declares and computes `<name>.identity` of one instance.
 
@@ -45,16 +47,21 @@ def instance_identity(ctx, fleet, terraform, tree, providers, settings, upstream
     return out
 
 def identity_claim(label, identity):
-    """The `LABEL=PATH` argument naming one instance's identity File for `stamped_manifest`.
+    """The claim "`label`'s identity is in `identity`", for `stamped_manifest`.
 
     Args:
       label: canonical label string of the instance.
       identity: its identity File.
 
     Returns:
-      A string for `fleet identity stamp --identity`.
+      A claims.bzl claim: the label holds the identity file's path.
     """
-    return "%s=%s" % (label, identity.path)
+    return claim(label, identity.path)
+
+def _identity_argument(encoded):
+    """`LABEL=PATH` for `fleet identity stamp --identity` (a top-level map_each)."""
+    label, path = parse_claim(encoded)
+    return "%s=%s" % (label, path)
 
 def stamped_manifest(ctx, fleet, out, text, claims, identities):
     """Writes a manifest with every instance's identity in it.
@@ -71,7 +78,8 @@ def stamped_manifest(ctx, fleet, out, text, claims, identities):
     ctx.actions.write(unstamped, text)
     args = ctx.actions.args()
     args.add_all(["identity", "stamp", "--manifest", unstamped])
-    args.add_all(claims, before_each = "--identity")
+    check_unique_claims(claims, str(ctx.label), "instance {key} has two identity files: {first} and {second}")
+    args.add_all(claims, before_each = "--identity", map_each = _identity_argument)
     args.add("--out", out)
     ctx.actions.run(
         executable = fleet,

@@ -1,69 +1,70 @@
 """Loading-time claims of one package (Bazel only): a state identity or a run
 directory claimed twice in a package fails while loading, naming both instances.
 
-Each claim is a private marker target whose tags name its owner; `native.existing_rule`
-finds an earlier claim. The analysis-time checks across packages are in
-state_identity.bzl and run_dirs.bzl.
+Each claim is a private marker target whose tags name its key and owner
+(claims.bzl's key and owner); `native.existing_rule` finds an earlier claim.
+The analysis-time checks across packages are in state_identity.bzl and
+run_dirs.bzl.
 """
 
 load(":labels.bzl", "loading_label_string")
-load(":run_dirs.bzl", "nested_run_dirs_message")
+load(":run_dirs.bzl", "nested_run_dirs_message", "run_dir")
+load(":state_identity.bzl", "SHARED_STATE")
 
-_OWNER_TAG = "rules_fleet_run_dir_owner="
-_PARENT_TAG = "rules_fleet_run_dir_parent="
+_OWNER_TAG = "rules_fleet_%s_owner="
+_KEY_TAG = "rules_fleet_%s="
 
-def claim_state_in_package(name, identity, label):
-    """Loading-time check within one package: claims `identity` for `label`.
-
-    Creates a private marker target named after the identity's hash; a second
-    instance of the package with the same identity fails naming both labels.
-
-    Args:
-      name: the claiming instance's name.
-      identity: the state identity.
-      label: the claiming instance's label string.
-    """
-    base = "_fleet_state_%d" % hash(identity)
-    base = base.replace("-", "n")
-    for attempt in range(100):
-        marker = base if attempt == 0 else "%s_%d" % (base, attempt)
-        existing = native.existing_rule(marker)
-        if existing == None:
-            native.filegroup(
-                name = marker,
-                srcs = [],
-                tags = ["manual", "rules_fleet_state_owner=" + label, "rules_fleet_state=" + identity],
-                visibility = ["//visibility:private"],
-            )
-            return
-        tags = existing.get("tags", [])
-        if ("rules_fleet_state=" + identity) in tags:
-            owner = [t for t in tags if t.startswith("rules_fleet_state_owner=")][0].split("=", 1)[1]
-            fail("instances %s and %s share state (%s). Give each instance its own key/prefix/path or workspace." %
-                 (owner, label, identity))
-    fail("%s (%s): too many state identities hash alike" % (label, name))
-
-def _find_parent_marker(directory):
-    """(owner label or None, marker name to use) for the parent claim of `directory`."""
-    base = ("_fleet_run_dir_%d" % hash(directory)).replace("-", "n")
+def _find(kind, key):
+    """(owner of the claim on `key` or None, the marker name a new claim takes)."""
+    key_tag = (_KEY_TAG % kind) + key
+    owner_tag = _OWNER_TAG % kind
+    base = ("_fleet_%s_%d" % (kind, hash(key))).replace("-", "n")
     for attempt in range(100):
         marker = base if attempt == 0 else "%s_%d" % (base, attempt)
         existing = native.existing_rule(marker)
         if existing == None:
             return None, marker
         tags = existing.get("tags", [])
-        if (_PARENT_TAG + directory) in tags:
-            return [t for t in tags if t.startswith(_OWNER_TAG)][0][len(_OWNER_TAG):], marker
-    fail("%s: too many run directories hash alike" % directory)
+        if key_tag in tags:
+            return [t for t in tags if t.startswith(owner_tag)][0][len(owner_tag):], marker
+    fail("%s: too many %s claims hash alike in this package" % (key, kind))
 
-def _package_run_dir(package, name):
-    return (package + "/" + name) if package else name
+def _package_claim(kind, key, owner):
+    """Claims `key` (of `kind`) for `owner` in this package.
+
+    Returns:
+      The label string of the owner of an earlier claim on `key` (it may be
+      `owner` itself), or None when this claim is the first.
+    """
+    found, marker = _find(kind, key)
+    if found == None:
+        native.filegroup(
+            name = marker,
+            srcs = [],
+            tags = ["manual", (_OWNER_TAG % kind) + owner, (_KEY_TAG % kind) + key],
+            visibility = ["//visibility:private"],
+        )
+    return found
+
+def claim_state_in_package(name, identity, label):
+    """Loading-time check within one package: claims `identity` for `label`.
+
+    A second instance of the package with the same identity fails naming both labels.
+
+    Args:
+      name: the claiming instance's name.
+      identity: the state identity.
+      label: the claiming instance's label string.
+    """
+    owner = _package_claim("state", identity, label)
+    if owner != None and owner != label:
+        fail(SHARED_STATE.format(key = identity, first = owner, second = label))
 
 def claim_run_dir_in_package(package, name, label):
     """Loading-time check within one package: `name`'s run directory nests with no other's.
 
     Names without `/` cost one lookup. A name `c/b` checks that no instance `c`
-    exists and leaves a private marker for `c`, so an instance `c` declared
+    exists and claims `c` as a parent directory, so an instance `c` declared
     later fails too.
 
     Args:
@@ -71,22 +72,15 @@ def claim_run_dir_in_package(package, name, label):
       name: the instance's name.
       label: the instance's label string.
     """
-    owner, _ = _find_parent_marker(name)
-    if owner != None:
-        inner = owner.rsplit(":", 1)[1]
-        fail(nested_run_dirs_message(label, _package_run_dir(package, name), owner, _package_run_dir(package, inner)))
+    holder, _ = _find("parent_dir", name)
+    if holder != None:
+        inner = holder.rsplit(":", 1)[1]
+        fail(nested_run_dirs_message(label, run_dir(package, name), holder, run_dir(package, inner)))
     parts = name.split("/")
     for count in range(1, len(parts)):
         parent = "/".join(parts[:count])
         existing = native.existing_rule(parent)
         if existing != None and existing.get("kind") == "tf_instance_rule":
             outer = loading_label_string(package, parent)
-            fail(nested_run_dirs_message(outer, _package_run_dir(package, parent), label, _package_run_dir(package, name)))
-        owner, marker = _find_parent_marker(parent)
-        if owner == None:
-            native.filegroup(
-                name = marker,
-                srcs = [],
-                tags = ["manual", _OWNER_TAG + label, _PARENT_TAG + parent],
-                visibility = ["//visibility:private"],
-            )
+            fail(nested_run_dirs_message(outer, run_dir(package, parent), label, run_dir(package, name)))
+        _package_claim("parent_dir", parent, label)

@@ -1,5 +1,6 @@
 """tf_provider_mirror: the provider packages a lock file names, fetched for the host and verified against it."""
 
+load(":exec_platforms.bzl", "host_platform")
 load(":labels.bzl", "absolute_label")
 
 _TF_PROVIDER_BZL = Label("//rules/private:tf_provider.bzl")
@@ -25,28 +26,7 @@ def _read_lock(rctx, lock):
     ]
 
 def _host_platform(rctx):
-    if rctx.attr.platform:
-        return rctx.attr.platform
-    name = rctx.os.name.lower()
-    if name.startswith("linux"):
-        os = "linux"
-    elif name.startswith("mac") or name.startswith("darwin"):
-        os = "darwin"
-    elif name.startswith("windows"):
-        os = "windows"
-    elif name.startswith("freebsd"):
-        os = "freebsd"
-    else:
-        fail("%s: unknown host OS %r; set platform (e.g. \"linux_amd64\")" % (rctx.name, rctx.os.name))
-    machine = ""
-    if hasattr(rctx.os, "arch"):
-        machine = rctx.os.arch
-    elif os != "windows":
-        machine = rctx.execute(["uname", "-m"]).stdout.strip()
-    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "i386": "386", "i686": "386", "x86": "386"}.get(machine.lower(), "")
-    if not arch:
-        fail("%s: unknown host architecture %r; set platform (e.g. \"linux_amd64\")" % (rctx.name, machine))
-    return os + "_" + arch
+    return rctx.attr.platform or host_platform(rctx)
 
 def _regenerate_hint(rctx):
     if rctx.attr.lock_target:

@@ -14,6 +14,8 @@ Pure Starlark, loaded by both rule sets (Bazel and Buck2): no `native`, `attr`,
 `Label` or recursion here.
 """
 
+load(":claims.bzl", "claim", "parse_claim")
+
 def check_fleet_root(label, fleet_root):
     """Fails unless fleet_root is a non-empty relative path without `..` components.
 
@@ -35,6 +37,18 @@ def check_fleet_root(label, fleet_root):
               "(run directories are `<workspace root>/<fleet_root>/<package>/<name>/`), e.g. \".fleet\"") %
              (label, json.encode(fleet_root), problem))
 
+def run_dir(package, name):
+    """An instance's run directory below the fleet root: `<package>/<name>`.
+
+    Args:
+      package: the instance's package ("" at the root).
+      name: the instance's name (may hold `/`).
+
+    Returns:
+      The relative directory.
+    """
+    return (package + "/" + name) if package else name
+
 def _run_path(fleet_root, run_dir):
     """fleet_root/run_dir with empty and `.` components dropped (fleet_root is checked)."""
     parts = [part for part in (fleet_root + "/" + run_dir).split("/") if part not in ("", ".")]
@@ -42,7 +56,7 @@ def _run_path(fleet_root, run_dir):
 
 def run_dir_claim(fleet_root, run_dir, label):
     """Encodes one instance's run directory for check_run_dirs."""
-    return _run_path(fleet_root, run_dir) + "\t" + label
+    return claim(_run_path(fleet_root, run_dir), label)
 
 def nested_run_dirs_message(outer_label, outer_path, inner_label, inner_path):
     if outer_path == inner_path:
@@ -63,8 +77,8 @@ def check_run_dirs(claims, what):
     # With `/` appended, a directory is a string prefix of everything under it,
     # and sorts right before it: comparing neighbours finds every nesting.
     entries = []
-    for claim in {claim: True for claim in claims}:
-        path, label = claim.split("\t", 1)
+    for encoded in {encoded: True for encoded in claims}:
+        path, label = parse_claim(encoded)
         entries.append((path + "/", label))
     entries = sorted(entries)
     for index in range(1, len(entries)):

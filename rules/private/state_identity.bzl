@@ -14,6 +14,9 @@ Pure Starlark, loaded by both rule sets (Bazel and Buck2): no `native`, `attr`,
 `Label` or recursion here.
 """
 
+load(":claims.bzl", "check_unique_claims", "claim")
+load(":run_dirs.bzl", "run_dir")
+
 # For each backend: the setting naming the state within its store, and the
 # settings that name the store. Unknown backends use their whole configuration.
 _LOCATION = {
@@ -43,7 +46,7 @@ def effective_backend_config(backend, backend_config, package, name):
       A new dict.
     """
     config = dict(backend_config)
-    state_dir = (package + "/" + name) if package else name
+    state_dir = run_dir(package, name)
     if backend == "local":
         if "path" not in config:
             config["path"] = "terraform.tfstate"
@@ -149,7 +152,10 @@ def state_identity(backend, config, workspace, fleet_root, run_dir):
 
 def state_claim(identity, label):
     """Encodes one instance's claim for check_unique_states."""
-    return identity + "\t" + label
+    return claim(identity, label)
+
+# Why two instances may not share one state (also the loading-time message).
+SHARED_STATE = "instances {first} and {second} share state ({key}). Give each instance its own key/prefix/path or workspace."
 
 def check_unique_states(claims, what):
     """Fails naming both labels when two instances share a state identity.
@@ -158,12 +164,4 @@ def check_unique_states(claims, what):
       claims: iterable of state_claim strings (duplicates of the same label are fine).
       what: what is being checked, for the message (a target label).
     """
-    owners = {}
-    for claim in claims:
-        identity, label = claim.split("\t", 1)
-        other = owners.get(identity)
-        if other == None:
-            owners[identity] = label
-        elif other != label:
-            fail("%s: instances %s and %s share state (%s). Give each instance its own key/prefix/path or workspace." %
-                 (what, other, label, identity))
+    check_unique_claims(claims, what, SHARED_STATE)

@@ -1,5 +1,6 @@
 """tf_fleet: many instances, and the ones they depend on, as one manifest for `fleet run`."""
 
+load(":action_targets.bzl", "rule_with_action_targets")
 load(":group_order.bzl", "check_group_order", "check_memberships")
 load(":identity.bzl", "stamped_manifest")
 load(":labels.bzl", "label_string")
@@ -189,20 +190,15 @@ def tf_fleet(name, instances, parallelism = 10, tags = [], visibility = None, **
       visibility: visibility of every generated target.
       **kwargs: passed to every generated target (e.g. `testonly`).
     """
-    tf_fleet_rule(
+    rule_with_action_targets(
         name = name,
-        instances = instances,
-        parallelism = parallelism,
+        main_rule = tf_fleet_rule,
+        action_rule = tf_fleet_run,
+        actions = FLEET_RUN_ACTIONS,
+        link_attr = "fleet",
         tags = tags,
         visibility = visibility,
-        **kwargs
+        kwargs = kwargs,
+        instances = instances,
+        parallelism = parallelism,
     )
-    for action in FLEET_RUN_ACTIONS:
-        tf_fleet_run(
-            name = "%s.%s" % (name, action),
-            fleet = ":" + name,
-            action = action,
-            tags = tags,
-            visibility = visibility,
-            **kwargs
-        )

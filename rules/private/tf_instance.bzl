@@ -1,7 +1,9 @@
 """tf_instance: one instance of a tf_component, as a set of targets."""
 
+load(":action_targets.bzl", "rule_with_action_targets")
 load(":labels.bzl", "loading_label_string", "resolve_label_string")
 load(":package_claims.bzl", "claim_run_dir_in_package", "claim_state_in_package")
+load(":run_dirs.bzl", "run_dir")
 load(":state_identity.bzl", "effective_backend_config", "state_identity")
 load(":tf_instance_rule.bzl", "tf_instance_rule")
 load(":tf_run.bzl", "RUN_ACTIONS", "tf_run")
@@ -111,15 +113,21 @@ def tf_instance(
     label = loading_label_string(package, name)
     claim_run_dir_in_package(package, name, label)
     config = effective_backend_config(backend, backend_config, package, name)
-    run_dir = (package + "/" + name) if package else name
     claim_state_in_package(
         name = name,
-        identity = state_identity(backend, config, workspace, fleet_root, run_dir),
+        identity = state_identity(backend, config, workspace, fleet_root, run_dir(package, name)),
         label = label,
     )
 
-    tf_instance_rule(
+    rule_with_action_targets(
         name = name,
+        main_rule = tf_instance_rule,
+        action_rule = tf_run,
+        actions = RUN_ACTIONS,
+        link_attr = "instance",
+        tags = tags,
+        visibility = visibility,
+        kwargs = kwargs,
         component = component,
         vars_json = json.encode(vars),
         var_files = var_files,
@@ -136,16 +144,4 @@ def tf_instance(
         check = check,
         mocks = mocks,
         exclusive = exclusive,
-        tags = tags,
-        visibility = visibility,
-        **kwargs
     )
-    for action in RUN_ACTIONS:
-        tf_run(
-            name = "%s.%s" % (name, action),
-            instance = ":" + name,
-            action = action,
-            tags = tags,
-            visibility = visibility,
-            **kwargs
-        )

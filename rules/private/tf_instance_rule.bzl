@@ -6,7 +6,7 @@ load(":identity.bzl", "identity_claim", "instance_identity", "stamped_manifest")
 load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
-load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim")
+load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim", run_dir_of = "run_dir")
 load(":run_tools.bzl", "RUNTIME_TERRAFORM_ATTRS", "runtime_terraform_of")
 load(":secrets.bzl", "check_secret_env", "refuse_secrets")
 load(":state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
@@ -146,7 +146,7 @@ def _check(ctx, terraform, tree, label, component):
 def _tf_instance_impl(ctx):
     label = label_string(ctx.label)
     package = ctx.label.package
-    run_dir = (package + "/" + ctx.label.name) if package else ctx.label.name
+    run_dir = run_dir_of(package, ctx.label.name)
 
     # The build check runs on the execution platform (a remote worker, maybe): its terraform.
     terraform = ctx.toolchains[TERRAFORM_TOOLCHAIN_TYPE].terraform

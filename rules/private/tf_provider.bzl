@@ -1,40 +1,19 @@
 """Provider packages: built in the workspace (`tf_provider`) or taken as they are (`tf_provider_package`)."""
 
+load(":exec_platforms.bzl", "CPU_CONSTRAINTS", "OS_CONSTRAINTS")
 load(":extract_tree.bzl", "extract_tree")
 load(":labels.bzl", "label_string")
 load(":providers.bzl", "TfProviderInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
-# The target platform's OS and CPU constraints → Terraform's names. Read from the target
-# platform (`--platforms`, the host's by default), never from `--cpu`, which a build setting
-# only `--platforms` leaves at the host's value.
-_OS_CONSTRAINTS = {
-    "darwin": "@platforms//os:osx",
-    "freebsd": "@platforms//os:freebsd",
-    "linux": "@platforms//os:linux",
-    "openbsd": "@platforms//os:openbsd",
-    "windows": "@platforms//os:windows",
-}
-
-_CPU_CONSTRAINTS = {
-    "386": "@platforms//cpu:x86_32",
-    "amd64": "@platforms//cpu:x86_64",
-    "arm": "@platforms//cpu:arm",
-    "arm64": "@platforms//cpu:aarch64",
-}
-
-# Implicit attributes of the rules that call target_platform: the constraint values to test.
-TARGET_PLATFORM_ATTRS = {
-    "_os_darwin": attr.label(default = "@platforms//os:osx"),
-    "_os_freebsd": attr.label(default = "@platforms//os:freebsd"),
-    "_os_linux": attr.label(default = "@platforms//os:linux"),
-    "_os_openbsd": attr.label(default = "@platforms//os:openbsd"),
-    "_os_windows": attr.label(default = "@platforms//os:windows"),
-    "_cpu_386": attr.label(default = "@platforms//cpu:x86_32"),
-    "_cpu_amd64": attr.label(default = "@platforms//cpu:x86_64"),
-    "_cpu_arm": attr.label(default = "@platforms//cpu:arm"),
-    "_cpu_arm64": attr.label(default = "@platforms//cpu:aarch64"),
-}
+# Implicit attributes of the rules that call target_platform: the constraint values
+# (exec_platforms.bzl) to test. Read from the target platform (`--platforms`, the host's
+# by default), never from `--cpu`, which a build setting only `--platforms` leaves at the
+# host's value.
+TARGET_PLATFORM_ATTRS = dict(
+    {"_os_" + os: attr.label(default = value) for os, value in OS_CONSTRAINTS.items()},
+    **{"_cpu_" + cpu: attr.label(default = value) for cpu, value in CPU_CONSTRAINTS.items()}
+)
 
 def source_parts(source, what):
     """Splits `<host>/<namespace>/<type>`, failing with a clear message otherwise.
@@ -81,12 +60,12 @@ def target_platform(ctx, what):
     explicit = getattr(ctx.attr, "platform", "")
     if explicit:
         return _check_platform(explicit, what)
-    os = _matching(ctx, "_os_", sorted(_OS_CONSTRAINTS.keys()))
-    cpu = _matching(ctx, "_cpu_", sorted(_CPU_CONSTRAINTS.keys()))
+    os = _matching(ctx, "_os_", sorted(OS_CONSTRAINTS.keys()))
+    cpu = _matching(ctx, "_cpu_", sorted(CPU_CONSTRAINTS.keys()))
     if len(os) != 1 or len(cpu) != 1:
         fail(("%s: cannot tell the Terraform platform of the target platform (its OS constraints: %s, " +
               "CPU constraints: %s, of %s and %s); set platform (e.g. \"linux_amd64\")") %
-             (what, os or "none", cpu or "none", sorted(_OS_CONSTRAINTS.values()), sorted(_CPU_CONSTRAINTS.values())))
+             (what, os or "none", cpu or "none", sorted(OS_CONSTRAINTS.values()), sorted(CPU_CONSTRAINTS.values())))
     return os[0] + "_" + cpu[0]
 
 def _unpack(ctx, archive):
