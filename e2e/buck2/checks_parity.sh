@@ -6,8 +6,9 @@
 # run_tests.sh.
 
 # Packages of e2e/terraform (and parity/, from e2e/buck2) both builds take.
-parity_packages=(infra/elasticache fleets/chain features parity negative/invalid negative/shared_state_in_package
-  negative/nested_run_dirs negative/nested_run_dirs_instances)
+parity_packages=(infra/elasticache fleets/chain features parity parity/refusals parity/shared_pg_state negative/invalid
+  negative/shared_state_in_package negative/nested_run_dirs negative/nested_run_dirs_instances negative/undeclared
+  negative/empty_root negative/run_values negative/sensitive)
 
 # to_buck BUILD.bazel BUCK: the translation, as a user would do it by hand.
 to_buck() {
@@ -90,6 +91,64 @@ refused_alike() {
   check "parity: $name fails both builds with the same message" "${b:-no message from Buck2}" [ -n "$a" -a "$a" = "$b" ]
 }
 
+# failed_alike NAME BAZEL_TARGET BUCK2_TARGET PATTERN [SECRET]: both builds fail with the
+# same message (PATTERN's line and the indented lines under it); SECRET in neither output.
+failed_alike() {
+  local name="$1" pattern="$4" secret="${5:-}" a b leak=""
+  bz "$bz_ws" build --verbose_failures "$2" >"$logs/failed-bazel-$name.log" 2>&1
+  b2 "$b2_ws" build "$3" >"$logs/failed-buck2-$name.log" 2>&1
+  a="$(message_of "$logs/failed-bazel-$name.log" "$pattern")"
+  b="$(message_of "$logs/failed-buck2-$name.log" "$pattern")"
+  if [[ -n "$secret" ]] && grep -qF -- "$secret" "$logs/failed-bazel-$name.log" "$logs/failed-buck2-$name.log"; then
+    leak="; the secret value is in the output"
+  fi
+  check "parity: $name fails both builds with the same message" "$(echo "${b:-no message from Buck2}" | head -2 | tr '\n' ' ')$leak" \
+    [ -n "$a" -a "$a" = "$b" -a -z "$leak" ]
+}
+
+# run_refused_alike NAME TARGET PATTERN: `bazel run` and `buck2 run` of TARGET are refused
+# by fleet with the same message, exit 4 (unsafe input).
+run_refused_alike() {
+  local name="$1" pattern="$3" a b bz_status=0 b2_status=0
+  FLEET_PARITY_NAME=parity-name bz "$bz_ws" run "$2" >"$logs/run-bazel-$name.log" 2>&1 || bz_status=$?
+  FLEET_PARITY_NAME=parity-name b2 "$b2_ws" run "$2" >"$logs/run-buck2-$name.log" 2>&1 || b2_status=$?
+  a="$(line_from "$logs/run-bazel-$name.log" "$pattern")"
+  b="$(line_from "$logs/run-buck2-$name.log" "$pattern")"
+  check "parity: $name is refused by both run targets with the same message" \
+    "exit $bz_status and $b2_status; ${b:-no message from Buck2}" [ -n "$a" -a "$a" = "$b" -a $bz_status -eq 4 -a $b2_status -eq 4 ]
+}
+
+# The refusals of issues 23, 25 and 26, each alike in both rule sets.
+check_refusals_of_new_features() {
+  local pkg=//parity/refusals name
+  for name in 'var_name: vars["db_pass"]' 'var_value: vars["name"]' 'backend_config: backend_config["secret_key"]' \
+    'env_name: env["GITHUB_PAT"]' 'env_value: env["DATABASE_URL"]'; do
+    refused_alike "secret in ${name%%:*}" "$pkg:${name%%:*}" "$pkg:${name%%:*}" "$pkg:$name looks like a secret"
+  done
+  refused_alike "malformed secret_env" "$pkg:secret_env_bad_name" "$pkg:secret_env_bad_name" \
+    "$pkg:secret_env_bad_name: secret_env[\"token\"]"
+  refused_alike "a variable in vars and secret_env" "$pkg:secret_env_and_vars" "$pkg:secret_env_and_vars" \
+    "$pkg:secret_env_and_vars: variable \"name\" is in both"
+  run_refused_alike "secret_env feeding a variable not sensitive" "$pkg:not_sensitive.plan" \
+    "$pkg:not_sensitive: secret_env gives variable name"
+  refused_alike "one pg schema and workspace for two instances" //parity/shared_pg_state:all //parity/shared_pg_state: \
+    "instances //parity/shared_pg_state:cluster-a and //parity/shared_pg_state:cluster-b share state"
+  local undeclared=//negative/undeclared
+  for name in misspelt_var misspelt_var_file misspelt_secret_env misspelt_inputs_from misspelt_env unknown_var; do
+    failed_alike "undeclared variable ($name)" "$undeclared:$name" "$undeclared:$name" "rules_fleet: $undeclared:$name sets "
+  done
+  refused_alike "a component whose root holds no .tf file" //negative/empty_root:empty //negative/empty_root:empty \
+    "rules_fleet: //negative/empty_root:b: its root module"
+  for name in env_nodes unknown_workspace; do
+    failed_alike "a misfit by its $name" "//negative/run_values:$name" "//negative/run_values:$name" \
+      "rules_fleet: //negative/run_values:$name does not fit"
+  done
+  for name in bad_pin:e2e-sensitive-4f1d9c bad_pin_file:e2e-sensitive-file-81c2 bad_pin_env:e2e-sensitive-env-5d07; do
+    failed_alike "a sensitive value failing validation (${name%%:*})" "//negative/sensitive:${name%%:*}" \
+      "//negative/sensitive:${name%%:*}" "rules_fleet: //negative/sensitive:${name%%:*} does not fit" "${name#*:}"
+  done
+}
+
 check_parity_refusals() {
   e2e_needs parity_setup
   local a b
@@ -105,6 +164,7 @@ check_parity_refusals() {
     "instances //negative/nested_run_dirs:c and //negative/nested_run_dirs:c/b have nested run directories"
   refused_alike "nested run directories in one tf_instances" //negative/nested_run_dirs_instances:all //negative/nested_run_dirs_instances: \
     "instances //negative/nested_run_dirs_instances:c and //negative/nested_run_dirs_instances:c/b have nested run directories"
+  check_refusals_of_new_features
   bz "$bz_ws" shutdown >/dev/null 2>&1
 }
 

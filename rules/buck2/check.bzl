@@ -2,7 +2,7 @@
 
 load("//rules/private:check_mode.bzl", "mock_provider_name")
 
-def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None, files = [], sources = [], mocks = [], category = "terraform_check"):
+def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None, files = [], sources = [], mocks = [], category = "terraform_check", workspace = None, env_file = None):
     """Registers one `fleet check` action (the Bazel rules' `fleet_check`, same arguments).
 
     Args:
@@ -18,6 +18,8 @@ def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None,
       sources: list of `PATH=ORIGIN` strings naming tree paths in messages.
       mocks: list of `.tfmock.hcl` artifacts.
       category: the action's category.
+      workspace: the instance's workspace (`terraform.workspace` in the plan), or None.
+      env_file: an artifact holding the JSON object of the instance's `TF_VAR_*` env, or None.
 
     Returns:
       `out`.
@@ -45,6 +47,10 @@ def fleet_check(ctx, fleet, terraform, mode, out, label, component, tree = None,
         cmd.add("--file", cmd_args(file, format = path + "={}"))
     for source in sources:
         cmd.add("--source", source)
+    if workspace:
+        cmd.add("--workspace", workspace)
+    if env_file:
+        cmd.add("--env-file", env_file)
     for file in mocks:
         cmd.add("--mocks", cmd_args(file, format = mock_provider_name(file) + "={}"))
     ctx.actions.run(cmd, category = category)

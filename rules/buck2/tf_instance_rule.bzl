@@ -5,6 +5,7 @@ through the shared pure Starlark of rules/private.
 """
 
 load("//rules/private:check_mode.bzl", "CHECK_MODES", "effective_check")
+load("//rules/private:instance_check.bzl", "check_plan_env", "check_workspace", "render_check_args")
 load("//rules/private:manifest.bzl", "instance_entry", "manifest_json")
 load("//rules/private:run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim", run_dir_of = "run_dir")
 load("//rules/private:secrets.bzl", "check_secret_env", "refuse_secrets")
@@ -26,8 +27,11 @@ def _inputs_from(ctx, label, dep_labels):
         refs[var] = {"instance": upstream, "output": output}
     return refs
 
-def _render(ctx, component, backend_config):
-    """`fleet render` of the module, the generated files and the var files into `<name>.rendered`."""
+def _render(ctx, label, component, backend_config):
+    """`fleet render` of the module, the generated files and the var files into `<name>.rendered`.
+
+    Unless `check = "none"`, the render also fails on a variable the component does not declare.
+    """
     tree = ctx.actions.declare_output(ctx.label.name + ".rendered", dir = True)
     backend_file = ctx.actions.write(
         ctx.label.name + ".fleet/backend.tf.json",
@@ -41,14 +45,28 @@ def _render(ctx, component, backend_config):
         pairs.append((".terraform.lock.hcl", component.lock_file))
     for index, file in enumerate(ctx.attrs.var_files):
         pairs.append((var_file_name(index + 1, file), file))
-    cmd = cmd_args(ctx.attrs._fleet[FleetHelperInfo].binary, "render", "--out", tree.as_output(), "--")
+    cmd = cmd_args(ctx.attrs._fleet[FleetHelperInfo].binary, "render", "--out", tree.as_output())
+    if ctx.attrs.check != "none":
+        cmd.add(render_check_args(
+            label,
+            component.label,
+            [(var_file_name(index + 1, file), ctx.attrs.path_prefix + file.short_path) for index, file in enumerate(ctx.attrs.var_files)],
+            ctx.attrs.inputs_from,
+            ctx.attrs.secret_env,
+            ctx.attrs.env,
+        ))
+    cmd.add("--")
     for path, file in pairs:
         cmd.add(path, file)
     ctx.actions.run(cmd, category = "terraform_render")
     return struct(tree = tree, generated = [backend_file, vars_file])
 
 def _check(ctx, terraform, tree, label, component):
-    """The instance's build check: its result artifact, or None for `check = "none"`."""
+    """The instance's build check: its result artifact, or None for `check = "none"`.
+
+    The plan sees what the run will: the `TF_VAR_*` of `env`, and the workspace
+    (`env`'s `TF_WORKSPACE`, which wins at run time, else `workspace`).
+    """
     run_time_vars = list(ctx.attrs.inputs_from.keys()) + list(ctx.attrs.secret_env.keys())
     mode = effective_check(ctx.attrs.check, terraform, label, run_time_vars)
     if mode == "none":
@@ -70,7 +88,16 @@ def _check(ctx, terraform, tree, label, component):
         tree = tree,
         sources = sources,
         mocks = component.mocks + ctx.attrs.mocks,
+        workspace = check_workspace(ctx.attrs.env, ctx.attrs.workspace),
+        env_file = _plan_env_file(ctx),
     )
+
+def _plan_env_file(ctx):
+    """The `TF_VAR_*` of the instance's env, for its check's plan: a file, so no value is on a command line."""
+    plan_env = check_plan_env(ctx.attrs.env)
+    if not plan_env:
+        return None
+    return ctx.actions.write(ctx.label.name + ".fleet/check.env.json", sorted_json(plan_env))
 
 def _tf_instance_impl(ctx):
     label = ctx.attrs.label
@@ -93,7 +120,7 @@ def _tf_instance_impl(ctx):
             fail("%s: fleet_root %s differs from %s's %s" % (label, ctx.attrs.fleet_root, dep.label, dep.fleet_root))
     inputs_from = _inputs_from(ctx, label, dep_labels)
 
-    rendered = _render(ctx, component, backend_config)
+    rendered = _render(ctx, label, component, backend_config)
     tree = rendered.tree
     report = _check(ctx, terraform, tree, label, component)
     reports = [report] if report else []

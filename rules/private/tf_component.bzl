@@ -3,6 +3,7 @@
 load(":check.bzl", "component_sources", "fleet_check")
 load(":check_mode.bzl", "mock_provider_name")
 load(":labels.bzl", "label_string", "loading_label_string", "repo_of")
+load(":module_root.bzl", "check_root_has_config", "path_below_root", "root_dir")
 load(":providers.bzl", "TfComponentInfo", "TfProviderInfo")
 load(":tf_lock.bzl", "tf_lock_targets")
 load(":tf_provider.bzl", "collect_packages")
@@ -10,13 +11,6 @@ load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
 
 # Files every instance generates; a module shipping its own would be ambiguous.
 GENERATED_NAMES = ["backend.tf.json", "terraform.tfvars.json", ".terraform.lock.hcl"]
-
-def _root_dir(label, root):
-    """`root` checked and normalised: a relative directory inside the package ("" for the package)."""
-    parts = [part for part in root.split("/") if part and part != "."]
-    if root.startswith("/") or ".." in parts:
-        fail("rules_fleet: %s: root = \"%s\" must be a directory below the package, without `..`" % (label_string(label), root))
-    return "/".join(parts)
 
 def _module_path(file, label, root):
     """Path of `file` inside the module: relative to `root` in the component's package."""
@@ -28,55 +22,13 @@ def _module_path(file, label, root):
     short = file.short_path
     if not short.startswith(prefix):
         return file.basename
-    path = short[len(prefix):]
-    if not root:
-        return path
-    if not path.startswith(root + "/"):
-        fail("rules_fleet: %s: %s is not below root \"%s\"; the module is what lies below its root" % (
-            label_string(label),
-            file.short_path,
-            root,
-        ))
-    return path[len(root) + 1:]
-
-def _is_config_file(path):
-    """A file terraform reads as configuration in the directory it runs in."""
-    name = path.split("/")[-1]
-    return "/" not in path and (name.endswith(".tf") or name.endswith(".tf.json")) and not name.startswith(".")
-
-def _check_root_has_config(label, root, files):
-    """Fails analysis when the root module (the tree's top) holds no `.tf`/`.tf.json` file.
-
-    terraform would plan and apply an empty configuration there and report success.
-    """
-    if [f for f in files if _is_config_file(f.path)]:
-        return
-    paths = [f.path for f in files]
-    shown = ", ".join(paths[:6]) + (", ... (%d files)" % len(paths) if len(paths) > 6 else "")
-
-    # The shallowest directory holding configuration files is the likely module.
-    nearest = None
-    for path in paths:
-        if "/" in path and (path.endswith(".tf") or path.endswith(".tf.json")):
-            directory = path.rsplit("/", 1)[0]
-            if nearest == None or (directory.count("/"), directory) < (nearest.count("/"), nearest):
-                nearest = directory
-    hint = ""
-    if nearest:
-        hint = "; set root = \"%s\" to run terraform there (srcs below it are placed relative to it)" % (
-            (root + "/" + nearest) if root else nearest
-        )
-    fail("rules_fleet: %s: its root module (the directory terraform runs in) holds no .tf or .tf.json file: its files went to %s (paths in each instance's tree, relative to %s)%s" % (
-        label_string(label),
-        shown or "nothing (no srcs)",
-        ("root \"%s\"" % root) if root else "the package",
-        hint,
-    ))
+    return path_below_root(label_string(label), short[len(prefix):], root, short)
 
 def _tf_component_impl(ctx):
+    label = label_string(ctx.label)
     files = []
     seen = {}
-    root = _root_dir(ctx.label, ctx.attr.root)
+    root = root_dir(label, ctx.attr.root)
     for file in ctx.files.srcs + ctx.files.data:
         path = _module_path(file, ctx.label, root)
         if path in GENERATED_NAMES:
@@ -85,8 +37,7 @@ def _tf_component_impl(ctx):
             continue
         seen[path] = True
         files.append(struct(file = file, path = path))
-    _check_root_has_config(ctx.label, root, files)
-    label = label_string(ctx.label)
+    check_root_has_config(label, root, [f.path for f in files])
     for mock in ctx.files.mocks:
         mock_provider_name(mock)  # fails analysis on a misnamed file
     component = struct(

@@ -3,6 +3,7 @@
 load(":check.bzl", "component_sources", "fleet_check")
 load(":check_mode.bzl", "CHECK_MODES", "effective_check")
 load(":identity.bzl", "identity_claim", "instance_identity", "stamped_manifest")
+load(":instance_check.bzl", "check_plan_env", "check_workspace", "render_check_args")
 load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
@@ -53,13 +54,6 @@ def _refuse_secrets(ctx, label, backend_config):
     refuse_secrets(label, variables, backend_config, dict(ctx.attr.env), ctx.attr.allow_secret_like_keys)
     check_secret_env(label, dict(ctx.attr.secret_env), variables, dict(ctx.attr.inputs_from))
 
-def _set_elsewhere(ctx):
-    """NAME=SOURCE for every variable the instance sets outside its values files."""
-    sets = ["%s=inputs_from" % name for name in ctx.attr.inputs_from]
-    sets += ["%s=secret_env" % name for name in getattr(ctx.attr, "secret_env", {})]
-    sets += ["%s=env %s" % (name[len("TF_VAR_"):], name) for name in ctx.attr.env if name.startswith("TF_VAR_") and len(name) > len("TF_VAR_")]
-    return sets
-
 def _render(ctx, label, component, backend_config):
     """The instance tree; unless `check = "none"`, the render also fails on a variable the component does not declare."""
     tree = ctx.actions.declare_directory(ctx.label.name + ".rendered")
@@ -80,12 +74,14 @@ def _render(ctx, label, component, backend_config):
     args.add("render")
     args.add("--out", tree.path)
     if ctx.attr.check != "none":
-        args.add("--label", label)
-        args.add("--component", component.label)
-        args.add("--values", "terraform.tfvars.json=vars")
-        for index, file in enumerate(ctx.files.var_files):
-            args.add("--values", "%s=var_files %s" % (var_file_name(index + 1, file), file.short_path))
-        args.add_all(_set_elsewhere(ctx), before_each = "--sets")
+        args.add_all(render_check_args(
+            label,
+            component.label,
+            [(var_file_name(index + 1, file), file.short_path) for index, file in enumerate(ctx.files.var_files)],
+            ctx.attr.inputs_from,
+            ctx.attr.secret_env,
+            ctx.attr.env,
+        ))
     args.add("--")
     for path, file in pairs:
         args.add(path)
@@ -103,7 +99,7 @@ def _render(ctx, label, component, backend_config):
 
 def _plan_env_file(ctx):
     """The `TF_VAR_*` of the instance's env, for its check's plan: a file, so no value is on a command line."""
-    plan_env = {name: value for name, value in ctx.attr.env.items() if name.startswith("TF_VAR_")}
+    plan_env = check_plan_env(ctx.attr.env)
     if not plan_env:
         return None
     file = ctx.actions.declare_file(ctx.label.name + ".fleet/check.env.json")
@@ -117,8 +113,8 @@ def _check(ctx, terraform, tree, label, component):
     (`env`'s `TF_WORKSPACE`, which wins at run time, else `workspace`).
     """
 
-    # secret_env (where the rules have it) is read from the environment at run time.
-    run_time_vars = list(ctx.attr.inputs_from.keys()) + list(getattr(ctx.attr, "secret_env", {}).keys())
+    # secret_env is read from the environment at run time.
+    run_time_vars = list(ctx.attr.inputs_from.keys()) + list(ctx.attr.secret_env.keys())
     mode = effective_check(ctx.attr.check, terraform, label, run_time_vars)
     if mode == "none":
         return None
@@ -139,7 +135,7 @@ def _check(ctx, terraform, tree, label, component):
         tree = tree,
         sources = sources,
         mocks = component.mocks + ctx.files.mocks,
-        workspace = ctx.attr.env.get("TF_WORKSPACE") or ctx.attr.workspace,
+        workspace = check_workspace(ctx.attr.env, ctx.attr.workspace),
         env_file = _plan_env_file(ctx),
     )
 
