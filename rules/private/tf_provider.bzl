@@ -7,13 +7,20 @@ load(":providers.bzl", "TfProviderInfo")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE")
 
 # Implicit attributes of the rules that call target_platform: the constraint values
-# (exec_platforms.bzl) to test. Read from the target platform (`--platforms`, the host's
+# (exec_platforms.bzl's tables, written out: tools/check_docs reads attributes statically) to test. Read from the target platform (`--platforms`, the host's
 # by default), never from `--cpu`, which a build setting only `--platforms` leaves at the
 # host's value.
-TARGET_PLATFORM_ATTRS = dict(
-    {"_os_" + os: attr.label(default = value) for os, value in OS_CONSTRAINTS.items()},
-    **{"_cpu_" + cpu: attr.label(default = value) for cpu, value in CPU_CONSTRAINTS.items()}
-)
+TARGET_PLATFORM_ATTRS = {
+    "_os_darwin": attr.label(default = "@platforms//os:osx"),
+    "_os_freebsd": attr.label(default = "@platforms//os:freebsd"),
+    "_os_linux": attr.label(default = "@platforms//os:linux"),
+    "_os_openbsd": attr.label(default = "@platforms//os:openbsd"),
+    "_os_windows": attr.label(default = "@platforms//os:windows"),
+    "_cpu_386": attr.label(default = "@platforms//cpu:x86_32"),
+    "_cpu_amd64": attr.label(default = "@platforms//cpu:x86_64"),
+    "_cpu_arm": attr.label(default = "@platforms//cpu:arm"),
+    "_cpu_arm64": attr.label(default = "@platforms//cpu:aarch64"),
+}
 
 def source_parts(source, what):
     """Splits `<host>/<namespace>/<type>`, failing with a clear message otherwise.
