@@ -17,6 +17,7 @@
 //! - [`tf`] and [`run`]: running one instance, and a whole fleet.
 //! - [`backend`]: what fleet knows of a Terraform backend: first-use races,
 //!   state-lock timeouts and their holders (a small PostgreSQL client for `pg`).
+//! - [`retry`]: retries of terraform steps that failed transiently (patterns, backoff, records).
 //! - [`schedule`]: the rules deciding what a fleet run starts next (groups, limits, exclusive).
 //! - [`identity`]: instance identities (what decides a plan) and manifest stamping.
 //! - [`check`]: the build-time check of an instance (mock-provider plan).
@@ -54,6 +55,7 @@ pub mod provider_package;
 pub mod redact;
 pub mod render;
 pub mod report;
+pub mod retry;
 pub mod run;
 pub mod schedule;
 pub mod scratch_dir;

@@ -114,10 +114,34 @@ pub struct Instance {
     /// Runs alone: nothing else of a run starts while it runs (`tf_instance(exclusive)`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub exclusive: bool,
+    /// Retries of transient failures (`retry` of the component and the
+    /// instance, merged key by key); absent: every step runs once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetrySpec>,
     /// sha256 of everything that decides this instance's plan, computed at
     /// build time (`fleet identity compute`); compared by `--affected-since`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+}
+
+/// An instance's `retry` as the rules write it (see [`crate::retry`]).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySpec {
+    /// Regular expressions matched against a failed step's error output.
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    /// Runs of a step at most, the first included (>= 1).
+    pub max_attempts: u32,
+    /// The backoff before the first retry, doubling up to `max_delay_ms`.
+    pub delay_ms: u64,
+    pub max_delay_ms: u64,
+    /// Apply is idempotent: retried even after it changed a resource.
+    #[serde(default)]
+    pub apply: bool,
+    /// The built-in transient patterns too ([`crate::retry::defaults`]).
+    #[serde(default)]
+    pub defaults: bool,
 }
 
 /// A reference to an output of another instance.
@@ -206,6 +230,7 @@ impl Manifest {
                 )));
             }
             check_secret_env(inst)?;
+            check_retry(inst)?;
         }
         check_nesting(&run_dirs)?;
         for group in &self.groups {
@@ -327,6 +352,31 @@ fn check_runfiles_path(path: &str) -> Result<()> {
     Ok(())
 }
 
+/// A retry policy the runner can follow: at least one attempt, a cap not
+/// below the first delay, patterns that compile (the rules check what
+/// Starlark can; only the regex engine knows the rest).
+fn check_retry(inst: &Instance) -> Result<()> {
+    let Some(retry) = &inst.retry else {
+        return Ok(());
+    };
+    let bad = |what: String| unsafe_input(format!("{}: retry: {what}", inst.label));
+    if retry.max_attempts < 1 {
+        return Err(bad("max_attempts must be at least 1".into()));
+    }
+    if retry.max_delay_ms < retry.delay_ms {
+        return Err(bad(format!(
+            "max_delay ({}ms) is shorter than delay ({}ms)",
+            retry.max_delay_ms, retry.delay_ms
+        )));
+    }
+    for pattern in &retry.patterns {
+        if let Err(e) = regex::Regex::new(pattern) {
+            return Err(bad(format!("pattern {pattern:?} does not compile: {e}")));
+        }
+    }
+    Ok(())
+}
+
 /// Variable names are Terraform identifiers; environment variable names are
 /// `[A-Za-z_][A-Za-z0-9_]*`.
 fn check_secret_env(inst: &Instance) -> Result<()> {
@@ -395,6 +445,7 @@ mod tests {
             providers: vec![],
             secret_env: BTreeMap::new(),
             exclusive: false,
+            retry: None,
             identity: None,
         }
     }

@@ -73,6 +73,10 @@ pub struct RunArgs {
     /// changed since its last init (by default such instances skip it).
     #[arg(long, env = "FLEET_REINIT")]
     pub reinit: bool,
+    /// Run each step of an instance with a `retry` policy at most N times
+    /// (the first included), whatever its max_attempts says; 1 turns retries off.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: Option<u32>,
 }
 
 pub fn run(args: RunArgs) -> Result<i32> {
@@ -95,5 +99,6 @@ pub fn run(args: RunArgs) -> Result<i32> {
             detailed_exitcode: args.detailed_exitcode,
         },
         reinit: args.reinit,
+        max_attempts: args.max_attempts,
     })
 }

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -19,6 +19,8 @@ pub struct Children {
     /// (terraform, its providers, provisioner shells).
     own_groups: bool,
     state: Mutex<State>,
+    /// Wakes [`Children::sleep`] when the run starts stopping.
+    stopped: Condvar,
 }
 
 #[derive(Debug, Default)]
@@ -35,6 +37,7 @@ impl Children {
         Children {
             own_groups,
             state: Mutex::new(State::default()),
+            stopped: Condvar::new(),
         }
     }
 
@@ -140,6 +143,27 @@ impl Children {
         self.lock().stopping
     }
 
+    /// Waits `wait` unless the run is, or starts, stopping: then it returns
+    /// at once. True when the whole wait passed (a retry's backoff: a
+    /// Ctrl-C during it ends it).
+    pub fn sleep(&self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        let mut state = self.lock();
+        loop {
+            if state.stopping {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            state = match self.stopped.wait_timeout(state, deadline - now) {
+                Ok((state, _)) => state,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+
     /// Children running or being started.
     pub fn running(&self) -> usize {
         let state = self.lock();
@@ -153,6 +177,7 @@ impl Children {
     pub fn interrupt_all(&self) -> usize {
         let mut state = self.lock();
         state.stopping = true;
+        self.stopped.notify_all();
         for &pid in state.pids.keys() {
             let target = if self.own_groups { -pid } else { pid };
             // SAFETY: kill(2) with a pid we started and have not reaped yet.

@@ -107,6 +107,17 @@ pub struct InstanceReport {
     /// The steps it took and their times: `prepare` (fleet), then terraform's.
     #[serde(default)]
     pub steps: Vec<crate::report::steps::StepTiming>,
+    /// Each attempt of a step that failed at least once, for instances with
+    /// a retry policy (attempt, outcome, matched pattern, delay).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<crate::retry::Attempt>,
+    /// How many failed attempts ran again (`succeeded after N retries`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -160,6 +160,7 @@ pub fn write_summary(path: &Path, report: &Report, manifest: &Manifest) -> Resul
                 duration_s: r.duration_s,
                 changes: r.resource_changes.clone(),
                 error,
+                retries: r.retries,
             }
         })
         .collect();

@@ -153,7 +153,7 @@ fn print_summary(console: &Console, report: &Report) {
             result: if r.reused {
                 "succeeded (earlier run)".into()
             } else {
-                r.status.as_str().into()
+                crate::retry::record::with_retries(r.status.as_str(), r.retries)
             },
             duration: if r.reused { None } else { r.duration_s },
             resources: if r.reused { None } else { r.resources },

@@ -138,6 +138,7 @@ mod tests {
                 providers: vec![],
                 secret_env: Default::default(),
                 exclusive: false,
+                retry: None,
                 identity: None,
             })
             .collect();

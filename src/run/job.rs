@@ -24,6 +24,7 @@ use crate::redact::Secrets;
 use crate::report::console::{Console, OutputMode};
 use crate::report::steps::StepTiming;
 use crate::report::Status;
+use crate::retry::{self, Attempt, Decision, Policy, StepKind};
 use crate::tf::init_gate::InitGate;
 use crate::tf::inputs;
 use crate::tf::locate::Located;
@@ -52,6 +53,8 @@ pub struct JobEnv {
     pub console: Arc<Console>,
     /// The run's `secret_env` values, hidden in the hooks' output too.
     pub secrets: Secrets,
+    /// `--max-attempts`: overrides every instance's `retry.max_attempts`.
+    pub max_attempts: Option<u32>,
 }
 
 /// How one instance's run ended.
@@ -75,6 +78,8 @@ pub struct JobResult {
     pub steps: Vec<StepTiming>,
     /// Whether init was skipped (its record matched); `None` before the decision.
     pub init_skipped: Option<bool>,
+    /// The attempts of steps that failed at least once (instances with a retry policy).
+    pub attempts: Vec<Attempt>,
     pub ended: SystemTime,
 }
 
@@ -98,6 +103,7 @@ impl JobResult {
             shown: Vec::new(),
             steps: Vec::new(),
             init_skipped: None,
+            attempts: Vec::new(),
             ended: SystemTime::now(),
         }
     }
@@ -168,6 +174,13 @@ struct Job<'a> {
     /// The saved plan named secrets not known while terraform ran: the log
     /// and what is shown are scrubbed again at the end.
     secrets_learnt: bool,
+    /// The instance's retry policy for this run.
+    policy: Policy,
+    attempts: Vec<Attempt>,
+    /// The captured output of the attempt that just failed.
+    failed_output: Option<Vec<u8>>,
+    /// The attempt that just ran (apply, destroy) had started changing a resource.
+    changed: bool,
 }
 
 impl<'a> Job<'a> {
@@ -196,6 +209,10 @@ impl<'a> Job<'a> {
             race: None,
             secrets: Secrets::new(),
             secrets_learnt: false,
+            policy: Policy::none(),
+            attempts: Vec::new(),
+            failed_output: None,
+            changed: false,
         }
     }
 
@@ -210,7 +227,14 @@ impl<'a> Job<'a> {
                 )
             }
         }
-        let mut result = self.steps();
+        let mut result = match Policy::new(self.inst.retry.as_ref(), self.env.max_attempts) {
+            Ok(policy) => {
+                self.policy = policy;
+                self.steps()
+            }
+            Err(e) => self.fail(format!("{e:#}"), Some(ExitCode::Unsafe as i32)),
+        };
+        result.attempts = std::mem::take(&mut self.attempts);
         if let Some(mut log) = self.log.take() {
             let _ = log.flush();
         }
@@ -362,29 +386,127 @@ impl<'a> Job<'a> {
 
     /// Runs one step; `Some(result)` when the run ends here. A step that
     /// lost a first-use race of the backend (changing nothing) runs again
-    /// after a backoff, within `--lock-timeout` ([`crate::backend::serial`]).
+    /// after a backoff, within `--lock-timeout` ([`crate::backend::serial`]);
+    /// one whose failure the retry policy calls transient runs again after
+    /// its backoff ([`crate::retry`]).
     fn step(&mut self, tf: &Terraform, step: &Step, main: bool) -> Option<JobResult> {
         let mut backoff = Backoff::new(self.env.lock_timeout);
+        let mut attempt = 1;
         loop {
             let shown = self.shown.len();
-            let ended = self.attempt(tf, step, main)?;
-            let Some(race) = self.race.take() else {
+            let Some(mut ended) = self.attempt(tf, step, main) else {
+                if attempt > 1 {
+                    self.attempts
+                        .push(Attempt::new(step.name, attempt, "succeeded", Some(0)));
+                }
+                return None;
+            };
+            if let Some(race) = self.race.take() {
+                let wait = match backoff.next_wait() {
+                    Some(wait) if !self.env.children.is_stopping() => wait,
+                    _ => return Some(ended),
+                };
+                self.shown.truncate(shown);
+                let note = format!(
+                    "fleet: {}: terraform {} raced another terraform on the backend ({race}); \
+                     nothing changed, running it again in {:.1}s",
+                    self.inst.label,
+                    step.name,
+                    wait.as_secs_f64()
+                );
+                self.log_line(note.as_bytes());
+                if !self.env.children.sleep(wait) {
+                    return Some(ended);
+                }
+                continue;
+            }
+            if !self.retry_after(step, attempt, shown, &mut ended) {
                 return Some(ended);
+            }
+            attempt += 1;
+        }
+    }
+
+    /// After attempt `attempt` of `step` failed (`ended`): asks the retry
+    /// policy, records the attempt, and waits out the backoff; true when the
+    /// step runs again. A stop during the wait ends it at once, and `ended`
+    /// then says the instance was interrupted.
+    fn retry_after(
+        &mut self,
+        step: &Step,
+        attempt: u32,
+        shown: usize,
+        ended: &mut JobResult,
+    ) -> bool {
+        let Some(output) = self.failed_output.take() else {
+            return false;
+        };
+        let lock_timeout = Some(ExitCode::LockTimeout as i32);
+        if ended.status != Status::Failed || ended.exit_code == lock_timeout {
+            return false;
+        }
+        let kind = StepKind::of(step.name);
+        let mut record = Attempt::new(step.name, attempt, "failed", ended.exit_code);
+        let max = self.policy.max_attempts();
+        let (pattern, wait, ceiling) =
+            match self.policy.decide(kind, attempt, &output, self.changed) {
+                Decision::Stop(None) => return false,
+                Decision::Stop(Some(why)) => {
+                    let note = format!(
+                        "fleet: {}: terraform {} is not retried: {why}",
+                        self.inst.label, step.name
+                    );
+                    self.log_line(note.as_bytes());
+                    record.reason = Some(why);
+                    self.attempts.push(record);
+                    return false;
+                }
+                Decision::Retry {
+                    pattern,
+                    wait,
+                    ceiling,
+                } => (pattern, wait, ceiling),
             };
-            let wait = match backoff.next_wait() {
-                Some(wait) if !self.env.children.is_stopping() => wait,
-                _ => return Some(ended),
-            };
-            self.shown.truncate(shown);
-            let note = format!(
-                "fleet: {}: terraform {} raced another terraform on the backend ({race}); \
-                 nothing changed, running it again in {:.1}s",
-                self.inst.label,
-                step.name,
-                wait.as_secs_f64()
-            );
-            self.log_line(note.as_bytes());
-            std::thread::sleep(wait);
+        record.outcome = "retried".into();
+        record.pattern = Some(pattern.clone());
+        record.delay_s = Some(wait.as_secs_f64());
+        record.max_delay_s = Some(ceiling.as_secs_f64());
+        self.attempts.push(record);
+        self.shown.truncate(shown);
+        let note = format!(
+            "fleet: {}: terraform {} failed (attempt {attempt} of {max}, exit {}); its error \
+             matches retry pattern {pattern:?}: attempt {} in {:.1}s (backoff up to {:.1}s)",
+            self.inst.label,
+            step.name,
+            ended.exit_code.unwrap_or(1),
+            attempt + 1,
+            wait.as_secs_f64(),
+            ceiling.as_secs_f64()
+        );
+        self.note(&note);
+        if self.env.children.sleep(wait) {
+            return true;
+        }
+        if let Some(last) = self.attempts.last_mut() {
+            last.outcome = "interrupted".into();
+        }
+        let reason = format!(
+            "interrupted while waiting to run terraform {} again (attempt {} of {max})",
+            step.name,
+            attempt + 1
+        );
+        self.note(&format!("fleet: {}: {reason}", self.inst.label));
+        *ended = JobResult::new(Status::Interrupted, Some(reason));
+        false
+    }
+
+    /// A line of fleet's own in the log and what is shown.
+    fn note(&mut self, text: &str) {
+        self.log_line(text.as_bytes());
+        self.shown.extend_from_slice(text.as_bytes());
+        self.shown.push(b'\n');
+        if self.env.console.mode == OutputMode::Stream {
+            self.env.console.stream_line(self.display, text.as_bytes());
         }
     }
 
@@ -398,8 +520,13 @@ impl<'a> Job<'a> {
         let mut log = self.log.take();
         let mut resources = None;
         let planned = self.env.action == Action::Plan;
+        let changes = matches!(StepKind::of(step.name), StepKind::Apply | StepKind::Destroy);
+        let mut changed = false;
         let started = Instant::now();
         let status = tf.run_lines(&self.env.children, step, |line| {
+            if changes && !changed && retry::policy::starts_a_change(line) {
+                changed = true;
+            }
             if let Some(log) = log.as_mut() {
                 let _ = log.write_all(line);
                 let _ = log.write_all(b"\n");
@@ -417,6 +544,8 @@ impl<'a> Job<'a> {
             lines.push(b'\n');
         });
         self.log = log;
+        self.changed = changed;
+        self.failed_output = None;
         if matches!(status, Ok(Some(_))) {
             self.steps
                 .push(StepTiming::new(step.name, started.elapsed(), true));
@@ -440,6 +569,7 @@ impl<'a> Job<'a> {
         if code == 0 {
             return None;
         }
+        self.failed_output = Some(lines.clone());
         if !main {
             // Preparation output is shown only when it fails.
             self.shown.extend_from_slice(&lines);

@@ -67,6 +67,8 @@ pub struct RunOptions {
     /// Run `terraform init` for every instance even when nothing it used
     /// changed since its last init (by default such instances skip it).
     pub reinit: bool,
+    /// Overrides every instance's `retry.max_attempts` (1: no retries).
+    pub max_attempts: Option<u32>,
 }
 
 pub fn run_command(args: &RunOptions) -> Result<i32> {
@@ -136,6 +138,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         children: Arc::new(Children::new(true)),
         console: Arc::clone(&console),
         secrets: hook_secrets(manifest, &selection.selected),
+        max_attempts: args.max_attempts,
     });
     let scheduler = Scheduler {
         graph,

@@ -152,6 +152,8 @@ fn not_run(located: &Located, i: usize, name: &str) -> InstanceReport {
         terraform_processes: None,
         init_skipped: None,
         steps: Vec::new(),
+        attempts: Vec::new(),
+        retries: 0,
     }
 }
 
@@ -201,6 +203,8 @@ pub fn instance_report(
             terraform_processes: Some(crate::report::steps::terraform_processes(&result.steps)),
             init_skipped: result.init_skipped,
             steps: result.steps.clone(),
+            attempts: result.attempts.clone(),
+            retries: crate::retry::record::retries(&result.attempts),
             ..base
         },
     }

@@ -143,6 +143,7 @@ mod tests {
             providers: vec![],
             secret_env: BTreeMap::new(),
             exclusive: false,
+            retry: None,
             identity: None,
         }
     }

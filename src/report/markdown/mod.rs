@@ -40,6 +40,8 @@ pub struct MdInstance {
     pub changes: Option<PlanChanges>,
     /// First lines of the error (failed instances).
     pub error: Vec<String>,
+    /// Failed attempts that ran again (`succeeded after N retries`).
+    pub retries: usize,
 }
 
 /// A whole run as the summary shows it.
@@ -205,6 +207,7 @@ fn group(instances: &[MdInstance]) -> Vec<Row<'_>> {
             !inst.failed
                 && !r.first.failed
                 && r.first.status == inst.status
+                && r.first.retries == inst.retries
                 && r.first.resources == inst.resources
                 && r.first.changes.is_some()
                 && r.first.changes == inst.changes
@@ -245,10 +248,14 @@ fn table_head(planned: bool) -> String {
 fn table_row(row: &Row, planned: bool) -> String {
     let inst = row.first;
     let result = match has_changes(inst) {
-        _ if inst.failed => "❌ failed".to_string(),
-        Some(true) if planned && inst.status == "succeeded" => "changes".to_string(),
-        Some(false) if planned && inst.status == "succeeded" => "no changes".to_string(),
-        _ => inst.status.clone(),
+        _ if inst.failed => crate::retry::record::with_retries("❌ failed", inst.retries),
+        Some(true) if planned && inst.status == "succeeded" => {
+            crate::retry::record::with_retries("changes", inst.retries)
+        }
+        Some(false) if planned && inst.status == "succeeded" => {
+            crate::retry::record::with_retries("no changes", inst.retries)
+        }
+        _ => crate::retry::record::with_retries(&inst.status, inst.retries),
     };
     let count = |f: fn(&Resources) -> u64| {
         inst.resources

@@ -20,6 +20,7 @@ fn planned(name: &str, addresses: &[(&str, ChangeAction)]) -> MdInstance {
         duration_s: Some(1.5),
         changes: Some(changes),
         error: vec![],
+        retries: 0,
     }
 }
 
@@ -83,6 +84,7 @@ fn failures_show_their_first_error_lines_and_never_group() {
         duration_s: Some(0.2),
         changes: None,
         error: (1..=20).map(|n| format!("line {n} ```")).collect(),
+        retries: 0,
     };
     let text = render(&run(vec![failed("x"), failed("y")], &names), COMMENT_LIMIT);
     assert!(text.contains("| `x` | ❌ failed | - | - | - | 0.2s |"));
