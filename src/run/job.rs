@@ -500,9 +500,12 @@ impl<'a> Job<'a> {
         false
     }
 
-    /// A line of fleet's own in the log and what is shown.
+    /// A line of fleet's own in the log (flushed: a wait follows) and what is shown.
     fn note(&mut self, text: &str) {
         self.log_line(text.as_bytes());
+        if let Some(log) = self.log.as_mut() {
+            let _ = log.flush();
+        }
         self.shown.extend_from_slice(text.as_bytes());
         self.shown.push(b'\n');
         if self.env.console.mode == OutputMode::Stream {

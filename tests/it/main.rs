@@ -22,6 +22,7 @@ mod fleet_run_locks;
 mod fleet_run_privacy;
 mod fleet_run_report_paths;
 mod fleet_run_resume_digest;
+mod fleet_run_retry;
 mod fleet_run_secrets;
 mod fleet_run_signals;
 mod gc;

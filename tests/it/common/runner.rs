@@ -19,6 +19,8 @@ pub struct Fleet {
     pub markers: PathBuf,
     pub manifest: PathBuf,
     pub parallelism: u32,
+    /// The terraform the manifest names (the real one unless a test wraps it).
+    pub terraform: PathBuf,
     instances: Vec<Value>,
 }
 
@@ -42,6 +44,7 @@ impl Fleet {
             runfiles,
             markers,
             parallelism: 0,
+            terraform: terraform(),
             instances: vec![],
         }
     }
@@ -100,7 +103,7 @@ impl Fleet {
             "schema": 1,
             "target": "//pkg:fleet",
             "parallelism": self.parallelism,
-            "terraform": terraform().to_string_lossy(),
+            "terraform": self.terraform.to_string_lossy(),
             "instances": self.instances,
         });
         fs::write(
