@@ -516,6 +516,69 @@ check_destroy() {
   fi
 }
 
+# retries: an apply throttled twice succeeds on its third attempt; one that changed a
+# resource is not rerun when the instance takes back the component's `apply`; bad
+# retry dicts fail analysis naming the target
+check_retry() {
+  local report="$tmp/retry.json" status=0 problems=""
+  if ! bz "$ws" build //fleets/retry >"$logs/retry-build.log" 2>&1; then
+    fail "retry: the fleet builds" "$(grep -m3 ERROR "$logs/retry-build.log")"
+    return
+  fi
+  problems+="$(python3 - "$bin_dir/fleets/retry/retry.manifest.json" <<'EOF'
+import json, sys
+m = {i["name"]: i for i in json.load(open(sys.argv[1]))["instances"]}
+want = {"patterns": ["RequestLimitExceeded"], "max_attempts": 3, "delay_ms": 100,
+        "max_delay_ms": 150, "apply": True, "defaults": False}
+if m["twice"].get("retry") != want:
+    print(" manifest retry of twice: %s;" % m["twice"].get("retry"))
+if m["not-idempotent"].get("retry") != dict(want, apply=False):
+    print(" manifest retry of not-idempotent: %s;" % m["not-idempotent"].get("retry"))
+EOF
+)"
+  bz "$ws" run //fleets/retry:retry.apply -- --report "$report" >"$logs/retry-apply.log" 2>&1 || status=$?
+  problems+="$(python3 - "$report" "$marks" <<'EOF'
+import json, sys
+r = {i["name"]: i for i in json.load(open(sys.argv[1]))["instances"]}
+def runs(name):
+    try:
+        return int(open("%s/retry-%s.count" % (sys.argv[2], name)).read())
+    except OSError:
+        return 0
+t, n = r["twice"], r["not-idempotent"]
+outcomes = [a["outcome"] for a in t.get("attempts", [])]
+if t["status"] != "succeeded" or t.get("retries") != 2 or outcomes != ["retried", "retried", "succeeded"] or runs("twice") != 3:
+    print(" twice: %s, retries %s, %s, %d runs;" % (t["status"], t.get("retries"), outcomes, runs("twice")))
+delays = [a["delay_s"] for a in t.get("attempts", [])[:2]]
+if any(d is None or d > 0.15 for d in delays):
+    print(" delays above the cap: %s;" % delays)
+reason = (n.get("attempts") or [{}])[0].get("reason") or ""
+if n["status"] != "failed" or runs("not-idempotent") != 1 or "started changing resources" not in reason:
+    print(" not-idempotent: %s, %d runs, %r;" % (n["status"], runs("not-idempotent"), reason))
+EOF
+)"
+  grep -q "succeeded after 2 retries" "$logs/retry-apply.log" || problems+=" no 'succeeded after 2 retries' in the summary;"
+  [[ $status -eq 1 ]] || problems+=" exit $status (want 1);"
+  local target message
+  for target in zero_attempts:"max_attempts = 0 must be a whole number of at least 1" \
+    bad_delay:'delay = "2 seconds" is not a duration' \
+    unknown_key:'unknown key "attempts"' \
+    bad_pattern:'pattern "(Throttling": unclosed ('; do
+    message="${target#*:}"
+    target="//negative/retry:${target%%:*}"
+    if bz "$ws" build "$target" >"$logs/retry-negative.log" 2>&1; then
+      problems+=" $target built;"
+    elif ! grep -qF "$target: retry (instance): $message" "$logs/retry-negative.log"; then
+      problems+=" $target: $(grep -m1 -F 'retry' "$logs/retry-negative.log");"
+    fi
+  done
+  if [[ -z "$problems" ]]; then
+    pass "retry: a throttled apply succeeds after 2 retries (delays under the 150ms cap), a non-idempotent one that changed a resource runs once; bad retry dicts fail analysis naming target and key"
+  else
+    fail "retry" "$problems"
+  fi
+}
+
 e2e_check build check_build
 e2e_check analysis-failures check_analysis_failures
 e2e_check keep-going check_keep_going
@@ -525,4 +588,5 @@ e2e_check sigint check_sigint
 e2e_check concurrent-applies check_concurrent_applies
 e2e_check instances-fleet check_instances_fleet
 e2e_check destroy check_destroy
+e2e_check retry check_retry
 e2e_main "$@"

@@ -14,6 +14,7 @@ TfComponentInfo = provider(
         "lock_target": provider_field(typing.Any, default = None),  # always None: Buck2 has no `<component>.lock` target
         "mocks": provider_field(typing.Any, default = []),  # `.tfmock.hcl` artifacts for the build check
         "providers": provider_field(typing.Any, default = []),  # always []: provider packages are Bazel-only
+        "retry_json": provider_field(str, default = ""),  # the checked `retry` dict as JSON ("" when none); instances' keys win
         "sources": provider_field(typing.Any, default = []),  # `PATH=ORIGIN` strings naming module files in messages
         "validation": provider_field(typing.Any, default = None),  # the component's `fleet check --mode validate` result
     },

@@ -2,6 +2,7 @@
 
 load("//rules/private:check_mode.bzl", "mock_provider_name")
 load("//rules/private:module_root.bzl", "check_root_has_config", "path_below_root", "root_dir")
+load("//rules/private:retry.bzl", "check_retry", "retry_json")
 load(":check.bzl", "fleet_check")
 load(":labels.bzl", "loading_label_string", "runfiles_prefix")
 load(":providers.bzl", "FleetHelperInfo", "TerraformInfo", "TfComponentInfo")
@@ -30,6 +31,8 @@ def _tf_component_impl(ctx):
     check_root_has_config(label, root, [f.path for f in files])
     for mock in ctx.attrs.mocks:
         mock_provider_name(mock)  # fails analysis on a misnamed file
+    if ctx.attrs.retry:
+        check_retry(label + ": retry", json.decode(ctx.attrs.retry))
     component = struct(label = label, files = files, lock_file = ctx.attrs.lock_file, lock_target = None, providers = [])
     pairs = [(f.path, f.file) for f in files]
     if ctx.attrs.lock_file:
@@ -60,6 +63,7 @@ def _tf_component_impl(ctx):
             lock_target = None,
             mocks = ctx.attrs.mocks,
             providers = [],
+            retry_json = ctx.attrs.retry,
             sources = sources,
             validation = validation,
         ),
@@ -77,13 +81,14 @@ with their own variables and backend into their own directory; the module is nev
         "mocks": attrs.list(attrs.source(), default = [], doc = "`<provider>[.<anything>].tfmock.hcl` files: mock values for the instances' build check."),
         "origin_prefix": attrs.string(default = "", doc = "Path of this package from the project's root cell, as messages name module files (filled by the macro)."),
         "root": attrs.string(default = "", doc = "The module's directory, relative to this package (default: the package itself), for a component declared above its module (`root = \"b\"` with `srcs = glob([\"b/**/*.tf\"])`): srcs and data are placed relative to it and must lie below it."),
+        "retry": attrs.string(default = "", doc = "The `retry` dict of the `tf_component` macro, checked and JSON-encoded by it (empty: none): retries of transient failures for every instance (docs/retries.md)."),
         "srcs": attrs.list(attrs.source(), doc = "The module's files (`*.tf`, `*.tf.json`, nested local modules), at their paths relative to `root`. The root module (the directory terraform runs in) must hold a `.tf` or `.tf.json` file, or analysis fails naming where the files went."),
         "_fleet": attrs.toolchain_dep(default = "toolchains//:fleet", providers = [FleetHelperInfo]),
         "_terraform": attrs.toolchain_dep(default = "toolchains//:terraform", providers = [TerraformInfo]),
     },
 )
 
-def tf_component(name, srcs, data = [], root = "", lock_file = None, mocks = [], tags = [], visibility = None, **kwargs):
+def tf_component(name, srcs, data = [], root = "", lock_file = None, mocks = [], retry = None, tags = [], visibility = None, **kwargs):
     """One Terraform root module: `<name>` validates it once for all its instances.
 
     Args:
@@ -94,6 +99,8 @@ def tf_component(name, srcs, data = [], root = "", lock_file = None, mocks = [],
         is declared above it (`root = "b"`: `b/main.tf` is the module's `main.tf`).
       lock_file: the module's `.terraform.lock.hcl`.
       mocks: `<provider>[.<anything>].tfmock.hcl` files: mock values for the instances' build check.
+      retry: retries of transient failures in `fleet run`, for every instance (an instance's
+        own `retry` keys win); as for the Bazel rule (docs/retries.md).
       tags: kept as the target's `labels` (Buck2 has no `manual`: see docs/buck2.md).
       visibility: visibility of the target (Buck2 form: `["PUBLIC"]`, `["//infra/..."]`).
       **kwargs: passed to the rule.
@@ -109,6 +116,7 @@ def tf_component(name, srcs, data = [], root = "", lock_file = None, mocks = [],
         mocks = mocks,
         origin_prefix = runfiles_prefix() + (package + "/" if package else ""),
         root = root,
+        retry = retry_json(retry),
         visibility = visibility,
         **kwargs
     )

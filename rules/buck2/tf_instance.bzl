@@ -1,5 +1,6 @@
 """tf_instance (Buck2): one instance of a tf_component, as a set of targets."""
 
+load("//rules/private:retry.bzl", "retry_json")
 load("//rules/private:run_dirs.bzl", "run_dir")
 load("//rules/private:state_identity.bzl", "effective_backend_config", "state_identity")
 load(":json.bzl", "sorted_json")
@@ -42,6 +43,7 @@ def tf_instance(
         check = "plan",
         mocks = [],
         exclusive = False,
+        retry = None,
         visibility = None,
         **kwargs):
     """One instance of a component: its own rendered tree, check, run directory and state.
@@ -73,6 +75,8 @@ def tf_instance(
       check: build-time check: `plan` (default), `validate` or `none`.
       mocks: more `<provider>[.<anything>].tfmock.hcl` files for this instance's check.
       exclusive: `fleet run` runs the instance alone (docs/groups.md).
+      retry: retries of transient failures in `fleet run`; its keys win over the
+        component's (docs/retries.md).
       visibility: visibility of every generated target (Buck2 form).
       **kwargs: passed to every generated target.
     """
@@ -98,6 +102,7 @@ def tf_instance(
         labels = tags,
         mocks = mocks,
         path_prefix = runfiles_prefix() + (package + "/" if package else ""),
+        retry_json = retry_json(retry),
         secret_env = secret_env,
         var_files = var_files,
         vars_json = sorted_json(vars),

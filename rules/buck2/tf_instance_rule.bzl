@@ -7,6 +7,7 @@ through the shared pure Starlark of rules/private.
 load("//rules/private:check_mode.bzl", "CHECK_MODES", "effective_check")
 load("//rules/private:instance_check.bzl", "check_plan_env", "check_workspace", "render_check_args")
 load("//rules/private:manifest.bzl", "instance_entry", "manifest_json")
+load("//rules/private:retry.bzl", "manifest_retry")
 load("//rules/private:run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim", run_dir_of = "run_dir")
 load("//rules/private:secrets.bzl", "check_secret_env", "refuse_secrets")
 load("//rules/private:state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
@@ -143,6 +144,7 @@ def _tf_instance_impl(ctx):
         inputs_from = inputs_from,
         secret_env = dict(ctx.attrs.secret_env),
         exclusive = ctx.attrs.exclusive,
+        retry = manifest_retry(label, component.retry_json, ctx.attrs.retry_json),
     )
     transitive_entries = ordered_union([json.encode(entry)], [dep.transitive_entries for dep in deps])
     readers = [ref["instance"] for ref in inputs_from.values()]
@@ -237,6 +239,7 @@ Use the `tf_instance` macro, which fills `label`, `vars_json`, `backend_config_j
         "labels": attrs.list(attrs.string(), default = [], doc = "Free-form labels (the macro's `tags`)."),
         "mocks": attrs.list(attrs.source(), default = [], doc = "More `<provider>[.<anything>].tfmock.hcl` files for this instance's check."),
         "path_prefix": attrs.string(default = "", doc = "Runfiles path of this package (`pkg/`, `../cell/pkg/`), as manifests name files (filled by the macro)."),
+        "retry_json": attrs.string(default = "", doc = "The `retry` dict of the `tf_instance` macro as JSON (empty: none); its keys win over the component's (docs/retries.md)."),
         "secret_env": attrs.dict(attrs.string(), attrs.string(), default = {}, doc = "Variable -> environment variable name read by `fleet tf` / `fleet run` at run time."),
         "var_files": attrs.list(attrs.source(), default = [], doc = "Variable files, loaded after `vars` in list order."),
         "vars_json": attrs.string(default = "{}", doc = "The instance's variables as sorted JSON; written as terraform.tfvars.json."),

@@ -6,7 +6,7 @@ Pure Starlark, loaded by both rule sets (Bazel and Buck2): no `native`, `attr`,
 
 MANIFEST_SCHEMA = 1
 
-def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_from, secret_env = {}, exclusive = False):
+def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_from, secret_env = {}, exclusive = False, retry = None):
     """Returns one `Instance` of the manifest as a dict.
 
     Args:
@@ -22,6 +22,7 @@ def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_
         (never a value). Written only when non-empty, so helpers that predate
         the field still read manifests of instances without it.
       exclusive: the instance runs alone (`tf_instance(exclusive)`); written only when True.
+      retry: the merged retry policy (retry.bzl's manifest_retry); written only when not None.
 
     Returns:
       A dict json.encode turns into a valid `Instance`.
@@ -41,6 +42,8 @@ def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_
         entry["secret_env"] = dict(secret_env)
     if exclusive:
         entry["exclusive"] = True
+    if retry != None:
+        entry["retry"] = retry
     return entry
 
 def manifest_json(target, terraform, fleet_root, entries, parallelism = 0, groups = []):

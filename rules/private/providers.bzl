@@ -10,6 +10,7 @@ TfComponentInfo = provider(
         "lock_target": "Label string of the component's `.lock` target (regenerates the lock file), or None when it has none.",
         "mocks": "List of `.tfmock.hcl` Files: mock values for the build check, `<provider>[.<anything>].tfmock.hcl`.",
         "validation": "The File holding the component's `terraform validate` result (`fleet check --mode validate`), built only when an instance asks for it.",
+        "retry_json": "The component's checked `retry` dict as JSON (\"\" when it declares none); each instance's own `retry` keys win over it.",
     },
 )
 

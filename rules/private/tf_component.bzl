@@ -5,6 +5,7 @@ load(":check_mode.bzl", "mock_provider_name")
 load(":labels.bzl", "label_string", "loading_label_string", "repo_of")
 load(":module_root.bzl", "check_root_has_config", "path_below_root", "root_dir")
 load(":providers.bzl", "TfComponentInfo", "TfProviderInfo")
+load(":retry.bzl", "check_retry", "retry_json")
 load(":tf_lock.bzl", "tf_lock_targets")
 load(":tf_provider.bzl", "collect_packages")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
@@ -40,6 +41,8 @@ def _tf_component_impl(ctx):
     check_root_has_config(label, root, [f.path for f in files])
     for mock in ctx.files.mocks:
         mock_provider_name(mock)  # fails analysis on a misnamed file
+    if ctx.attr.retry:
+        check_retry(label + ": retry", json.decode(ctx.attr.retry))
     component = struct(
         label = label,
         files = files,
@@ -59,6 +62,7 @@ def _tf_component_impl(ctx):
             lock_target = component.lock_target,
             mocks = ctx.files.mocks,
             validation = validation,
+            retry_json = ctx.attr.retry,
         ),
     ]
 
@@ -109,6 +113,9 @@ variables and backend into their own directory; the module itself is never writt
             allow_files = [".tfmock.hcl"],
             doc = "Mock values for the build check where generated ones do not fit (e.g. a data source feeding a condition): terraform's `.tfmock.hcl` files, named `<provider>[.<anything>].tfmock.hcl`; each applies to every configuration of that provider.",
         ),
+        "retry": attr.string(
+            doc = "The `retry` dict of the `tf_component` macro, checked and JSON-encoded by it (empty: none): retries of transient failures for every instance (docs/retries.md).",
+        ),
     },
     toolchains = [str(TERRAFORM_TOOLCHAIN_TYPE), str(FLEET_TOOLCHAIN_TYPE)],
     provides = [TfComponentInfo],
@@ -125,6 +132,7 @@ def tf_component(
         lock_platforms = [],
         lock_providers = [],
         lock_mirrors = [],
+        retry = None,
         tags = [],
         visibility = None,
         **kwargs):
@@ -149,6 +157,10 @@ def tf_component(
       lock_providers: packages `<name>.lock` hashes (e.g. `tf_provider` targets, one per platform).
         Never the packages of a `tf_provider_mirror` reading this lock file: they exist only once it is complete.
       lock_mirrors: packed filesystem mirror directories `<name>.lock` reads (absolute, `file://`, or workspace-relative).
+      retry: retries of transient failures in `fleet run`, for every instance (an
+        instance's own `retry` keys win): `{"patterns": [regular expressions],
+        "max_attempts": 3, "delay": "2s", "max_delay": "30s", "apply": False,
+        "defaults": False}`. See docs/retries.md.
       tags: tags for every generated target.
       visibility: visibility of every generated target.
       **kwargs: passed to every generated target (e.g. `testonly`).
@@ -161,6 +173,7 @@ def tf_component(
         lock_file = lock_file,
         providers = providers,
         mocks = mocks,
+        retry = retry_json(retry),
         tags = tags,
         visibility = visibility,
         **kwargs

@@ -3,6 +3,7 @@
 load(":action_targets.bzl", "rule_with_action_targets")
 load(":labels.bzl", "loading_label_string", "resolve_label_string")
 load(":package_claims.bzl", "claim_run_dir_in_package", "claim_state_in_package")
+load(":retry.bzl", "retry_json")
 load(":run_dirs.bzl", "run_dir")
 load(":state_identity.bzl", "effective_backend_config", "state_identity")
 load(":tf_instance_rule.bzl", "tf_instance_rule")
@@ -58,6 +59,7 @@ def tf_instance(
         check = "plan",
         mocks = [],
         exclusive = False,
+        retry = None,
         visibility = None,
         **kwargs):
     """One instance of a component: its own rendered tree, validation, run directory and state.
@@ -106,6 +108,9 @@ def tf_instance(
       exclusive: `fleet run` runs the instance alone: it starts only when nothing
         else of the run is running, and nothing else starts while it runs (for
         instances managing account-wide singletons). See docs/groups.md.
+      retry: retries of transient failures in `fleet run`; its keys win over the
+        component's `retry` (same keys: `patterns`, `max_attempts`, `delay`,
+        `max_delay`, `apply`, `defaults`). See docs/retries.md.
       visibility: visibility of every generated target.
       **kwargs: passed to every generated target (e.g. `testonly`).
     """
@@ -144,4 +149,5 @@ def tf_instance(
         check = check,
         mocks = mocks,
         exclusive = exclusive,
+        retry_json = retry_json(retry),
     )

@@ -7,6 +7,7 @@ load(":instance_check.bzl", "check_plan_env", "check_workspace", "render_check_a
 load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
+load(":retry.bzl", "manifest_retry")
 load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim", run_dir_of = "run_dir")
 load(":run_tools.bzl", "RUNTIME_TERRAFORM_ATTRS", "runtime_terraform_of")
 load(":secrets.bzl", "check_secret_env", "refuse_secrets")
@@ -192,6 +193,7 @@ def _tf_instance_impl(ctx):
         inputs_from = inputs_from,
         secret_env = dict(ctx.attr.secret_env),
         exclusive = ctx.attr.exclusive,
+        retry = manifest_retry(label, component.retry_json, ctx.attr.retry_json),
     )
     entry["providers"] = manifest_providers(
         component.providers,
@@ -332,6 +334,9 @@ the value wherever terraform prints it.""",
         "exclusive": attr.bool(
             default = False,
             doc = "`fleet run` runs this instance alone: it starts when nothing else of the run runs, and nothing else starts while it does.",
+        ),
+        "retry_json": attr.string(
+            doc = "The `retry` dict of the `tf_instance` macro as JSON (empty: none); its keys win over the component's (docs/retries.md).",
         ),
         "fleet_root": attr.string(
             default = ".fleet",
