@@ -456,7 +456,7 @@ impl<'a> Job<'a> {
                         "fleet: {}: terraform {} is not retried: {why}",
                         self.inst.label, step.name
                     );
-                    self.log_line(note.as_bytes());
+                    self.note(&note);
                     record.reason = Some(why);
                     self.attempts.push(record);
                     return false;
@@ -475,7 +475,7 @@ impl<'a> Job<'a> {
         self.shown.truncate(shown);
         let note = format!(
             "fleet: {}: terraform {} failed (attempt {attempt} of {max}, exit {}); its error \
-             matches retry pattern {pattern:?}: attempt {} in {:.1}s (backoff up to {:.1}s)",
+             matches retry pattern {pattern:?}: attempt {} in {:.2}s (backoff up to {:.2}s)",
             self.inst.label,
             step.name,
             ended.exit_code.unwrap_or(1),
