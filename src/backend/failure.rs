@@ -79,7 +79,7 @@ const S3_LOCK_RELEASED: [&str; 2] = ["unable to retrieve file from S3 bucket", "
 
 /// Classifies a failed step's output.
 pub fn classify(output: &[u8]) -> Option<BackendFailure> {
-    let text = String::from_utf8_lossy(output);
+    let text = plain(&String::from_utf8_lossy(output));
     if text.contains(STATE_LOCK) {
         let info = lock_info(&text);
         let released = S3_LOCK_RELEASED.iter().all(|part| text.contains(part))
@@ -94,6 +94,36 @@ pub fn classify(output: &[u8]) -> Option<BackendFailure> {
     text.lines()
         .find(|line| RACES.iter().any(|race| line.contains(race)))
         .map(|line| BackendFailure::Race(line.trim().trim_start_matches("Error: ").to_string()))
+}
+
+/// Terraform's diagnostics as plain text: colour codes (`ESC [ ... m`)
+/// removed, and the box it draws around a diagnostic without `-no-color`
+/// (`╷`, `│ `, `╵`) taken away.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for end in chars.by_ref() {
+                if ('\u{40}'..='\u{7e}').contains(&end) {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|line| !matches!(line.trim(), "╷" | "╵"))
+        .map(|line| {
+            line.strip_prefix("│ ")
+                .or_else(|| line.strip_prefix('│'))
+                .unwrap_or(line)
+        })
+        .collect();
+    lines.join("\n")
 }
 
 fn lock_info(text: &str) -> LockInfo {
@@ -155,6 +185,27 @@ by multiple users at the same time.";
             info.describe(),
             "Who: root@vm, Operation: OperationTypeApply, \
              Created: 2026-12-06 21:57:15.367705547 +0000 UTC, ID: 3b758270-cba6-1373-a4ac-68542f1b2132"
+        );
+    }
+
+    #[test]
+    fn a_state_lock_timeout_at_a_terminal_in_colour_and_boxed() {
+        let boxed: String = TIMEOUT
+            .lines()
+            .map(|line| match line {
+                "Error: Error acquiring the state lock" => {
+                    "\u{1b}[31m╷\u{1b}[0m\u{1b}[0m\n\u{1b}[31m│\u{1b}[0m \u{1b}[0m\u{1b}[1m\u{1b}[31mError: \u{1b}[0m\u{1b}[0m\u{1b}[1mError acquiring the state lock\u{1b}[0m\n".to_string()
+                }
+                other => format!("\u{1b}[31m│\u{1b}[0m {other}\n"),
+            })
+            .collect();
+        let Some(BackendFailure::StateLock(info)) = classify(boxed.as_bytes()) else {
+            panic!("not a state lock failure: {boxed}");
+        };
+        assert_eq!(info.field("Who"), Some("root@vm"));
+        assert_eq!(
+            info.field("ID"),
+            Some("3b758270-cba6-1373-a4ac-68542f1b2132")
         );
     }
 

@@ -328,6 +328,25 @@ pub fn run_piped(
     children.wait(&mut child).map(Some)
 }
 
+/// Runs `cmd` with stdin and stdout as they are set (a terminal's) and
+/// stderr piped: every piece of it goes, as it arrives, to `on_err`. `None`
+/// when the run was already stopping.
+pub fn run_stderr_piped(
+    children: &Children,
+    mut cmd: Command,
+    mut on_err: impl FnMut(&[u8]),
+) -> Result<Option<ExitStatus>> {
+    let (mut err, err_writer) = std::io::pipe().context("creating an error pipe")?;
+    cmd.stderr(err_writer);
+    let child = children.spawn(&mut cmd, &[err.as_raw_fd()]);
+    drop(cmd); // closes our copy of the write end, so EOF comes when the child exits
+    let Some(mut child) = child? else {
+        return Ok(None);
+    };
+    pump(&mut err, &mut on_err);
+    children.wait(&mut child).map(Some)
+}
+
 /// Reads `from` until EOF (or an error), handing each piece to `to`.
 fn pump(from: &mut impl std::io::Read, to: &mut impl FnMut(&[u8])) {
     let mut buffer = [0u8; 8192];

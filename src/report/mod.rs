@@ -32,8 +32,13 @@ pub const SCHEMA: u32 = 1;
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Succeeded,
-    /// Terraform (or preparing the run) failed, or the lock timed out.
+    /// Terraform (or preparing the run) failed.
     Failed,
+    /// A lock timed out: the run directory's (`--lock-timeout`) or the
+    /// backend's state lock (terraform's `-lock-timeout`); exit code 3, the
+    /// reason names the holder. Counted as failed too.
+    #[serde(rename = "lock_timeout")]
+    LockTimeout,
     /// Stopped by --fail-fast or a signal while it ran.
     Interrupted,
     /// Not run because an upstream did not succeed.
@@ -51,11 +56,17 @@ impl Status {
         match self {
             Status::Succeeded => "succeeded",
             Status::Failed => "failed",
+            Status::LockTimeout => "lock timeout",
             Status::Interrupted => "interrupted",
             Status::Skipped => "skipped",
             Status::Cancelled => "cancelled",
             Status::NotRun => "not run",
         }
+    }
+
+    /// Failed, by a lock timeout or otherwise: its dependents are skipped.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Failed | Status::LockTimeout)
     }
 }
 
@@ -129,6 +140,9 @@ pub struct Counts {
     pub cancelled: usize,
     #[serde(default)]
     pub not_run: usize,
+    /// Of the failed, those whose lock timed out (status `lock_timeout`).
+    #[serde(default)]
+    pub lock_timeout: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +187,10 @@ impl Report {
             match i.status {
                 Status::Succeeded => c.succeeded += 1,
                 Status::Failed => c.failed += 1,
+                Status::LockTimeout => {
+                    c.failed += 1;
+                    c.lock_timeout += 1;
+                }
                 Status::Interrupted => c.interrupted += 1,
                 Status::Skipped => c.skipped += 1,
                 Status::Cancelled => c.cancelled += 1,

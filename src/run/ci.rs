@@ -141,7 +141,7 @@ pub fn write_summary(path: &Path, report: &Report, manifest: &Manifest) -> Resul
         .instances
         .iter()
         .map(|r| {
-            let failed = r.status == Status::Failed;
+            let failed = r.status.is_failure();
             let error = if failed {
                 let log = r
                     .log

@@ -38,7 +38,7 @@ impl Scheduler {
             Some(Node::Active { started, .. }) => *started,
             _ => SystemTime::now(),
         };
-        let failed = result.status == Status::Failed;
+        let failed = result.status.is_failure();
         let changed = crate::run::outcome::changed(result.resources);
         run.schedule
             .finished(i, result.status == Status::Succeeded, changed);

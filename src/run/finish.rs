@@ -82,8 +82,8 @@ fn exit_code(
         None if hooks_ok
             && instances
                 .iter()
-                .filter(|r| r.status == Status::Failed)
-                .all(|r| r.exit_code == Some(ExitCode::LockTimeout as i32)) =>
+                .filter(|r| r.status.is_failure())
+                .all(|r| r.status == Status::LockTimeout) =>
         {
             ExitCode::LockTimeout as i32
         }
@@ -129,8 +129,12 @@ fn closing_line(run: &RunContext, progress: &Progress) -> String {
         .collect();
     let report = &progress.report;
     let counts = &report.counts;
+    let lock_timeouts = match counts.lock_timeout {
+        0 => String::new(),
+        n => format!(" ({n} by a lock timeout)"),
+    };
     format!(
-        "fleet: {} {}: {} succeeded, {} failed, {} interrupted, {} skipped, {} cancelled in {:.1}s; {}; report: {}",
+        "fleet: {} {}: {} succeeded, {} failed{lock_timeouts}, {} interrupted, {} skipped, {} cancelled in {:.1}s; {}; report: {}",
         run.located.manifest.target,
         run.args.action.as_str(),
         counts.succeeded,

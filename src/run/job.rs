@@ -121,8 +121,13 @@ pub fn run_job(env: &JobEnv, index: usize, display: &str, on_running: &dyn Fn())
     let lock = match Lock::acquire(&run.lock_path(), env.lock_timeout, &purpose) {
         Ok(lock) => lock,
         Err(e) => {
-            let mut result = JobResult::new(Status::Failed, Some(format!("{e:#}")));
-            result.exit_code = Some(exit_code_of(&e) as i32);
+            let code = exit_code_of(&e);
+            let status = match code {
+                ExitCode::LockTimeout => Status::LockTimeout,
+                _ => Status::Failed,
+            };
+            let mut result = JobResult::new(status, Some(format!("{e:#}")));
+            result.exit_code = Some(code as i32);
             return done(result);
         }
     };
@@ -688,7 +693,13 @@ impl<'a> Job<'a> {
                 .console
                 .stream_line(self.display, message.as_bytes());
         }
-        let mut result = JobResult::new(Status::Failed, Some(reason));
+        let lock_timeout = code == Some(ExitCode::LockTimeout as i32);
+        let status = if lock_timeout {
+            Status::LockTimeout
+        } else {
+            Status::Failed
+        };
+        let mut result = JobResult::new(status, Some(reason));
         result.exit_code = code.or(Some(ExitCode::Other as i32));
         result
     }

@@ -12,7 +12,7 @@ use std::process::{ExitStatus, Stdio};
 use anyhow::Result;
 
 use super::terraform::{Step, Terraform};
-use crate::process::{run_merged, run_piped, run_stdout, Children};
+use crate::process::{run_merged, run_piped, run_stderr_piped, run_stdout, Children};
 use crate::redact::{Lines, Stream};
 
 impl Terraform<'_> {
@@ -49,30 +49,53 @@ impl Terraform<'_> {
     }
 
     /// Runs `step` for a user (`fleet tf`): stdin is ours; without secrets
-    /// stdout and stderr are ours too (terraform talks to the terminal);
-    /// with secrets they pass through the scrubber piece by piece as they
-    /// come, so prompts still show.
-    pub fn run_for_user(&self, children: &Children, step: &Step) -> Result<Option<ExitStatus>> {
+    /// stdout is ours too (terraform talks to the terminal); with secrets it
+    /// passes through the scrubber piece by piece as it comes, so prompts
+    /// still show. Stderr always passes through us as it comes (scrubbed):
+    /// the last [`ERRORS_KEPT`] bytes of it are returned with the status, to
+    /// tell a state-lock timeout.
+    pub fn run_for_user(
+        &self,
+        children: &Children,
+        step: &Step,
+    ) -> Result<Option<(ExitStatus, Vec<u8>)>> {
         let mut cmd = self.command(step);
         cmd.stdin(Stdio::inherit());
-        if self.secrets.is_empty() {
-            cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
-            let Some(mut child) = children.spawn(&mut cmd, &[])? else {
-                return Ok(None);
-            };
-            return children.wait(&mut child).map(Some);
-        }
-        let mut out = Stream::new(&self.secrets);
+        let mut kept = Vec::new();
         let mut err = Stream::new(&self.secrets);
-        let status = run_piped(
-            children,
-            cmd,
-            |piece| write_all(&mut std::io::stdout(), &out.push(piece)),
-            |piece| write_all(&mut std::io::stderr(), &err.push(piece)),
-        );
-        write_all(&mut std::io::stdout(), &out.finish());
-        write_all(&mut std::io::stderr(), &err.finish());
-        status
+        let mut on_err = |piece: &[u8]| {
+            let clean = err.push(piece);
+            write_all(&mut std::io::stderr(), &clean);
+            keep_tail(&mut kept, &clean);
+        };
+        let status = if self.secrets.is_empty() {
+            cmd.stdout(Stdio::inherit());
+            run_stderr_piped(children, cmd, &mut on_err)
+        } else {
+            let mut out = Stream::new(&self.secrets);
+            let status = run_piped(
+                children,
+                cmd,
+                |piece| write_all(&mut std::io::stdout(), &out.push(piece)),
+                &mut on_err,
+            );
+            write_all(&mut std::io::stdout(), &out.finish());
+            status
+        };
+        let rest = err.finish();
+        write_all(&mut std::io::stderr(), &rest);
+        keep_tail(&mut kept, &rest);
+        Ok(status?.map(|status| (status, kept)))
+    }
+}
+
+/// How much of a `fleet tf` step's stderr is kept to read its failure.
+pub const ERRORS_KEPT: usize = 256 * 1024;
+
+fn keep_tail(kept: &mut Vec<u8>, piece: &[u8]) {
+    kept.extend_from_slice(piece);
+    if kept.len() > ERRORS_KEPT {
+        kept.drain(..kept.len() - ERRORS_KEPT);
     }
 }
 

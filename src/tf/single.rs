@@ -18,6 +18,7 @@ use super::variables;
 use super::{Action, TfOptions};
 use crate::backend::failure::BackendFailure;
 use crate::backend::serial::Backoff;
+use crate::error::ExitCode;
 use crate::lock::Lock;
 use crate::manifest::Instance;
 use crate::plugin_dir::{self, PluginDir};
@@ -97,14 +98,34 @@ pub fn tf_command(args: &TfOptions) -> Result<i32> {
         timeout,
         &args.terraform_args,
     );
-    let Some(status) = tf.run_for_user(&children, &step)? else {
+    let Some((status, errors)) = tf.run_for_user(&children, &step)? else {
         return Ok(130);
     };
     let code = exit_status_code(status);
     if code == 0 {
         finish(&children, &tf, &inst, &run, args.action)?;
+        return Ok(0);
     }
-    Ok(code)
+    Ok(state_lock_timeout(&tf, &inst, &step, timeout, &errors).unwrap_or(code))
+}
+
+/// When a failed step gave up waiting for the backend's state lock: says
+/// so, naming the holder as `fleet run` does, and returns the lock-timeout
+/// exit code (3).
+fn state_lock_timeout(
+    tf: &Terraform,
+    inst: &Instance,
+    step: &Step,
+    timeout: Duration,
+    output: &[u8],
+) -> Option<i32> {
+    let Some(BackendFailure::StateLock(info)) = tf.backend_failure(output) else {
+        return None;
+    };
+    let workspace = inst.workspace.as_deref();
+    let reason = tf.state_lock_timeout(step.name, timeout, &info, workspace);
+    eprintln!("fleet: {}: {reason}", inst.label);
+    Some(ExitCode::LockTimeout as i32)
 }
 
 /// Runs a preparation step (init, workspace) with its output captured, shown

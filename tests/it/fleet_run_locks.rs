@@ -131,8 +131,101 @@ fn lock_timeout_fails_the_instance_with_exit_3() {
     std::fs::write(fleet.marker("gate"), "").expect("gate");
     assert!(a.wait().expect("a").success());
     assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
-    let x = entry(&fleet.report(), "x").clone();
-    assert_eq!(x["status"], "failed");
+    let report = fleet.report();
+    let x = entry(&report, "x").clone();
+    assert_eq!(x["status"], "lock_timeout");
+    assert_eq!(report["counts"]["lock_timeout"], 1);
+    assert_eq!(report["counts"]["failed"], 1);
     assert_eq!(x["exit_code"], 3);
     assert!(x["reason"].as_str().unwrap().contains("timed out"), "{x:#}");
+}
+
+/// A terraform of another user's making (not fleet's) applying `x` in its run
+/// directory: it holds x's state lock (local backend) until the gate opens.
+fn hold_state_lock(fleet: &Fleet) -> Child {
+    let out = fleet.run("plan", &["--only", "x"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let dir = fleet.run_dir("x");
+    let holder = std::process::Command::new(terraform())
+        .args(["apply", "-auto-approve", "-input=false", "-no-color"])
+        .current_dir(&dir)
+        .env("TF_DATA_DIR", dir.join(".terraform-data"))
+        .env("TF_CLI_CONFIG_FILE", dir.join(".terraformrc"))
+        .env("CHECKPOINT_DISABLE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("terraform apply");
+    wait_for_file(&fleet.marker("x.started"), Duration::from_secs(60));
+    holder
+}
+
+/// The ID terraform's local backend records for the lock's holder.
+fn state_lock_id(fleet: &Fleet) -> String {
+    let info = read_json(&fleet.run_dir("x").join(".terraform.tfstate.lock.info"));
+    info["ID"].as_str().expect("lock ID").to_string()
+}
+
+#[test]
+fn a_state_lock_timeout_is_its_own_status_and_exit_3_naming_the_holder() {
+    let fleet = fleet_with_gated_x();
+    let mut holder = hold_state_lock(&fleet);
+    let id = state_lock_id(&fleet);
+    let report = fleet.report_path();
+    let run = fleet.run(
+        "apply",
+        &[
+            "--only",
+            "x",
+            "--lock-timeout",
+            "1",
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    );
+    let tf = fleet
+        .fleet("tf")
+        .args([
+            "--action",
+            "apply",
+            "--instance",
+            "x",
+            "--lock-timeout",
+            "1",
+            "--",
+            "-auto-approve",
+        ])
+        .output()
+        .expect("fleet tf");
+    std::fs::write(fleet.marker("gate"), "").expect("gate");
+    assert!(holder.wait().expect("holder").success());
+
+    assert_eq!(run.status.code(), Some(3), "{}", describe(&run));
+    let report = fleet.report();
+    let x = entry(&report, "x");
+    assert_eq!(x["status"], "lock_timeout", "{x:#}");
+    assert_eq!(x["exit_code"], 3);
+    let reason = x["reason"].as_str().unwrap();
+    assert!(reason.contains("waiting for the state lock"), "{reason}");
+    assert!(
+        reason.contains(&id),
+        "names the holder's lock {id}: {reason}"
+    );
+    assert!(
+        stdout(&run).contains("(1 by a lock timeout)"),
+        "{}",
+        describe(&run)
+    );
+
+    assert_eq!(tf.status.code(), Some(3), "{}", describe(&tf));
+    let said = stderr(&tf);
+    assert!(
+        said.contains(
+            "fleet: //pkg:x: terraform apply: timed out after 1s waiting for the state lock"
+        ),
+        "{said}"
+    );
+    assert!(said.contains(&id), "names the holder's lock {id}: {said}");
+    let runs = std::fs::read_to_string(fleet.marker("x.runs")).expect("runs");
+    assert_eq!(runs.lines().count(), 1, "only the holder applied");
 }
