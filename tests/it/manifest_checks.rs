@@ -111,3 +111,43 @@ fn hooks_and_rendered_trees_outside_the_runfiles_are_refused() {
         refused(&fleet, &["rendered tree of //pkg:a"]);
     }
 }
+
+#[test]
+fn retry_policies_the_runner_cannot_follow_are_refused_naming_the_instance() {
+    let policy = |patterns: &[&str], max_attempts: u32, delay_ms: u64, max_delay_ms: u64| {
+        json!({"patterns": patterns, "max_attempts": max_attempts,
+               "delay_ms": delay_ms, "max_delay_ms": max_delay_ms})
+    };
+    let cases = [
+        // Balanced and plain to Starlark's eye; only the regex engine knows.
+        (
+            policy(&["Throttling", "a{3,1}"], 3, 10, 20),
+            "pattern \"a{3,1}\" does not compile",
+        ),
+        (
+            policy(&[r"\p{NoSuchScript}"], 3, 10, 20),
+            "does not compile",
+        ),
+        (policy(&["x"], 0, 10, 20), "max_attempts must be at least 1"),
+        (
+            policy(&["x"], 3, 20, 10),
+            "max_delay (10ms) is shorter than delay (20ms)",
+        ),
+        (
+            json!({"patterns": ["x"], "max_attempts": 3, "delay_ms": 1, "max_delay_ms": 1, "tries": 2}),
+            "unknown field",
+        ),
+    ];
+    for (retry, message) in cases {
+        let mut fleet = Fleet::new();
+        fleet.add("a", &module("true"), &[]);
+        fleet.instance_mut("a")["retry"] = retry;
+        fleet.write_manifest();
+        let parts: &[&str] = if message == "unknown field" {
+            &[message]
+        } else {
+            &["//pkg:a: retry: ", message]
+        };
+        refused(&fleet, parts);
+    }
+}
