@@ -8,7 +8,7 @@
 # Packages of e2e/terraform (and parity/, from e2e/buck2) both builds take.
 parity_packages=(infra/elasticache fleets/chain features parity parity/refusals parity/shared_pg_state negative/invalid
   negative/shared_state_in_package negative/nested_run_dirs negative/nested_run_dirs_instances negative/undeclared
-  negative/empty_root negative/run_values negative/sensitive)
+  negative/empty_root negative/run_values negative/sensitive negative/retry)
 
 # to_buck BUILD.bazel BUCK: the translation, as a user would do it by hand.
 to_buck() {
@@ -165,6 +165,10 @@ check_parity_refusals() {
   refused_alike "nested run directories in one tf_instances" //negative/nested_run_dirs_instances:all //negative/nested_run_dirs_instances: \
     "instances //negative/nested_run_dirs_instances:c and //negative/nested_run_dirs_instances:c/b have nested run directories"
   check_refusals_of_new_features
+  refused_alike "a retry with an unknown key" //negative/retry:unknown_key //negative/retry:unknown_key \
+    "//negative/retry:unknown_key: retry (instance): unknown key"
+  refused_alike "a retry pattern Starlark can tell is malformed" //negative/retry:bad_pattern //negative/retry:bad_pattern \
+    "//negative/retry:bad_pattern: retry (instance): pattern"
   bz "$bz_ws" shutdown >/dev/null 2>&1
 }
 

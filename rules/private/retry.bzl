@@ -59,8 +59,9 @@ def check_pattern(where, pattern):
     """Fails on a pattern the regex engine would refuse, where Starlark can tell.
 
     Empty patterns, unbalanced `(` `)` or `[` `]`, a trailing `\\` and a repetition
-    with nothing to repeat (`*x`, `(+x)`, `a|?`). The helper compiles every pattern
-    again and refuses the manifest (exit 4) on anything else.
+    with nothing to repeat (`*x`, `(+x)`, `a|?`; `(?i)` is a group's flags). The
+    helper compiles every pattern again and refuses the manifest (exit 4) on
+    anything else.
 
     Args:
       where: what to name in an error.
@@ -96,7 +97,7 @@ def check_pattern(where, pattern):
             in_class = True
             previous = "["
             continue
-        if c in "*+?" and previous in ["", "(", "|"]:
+        if c in "*+?" and previous in ["", "(", "|"] and not (c == "?" and previous == "("):
             fail("%s: pattern %s: %s at offset %d repeats nothing" % (where, repr(pattern), c, i))
         if c == "(":
             depth += 1
