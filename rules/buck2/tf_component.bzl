@@ -81,7 +81,7 @@ with their own variables and backend into their own directory; the module is nev
         "mocks": attrs.list(attrs.source(), default = [], doc = "`<provider>[.<anything>].tfmock.hcl` files: mock values for the instances' build check."),
         "origin_prefix": attrs.string(default = "", doc = "Path of this package from the project's root cell, as messages name module files (filled by the macro)."),
         "root": attrs.string(default = "", doc = "The module's directory, relative to this package (default: the package itself), for a component declared above its module (`root = \"b\"` with `srcs = glob([\"b/**/*.tf\"])`): srcs and data are placed relative to it and must lie below it."),
-        "retry": attrs.string(default = "", doc = "The `retry` dict of the `tf_component` macro, checked and JSON-encoded by it (empty: none): retries of transient failures for every instance (docs/retries.md)."),
+        "retry": attrs.string(default = "", doc = "The `retry` dict of the `tf_component` macro as JSON (empty: none), checked at analysis: retries of transient failures for every instance (docs/retries.md)."),
         "srcs": attrs.list(attrs.source(), doc = "The module's files (`*.tf`, `*.tf.json`, nested local modules), at their paths relative to `root`. The root module (the directory terraform runs in) must hold a `.tf` or `.tf.json` file, or analysis fails naming where the files went."),
         "_fleet": attrs.toolchain_dep(default = "toolchains//:fleet", providers = [FleetHelperInfo]),
         "_terraform": attrs.toolchain_dep(default = "toolchains//:terraform", providers = [TerraformInfo]),

@@ -116,6 +116,7 @@ HELPER_SOURCES = [
     Label("//:src/run/groups/mod.rs"),
     Label("//:src/run/groups/steps.rs"),
     Label("//:src/run/job.rs"),
+    Label("//:src/run/job/step_retry.rs"),
     Label("//:src/run/mod.rs"),
     Label("//:src/run/outcome.rs"),
     Label("//:src/run/progress.rs"),

@@ -114,7 +114,7 @@ variables and backend into their own directory; the module itself is never writt
             doc = "Mock values for the build check where generated ones do not fit (e.g. a data source feeding a condition): terraform's `.tfmock.hcl` files, named `<provider>[.<anything>].tfmock.hcl`; each applies to every configuration of that provider.",
         ),
         "retry": attr.string(
-            doc = "The `retry` dict of the `tf_component` macro, checked and JSON-encoded by it (empty: none): retries of transient failures for every instance (docs/retries.md).",
+            doc = "The `retry` dict of the `tf_component` macro as JSON (empty: none), checked at analysis: retries of transient failures for every instance (docs/retries.md).",
         ),
     },
     toolchains = [str(TERRAFORM_TOOLCHAIN_TYPE), str(FLEET_TOOLCHAIN_TYPE)],

@@ -24,7 +24,7 @@ use crate::redact::Secrets;
 use crate::report::console::{Console, OutputMode};
 use crate::report::steps::StepTiming;
 use crate::report::Status;
-use crate::retry::{self, Attempt, Decision, Policy, StepKind};
+use crate::retry::{self, Attempt, Policy, StepKind};
 use crate::tf::init_gate::InitGate;
 use crate::tf::inputs;
 use crate::tf::locate::Located;
@@ -36,6 +36,8 @@ use crate::tf::rundir::RunDir;
 use crate::tf::single::prepare;
 use crate::tf::terraform::{self, Mode, Step, Terraform};
 use crate::tf::Action;
+
+mod step_retry;
 
 /// What every job of a run shares.
 pub struct JobEnv {
@@ -429,92 +431,6 @@ impl<'a> Job<'a> {
                 return Some(ended);
             }
             attempt += 1;
-        }
-    }
-
-    /// After attempt `attempt` of `step` failed (`ended`): asks the retry
-    /// policy, records the attempt, and waits out the backoff; true when the
-    /// step runs again. A stop during the wait ends it at once, and `ended`
-    /// then says the instance was interrupted.
-    fn retry_after(
-        &mut self,
-        step: &Step,
-        attempt: u32,
-        shown: usize,
-        ended: &mut JobResult,
-    ) -> bool {
-        let Some(output) = self.failed_output.take() else {
-            return false;
-        };
-        let lock_timeout = Some(ExitCode::LockTimeout as i32);
-        if ended.status != Status::Failed || ended.exit_code == lock_timeout {
-            return false;
-        }
-        let kind = StepKind::of(step.name);
-        let mut record = Attempt::new(step.name, attempt, "failed", ended.exit_code);
-        let max = self.policy.max_attempts();
-        let (pattern, wait, ceiling) =
-            match self.policy.decide(kind, attempt, &output, self.changed) {
-                Decision::Stop(None) => return false,
-                Decision::Stop(Some(why)) => {
-                    let note = format!(
-                        "fleet: {}: terraform {} is not retried: {why}",
-                        self.inst.label, step.name
-                    );
-                    self.note(&note);
-                    record.reason = Some(why);
-                    self.attempts.push(record);
-                    return false;
-                }
-                Decision::Retry {
-                    pattern,
-                    wait,
-                    ceiling,
-                } => (pattern, wait, ceiling),
-            };
-        record.outcome = "retried".into();
-        record.pattern = Some(pattern.clone());
-        record.delay_s = Some(wait.as_secs_f64());
-        record.max_delay_s = Some(ceiling.as_secs_f64());
-        self.attempts.push(record);
-        self.shown.truncate(shown);
-        let note = format!(
-            "fleet: {}: terraform {} failed (attempt {attempt} of {max}, exit {}); its error \
-             matches retry pattern {pattern:?}: attempt {} in {:.2}s (backoff up to {:.2}s)",
-            self.inst.label,
-            step.name,
-            ended.exit_code.unwrap_or(1),
-            attempt + 1,
-            wait.as_secs_f64(),
-            ceiling.as_secs_f64()
-        );
-        self.note(&note);
-        if self.env.children.sleep(wait) {
-            return true;
-        }
-        if let Some(last) = self.attempts.last_mut() {
-            last.outcome = "interrupted".into();
-        }
-        let reason = format!(
-            "interrupted while waiting to run terraform {} again (attempt {} of {max})",
-            step.name,
-            attempt + 1
-        );
-        self.note(&format!("fleet: {}: {reason}", self.inst.label));
-        *ended = JobResult::new(Status::Interrupted, Some(reason));
-        false
-    }
-
-    /// A line of fleet's own in the log (flushed: a wait follows) and what is shown.
-    fn note(&mut self, text: &str) {
-        self.log_line(text.as_bytes());
-        if let Some(log) = self.log.as_mut() {
-            let _ = log.flush();
-        }
-        self.shown.extend_from_slice(text.as_bytes());
-        self.shown.push(b'\n');
-        if self.env.console.mode == OutputMode::Stream {
-            self.env.console.stream_line(self.display, text.as_bytes());
         }
     }
 
