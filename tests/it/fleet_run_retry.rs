@@ -91,9 +91,21 @@ fn a_transient_plan_failure_is_retried_exactly_as_declared() {
     let always = add_flaky(&mut fleet, "always", "plan", 99, throttled);
     fleet.instance_mut("always")["retry"] = retry(&["Throttling"], 3, 10, 40);
     fleet.write_manifest();
-    let out = fleet.run("plan", &["--report", fleet.report_path().to_str().unwrap()]);
+    let summary = fleet.root().join("summary.md");
+    let out = fleet.run(
+        "plan",
+        &[
+            "--report",
+            fleet.report_path().to_str().unwrap(),
+            "--summary",
+            summary.to_str().unwrap(),
+        ],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let report = fleet.report();
+    let markdown = fs::read_to_string(&summary).expect("summary");
+    assert!(markdown.contains("after 2 retries"), "{markdown}");
+    assert!(markdown.contains("failed after 2 retries"), "{markdown}");
 
     assert_eq!(runs(&twice), 3, "two failures and the success");
     let e = entry(&report, "twice");
