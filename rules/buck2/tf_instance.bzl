@@ -1,6 +1,6 @@
 """tf_instance (Buck2): one instance of a tf_component, as a set of targets."""
 
-load("//rules/private:state_identity.bzl", "effective_backend_config", "state_identity")
+load("//rules/private:state_identity.bzl", "effective_backend_config", "state_address")
 load(":json.bzl", "sorted_json")
 load(":labels.bzl", "loading_label_string", "resolve_label_string", "runfiles_prefix", "target_label")
 load(":package_claims.bzl", "claim_in_package")
@@ -79,7 +79,7 @@ def tf_instance(
     label = loading_label_string(name)
     config = effective_backend_config(backend, backend_config, package, name)
     run_dir = (package + "/" + name) if package else name
-    claims = claim_in_package(package, name, label, state_identity(backend, config, workspace, fleet_root, run_dir))
+    claims = claim_in_package(package, name, label, state_address(backend, config, workspace, fleet_root, run_dir))
     all_deps, resolved_inputs = _resolved_inputs(label, deps, inputs_from)
     tf_instance_rule(
         name = name,

@@ -1,4 +1,4 @@
-"""Loading-time claims of one package (Bazel only): a state identity or a run
+"""Loading-time claims of one package (Bazel only): a state address or a run
 directory claimed twice in a package fails while loading, naming both instances.
 
 Each claim is a private marker target whose tags name its owner; `native.existing_rule`
@@ -12,18 +12,18 @@ load(":run_dirs.bzl", "nested_run_dirs_message")
 _OWNER_TAG = "rules_fleet_run_dir_owner="
 _PARENT_TAG = "rules_fleet_run_dir_parent="
 
-def claim_state_in_package(name, identity, label):
-    """Loading-time check within one package: claims `identity` for `label`.
+def claim_state_in_package(name, address, label):
+    """Loading-time check within one package: claims `address` for `label`.
 
-    Creates a private marker target named after the identity's hash; a second
-    instance of the package with the same identity fails naming both labels.
+    Creates a private marker target named after the address's hash; a second
+    instance of the package with the same address fails naming both labels.
 
     Args:
       name: the claiming instance's name.
-      identity: the state identity.
+      address: the state address.
       label: the claiming instance's label string.
     """
-    base = "_fleet_state_%d" % hash(identity)
+    base = "_fleet_state_%d" % hash(address)
     base = base.replace("-", "n")
     for attempt in range(100):
         marker = base if attempt == 0 else "%s_%d" % (base, attempt)
@@ -32,16 +32,16 @@ def claim_state_in_package(name, identity, label):
             native.filegroup(
                 name = marker,
                 srcs = [],
-                tags = ["manual", "rules_fleet_state_owner=" + label, "rules_fleet_state=" + identity],
+                tags = ["manual", "rules_fleet_state_owner=" + label, "rules_fleet_state=" + address],
                 visibility = ["//visibility:private"],
             )
             return
         tags = existing.get("tags", [])
-        if ("rules_fleet_state=" + identity) in tags:
+        if ("rules_fleet_state=" + address) in tags:
             owner = [t for t in tags if t.startswith("rules_fleet_state_owner=")][0].split("=", 1)[1]
             fail("instances %s and %s share state (%s). Give each instance its own key/prefix/path or workspace." %
-                 (owner, label, identity))
-    fail("%s (%s): too many state identities hash alike" % (label, name))
+                 (owner, label, address))
+    fail("%s (%s): too many state addresses hash alike" % (label, name))
 
 def _find_parent_marker(directory):
     """(owner label or None, marker name to use) for the parent claim of `directory`."""

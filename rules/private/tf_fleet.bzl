@@ -5,7 +5,7 @@ load(":identity.bzl", "stamped_manifest")
 load(":labels.bzl", "label_string")
 load(":launcher.bzl", "LAUNCHER_ATTRS", "RUNFILES_ROOT", "runfile", "write_launcher")
 load(":manifest.bzl", "manifest_json")
-load(":providers.bzl", "TfFleetInfo", "TfGroupInfo", "TfInstanceGroupInfo", "TfInstanceInfo")
+load(":providers.bzl", "TfFleetInfo", "TfGroupInfo", "TfInstanceInfo", "TfInstanceSetInfo")
 load(":run_dirs.bzl", "check_run_dirs")
 load(":run_tools.bzl", "RUNTIME_FLEET_ATTRS", "runtime_fleet_of")
 load(":state_identity.bzl", "check_unique_states")
@@ -96,7 +96,7 @@ def _tf_fleet_impl(ctx):
             parallelism = ctx.attr.parallelism,
             hook_runfiles = _hook_runfiles(ctx, groups),
         ),
-        TfInstanceGroupInfo(instances = instances),
+        TfInstanceSetInfo(instances = instances),
     ]
 
 tf_fleet_rule = rule(
@@ -116,7 +116,7 @@ none of them share state or have nested run directories, and writes their manife
             doc = "How many instances `fleet run` runs at once unless `--parallelism` says otherwise (0: fleet's default, 10).",
         ),
     },
-    provides = [TfFleetInfo, TfInstanceGroupInfo],
+    provides = [TfFleetInfo, TfInstanceSetInfo],
     # The helper writes the manifest with every instance's identity in it.
     toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
 )
