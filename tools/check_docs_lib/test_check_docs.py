@@ -138,6 +138,16 @@ sys.exit(out.returncode)
             f.write("\n## `fleet run` again\n\n| `--instance NAME` | planted, deprecated |\n")
         self.assert_fails_with_helper(helper, "FAIL fleet run --instance: named with `--instance`, a synonym of `--only`")
 
+    def test_a_flag_synonym_of_one_command_only(self):
+        # `--lock` is a flock on run-locked (fine) but the lock file on lock-file.
+        helper = self.planted_flag_helper("lock-file", "      --lock <FILE>  The lock file")
+        with open(os.path.join(self.copy, "docs", "cli.md"), "a", encoding="utf-8") as f:
+            f.write("\n## `fleet lock-file` again\n\n| `--lock FILE` | planted |\n")
+        code, output = self.run_checker(helper)
+        self.assertEqual(code, 1, output)
+        self.assertIn("FAIL fleet lock-file --lock: named with `fleet lock-file --lock`, a synonym of `--lock-file`", output)
+        self.assertNotIn("fleet run-locked --lock:", output)
+
     def assert_fails_with_helper(self, helper, message):
         code, output = self.run_checker(helper)
         self.assertEqual(code, 1, output)

@@ -5,15 +5,17 @@ The table's rows are `| use | not | deprecated aliases |`, each cell a list of
 code spans. A synonym (a `not` span) is
 - a word, `concurrency` or `instance_group`: it matches any name whose words
   (split at `_`, `-` and case changes) hold its words in a row;
-- a flag, `--instance`: that flag of any command;
+- a flag, `--instance`: that flag of any command; `fleet SUB --lock`: of that
+  command (its nested subcommands included);
 - an attribute, `fleet_verify(lock)`: that attribute of that rule or macro.
 A deprecated alias is a name the code may still expose with a synonym in it: a
 rule, macro or provider name (`tf_instance_group`), `rule(attr)`, `fleet SUB
 --flag`, a bare flag (`--timeout`: on every command) or `Provider.field`.
 
-Names: `fleet SUB --flag` for every flag `--help` shows (hidden aliases are not
-shown, so they never match), `rule` and `rule(attr)` for every public rule and
-macro of the Bazel and the Buck2 rules.
+Names: `fleet SUB --flag` for every flag `--help` shows, `rule` and `rule(attr)`
+for every public rule and macro of the Bazel and the Buck2 rules. A deprecated
+CLI alias is a hidden flag: it never shows, and a flag that shows is refused even
+when the table lists it.
 
 Docs: a code span of README.md or docs/*.md (but the glossary) holding a word or
 flag synonym must stand on a line that also names a word to use or says
@@ -36,6 +38,8 @@ class Synonym:
         attribute = _ATTRIBUTE.match(text)
         if attribute:
             self.kind, self.rule, self.attribute = "attribute", attribute.group(1), attribute.group(2)
+        elif text.startswith("fleet "):
+            self.kind = "command flag"
         elif text.startswith("--"):
             self.kind = "flag"
         else:
@@ -45,6 +49,8 @@ class Synonym:
         """Whether NAME (`fleet SUB --flag`, `rule` or `rule(attr)`) uses this synonym."""
         if self.kind == "attribute":
             return name == f"{self.rule}({self.attribute})"
+        if self.kind == "command flag":
+            return name == self.text
         if self.kind == "flag":
             return name.startswith("fleet ") and name.split()[-1] == self.text
         own = words(_last_part(name))
@@ -94,9 +100,8 @@ def read_table(root):
 
 
 def _allowed(name, deprecated):
-    if name in deprecated:
-        return True
-    return name.startswith("fleet ") and name.split()[-1] in deprecated
+    # A CLI alias is hidden from --help: a flag --help shows is never one.
+    return not name.startswith("fleet ") and name in deprecated
 
 
 def exposed_names(flags, rules):
