@@ -2,7 +2,7 @@
 # End-to-end tests of run groups (tf_group, exclusive instances, on_change
 # hooks) with real Bazel and real terraform, on a private copy of this
 # workspace. The fleet is //fleets/groups:all: a parallel group of four caches
-# (concurrency 2) with a hook, a serial group of three migrations, an
+# (parallelism 2) with a hook, a serial group of three migrations, an
 # exclusive instance and a dependent of a cache, at parallelism 4. Every
 # instance logs its own start and end (fleets/groups/main.tf), and the hook
 # its own (fleets/groups/flush.sh); check_group_events.py checks the rules on
