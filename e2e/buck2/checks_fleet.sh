@@ -196,7 +196,7 @@ check_groups() {
     return
   fi
   python3 "$repo_root/e2e/terraform/check_group_events.py" "$events" "$tmp/groups.json" >"$logs/groups.check" 2>&1
-  check "run groups: concurrency, serial order, exclusive instance and on_change hook, as in Bazel" \
+  check "run groups: parallelism, serial order, exclusive instance and on_change hook, as in Bazel" \
     "$(grep -c '^ok' "$logs/groups.check") rules ok; $(grep -m1 '^FAIL' "$logs/groups.check")" \
     [ "$(grep -c '^FAIL' "$logs/groups.check")" -eq 0 -a "$(grep -c '^ok' "$logs/groups.check")" -gt 0 ]
 }
