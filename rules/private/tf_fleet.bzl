@@ -101,7 +101,7 @@ def _tf_fleet_impl(ctx):
 
 tf_fleet_rule = rule(
     implementation = _tf_fleet_impl,
-    doc = """Builds (renders and validates) a set of instances and their dependencies, checks that
+    doc = """Builds (renders and build-checks) a set of instances and their dependencies, checks that
 none of them share state or have nested run directories, and writes their manifest for `fleet run`
 (with each instance's identity, which `fleet run --affected-since` compares). The `<name>` target of `tf_fleet`.""",
     attrs = {
@@ -170,7 +170,7 @@ def tf_fleet(name, instances, parallelism = 10, tags = [], visibility = None, **
     """Many instances run as one: `<name>` builds them, `<name>.plan|.apply|.destroy` run them.
 
     Creates:
-    - `<name>`: renders and validates every instance and every instance they
+    - `<name>`: renders and build-checks every instance and every instance they
       depend on (`deps`, `inputs_from`), checks that no two share state, and
       writes `<name>.manifest.json` for `fleet run`.
     - `<name>.plan`, `<name>.apply`, `<name>.destroy`: `bazel run` targets calling

@@ -26,7 +26,7 @@ def _tf_instance_set_impl(ctx):
 
 tf_instance_set = rule(
     implementation = _tf_instance_set_impl,
-    doc = """Builds (renders and validates) a set of instances and checks at analysis time that
+    doc = """Builds (renders and build-checks) a set of instances and checks at analysis time that
 no two of them, nor any of their dependencies, share state or have nested run directories
 (a `tf_fleet` without the runner).""",
     attrs = {
