@@ -121,7 +121,7 @@ fleet_toolchain_rule = rule(
     is_toolchain_rule = True,
 )
 
-def _host_key():
+def _release_suffix():
     """The host as "<os>-<arch>", the suffix of the release's helper binaries."""
     os = host_info().os
     arch = host_info().arch
@@ -151,7 +151,7 @@ def fleet_toolchain(name, fleet = None, url = None, sha256 = None, from_source =
       **kwargs: passed to the toolchain rule.
     """
     if not fleet and not url:
-        prebuilt = PREBUILT_HELPERS.get(_host_key())
+        prebuilt = PREBUILT_HELPERS.get(_release_suffix())
         if RELEASE_VERSION and prebuilt and not from_source:
             url = prebuilt["urls"][0]
             sha256 = prebuilt["sha256"]

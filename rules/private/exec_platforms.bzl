@@ -58,7 +58,7 @@ def check_platform_sources(what, platforms):
         checked[platform] = struct(urls = list(urls), sha256 = sha256)
     return checked
 
-def host_key(rctx):
+def release_suffix(rctx):
     """The host as "<os>-<arch>", the suffix of the release's helper binaries.
 
     Args:
@@ -93,7 +93,7 @@ def host_constraints(rctx):
     Returns:
       The constraint labels of the host's `<os>_<arch>` key.
     """
-    os, _, arch = host_key(rctx).partition("-")
+    os, _, arch = release_suffix(rctx).partition("-")
     key = "%s_%s" % (
         {"macos": "darwin"}.get(os, os),
         {"x86_64": "amd64", "aarch64": "arm64", "i386": "386", "i686": "386"}.get(arch, arch),
