@@ -179,7 +179,7 @@ def fleet_round(args, tmp, zip_path, h1, zh):
     env = base_env(tmp)
     commands = [
         (
-            [args.fleet, "tf", "--manifest", manifest, "--action", "output", "--instance", i["label"],
+            [args.fleet, "tf", "--manifest", manifest, "--action", "output", "--only", i["label"],
              "--runfiles", runfiles, "--workspace-root", workspace, "--store", store, "--", "-no-color"],
             {"env": env, "cwd": tmp},
         )

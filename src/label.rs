@@ -7,7 +7,7 @@
 //! (7.0), `@@rules_fleet~~fleet~fleet_helper//` or `@@+fleet+terraform//` for a
 //! module extension's repositories, and older rules_fleet wrote such names
 //! into manifests with a single `@`. [`Label::parse`] reads all of them to the
-//! same label, so what a user types (`--only`, `--instance`) and what a
+//! same label, so what a user types (`--only`) and what a
 //! manifest holds compare equal whichever Bazel wrote it.
 
 use std::fmt;

@@ -318,7 +318,7 @@ fn check_not_reserved(run_dir: &str) -> Result<()> {
 fn check_group(group: &Group) -> Result<()> {
     if group.mode == GroupMode::Serial && group.concurrency != 0 {
         return Err(unsafe_input(format!(
-            "group {} is serial but has concurrency {}: a serial group runs one member at a time",
+            "group {} is serial but has parallelism {}: a serial group runs one member at a time",
             group.label, group.concurrency
         )));
     }

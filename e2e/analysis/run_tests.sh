@@ -13,7 +13,9 @@
 #   without `expected` or with both names, a component whose root module holds no .tf
 #   file (and tf_component(root) placing files relative to it);
 # - every `bazel run` target uses the one launcher template, tf_lock takes its module
-#   paths from TfComponentInfo, fleet_verify's deprecated `lock` still works;
+#   paths from TfComponentInfo, fleet_verify's deprecated `lock` still works, as do the
+#   glossary's deprecated aliases tf_instance_group and tf_group(concurrency), each
+#   warning once;
 # - golden files (skylib diff_test) of a fleet manifest and of the files rules_fleet
 #   writes into a rendered instance tree.
 # Prints one line per test target and, last, `e2e-analysis: N passed, N failed`.
@@ -83,10 +85,31 @@ for target in sys.stdin.read().split():
 ' "$1"
 }
 
+# deprecated_aliases: the old names' tests pass, and each warns once: one DEPRECATED
+# line for the package's two tf_instance_group calls, one for the target setting
+# tf_group(concurrency), in the first command that loads and analyses the package.
+deprecated_aliases() {
+  # Counted in a command of its own that loads the package first: a later command
+  # of the same server replays the loading's DEBUG lines.
+  local log="$logs/deprecated-build.log" n
+  bz "$ws" build --nobuild //deprecated/... >"$log" 2>&1
+  bazel_test deprecated
+  n="$(grep -c 'DEPRECATED: //deprecated: tf_instance_group is a deprecated alias of tf_instance_set' "$log")"
+  if [[ "$n" -eq 1 ]]; then pass "tf_instance_group warns once per package"; else
+    fail "tf_instance_group warns once per package" "$n DEPRECATED lines in $log"; fi
+  n="$(grep -c 'DEPRECATED: //deprecated:old_limit: tf_group(concurrency = ...) is a deprecated alias of parallelism' "$log")"
+  if [[ "$n" -eq 1 ]]; then pass "tf_group(concurrency) warns once"; else
+    fail "tf_group(concurrency) warns once" "$n DEPRECATED lines in $log"; fi
+}
+
 # Every top-level package is a check, but those holding no test: testing/ (the
 # test helpers) and component/ (a fixture the tests build).
 for build_file in "$here"/*/BUILD.bazel; do
   package="$(basename "$(dirname "$build_file")")"
-  [[ "$package" == testing || "$package" == component ]] || e2e_check "$package" bazel_test "$package"
+  case "$package" in
+    testing | component) ;;
+    deprecated) e2e_check deprecated deprecated_aliases ;;
+    *) e2e_check "$package" bazel_test "$package" ;;
+  esac
 done
 e2e_main "$@"

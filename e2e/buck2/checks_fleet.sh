@@ -196,7 +196,7 @@ check_groups() {
     return
   fi
   python3 "$repo_root/e2e/terraform/check_group_events.py" "$events" "$tmp/groups.json" >"$logs/groups.check" 2>&1
-  check "run groups: concurrency, serial order, exclusive instance and on_change hook, as in Bazel" \
+  check "run groups: parallelism, serial order, exclusive instance and on_change hook, as in Bazel" \
     "$(grep -c '^ok' "$logs/groups.check") rules ok; $(grep -m1 '^FAIL' "$logs/groups.check")" \
     [ "$(grep -c '^FAIL' "$logs/groups.check")" -eq 0 -a "$(grep -c '^ok' "$logs/groups.check")" -gt 0 ]
 }
@@ -210,3 +210,17 @@ e2e_check fleet-run check_fleet_run
 e2e_check invalid-instance check_invalid_instance
 e2e_check secret-env check_secret_env
 e2e_check groups check_groups
+
+# The deprecated aliases still build, with the old limit in the manifest, and say so.
+check_deprecated_aliases() {
+  local status=0 manifest
+  b2 "$ws" build //deprecated:old_set //deprecated:all >"$logs/deprecated.log" 2>&1 || status=$?
+  manifest="$(b2_out "$ws" "//deprecated:all[manifest]")"
+  check "deprecated aliases: tf_instance_group and tf_group(concurrency) build, the limit reaches the manifest" \
+    "exit $status; $(grep -m2 -E 'rror' "$logs/deprecated.log")" \
+    python3 -c 'import json, sys; g = json.load(open(sys.argv[1]))["groups"]; sys.exit(0 if [x["concurrency"] for x in g] == [2] else 1)' "$manifest"
+  check "deprecated aliases: each prints one DEPRECATED line" "$(grep -c DEPRECATED "$logs/deprecated.log") lines" \
+    [ "$(grep -c 'DEPRECATED: //deprecated: tf_instance_group is a deprecated alias of tf_instance_set' "$logs/deprecated.log")" -eq 1 \
+    -a "$(grep -c 'DEPRECATED: //deprecated:old_limit: tf_group(concurrency = ...) is a deprecated alias of parallelism' "$logs/deprecated.log")" -eq 1 ]
+}
+e2e_check deprecated-aliases check_deprecated_aliases

@@ -2,7 +2,7 @@
 # End-to-end tests of run groups (tf_group, exclusive instances, on_change
 # hooks) with real Bazel and real terraform, on a private copy of this
 # workspace. The fleet is //fleets/groups:all: a parallel group of four caches
-# (concurrency 2) with a hook, a serial group of three migrations, an
+# (parallelism 2) with a hook, a serial group of three migrations, an
 # exclusive instance and a dependent of a cache, at parallelism 4. Every
 # instance logs its own start and end (fleets/groups/main.tf), and the hook
 # its own (fleets/groups/flush.sh); check_group_events.py checks the rules on
@@ -86,7 +86,7 @@ if python3 "$here/check_group_events.py" "$logs/r1.events" "$tmp/r1.json" >"$log
 else
   fail "limits, serial order, exclusivity, overlap and the hook hold on the instances' own timestamps" "$(grep FAIL "$logs/r1.check" | head -5)"
 fi
-check "the summary shows the groups" "" grep -qE "^group caches \(parallel, concurrency 2\): 4 succeeded; on_change succeeded" "$logs/r1.log"
+check "the summary shows the groups" "" grep -qE "^group caches \(parallel, parallelism 2\): 4 succeeded; on_change succeeded" "$logs/r1.log"
 check "the hook got its group's report (4 members) and action" "" grep -qx "hook //fleets/groups:caches apply members=4" "$logs/r1.events"
 
 # Same round again: terraform changes nothing, so the hook does not run.

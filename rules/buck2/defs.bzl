@@ -9,12 +9,12 @@ Toolchains: `toolchains//:terraform` (terraform_toolchain) and `toolchains//:fle
 
 load(":fleet_tools.bzl", _fleet_tools = "fleet_tools")
 load(":fleet_verify.bzl", _fleet_verify = "fleet_verify")
-load(":providers.bzl", _FleetHelperInfo = "FleetHelperInfo", _FleetToolsInfo = "FleetToolsInfo", _FleetVerifyInfo = "FleetVerifyInfo", _TerraformInfo = "TerraformInfo", _TfComponentInfo = "TfComponentInfo", _TfFleetInfo = "TfFleetInfo", _TfGroupInfo = "TfGroupInfo", _TfInstanceGroupInfo = "TfInstanceGroupInfo", _TfInstanceInfo = "TfInstanceInfo")
+load(":providers.bzl", _FleetHelperInfo = "FleetHelperInfo", _FleetToolsInfo = "FleetToolsInfo", _FleetVerifyInfo = "FleetVerifyInfo", _TerraformInfo = "TerraformInfo", _TfComponentInfo = "TfComponentInfo", _TfFleetInfo = "TfFleetInfo", _TfGroupInfo = "TfGroupInfo", _TfInstanceGroupInfo = "TfInstanceGroupInfo", _TfInstanceInfo = "TfInstanceInfo", _TfInstanceSetInfo = "TfInstanceSetInfo")
 load(":tf_component.bzl", _tf_component = "tf_component")
 load(":tf_fleet.bzl", _tf_fleet = "tf_fleet")
 load(":tf_group.bzl", _tf_group = "tf_group")
 load(":tf_instance.bzl", _tf_instance = "tf_instance")
-load(":tf_instances.bzl", _tf_instance_group = "tf_instance_group", _tf_instances = "tf_instances")
+load(":tf_instances.bzl", _tf_instance_group = "tf_instance_group", _tf_instance_set = "tf_instance_set", _tf_instances = "tf_instances")
 load(":toolchains.bzl", _fleet_toolchain = "fleet_toolchain", _terraform_toolchain = "terraform_toolchain")
 load(":variant_build.bzl", _variant_build = "variant_build")
 
@@ -31,9 +31,12 @@ tf_instances = _tf_instances
 tf_fleet = _tf_fleet
 
 # Builds a set of instances and checks they share no state (a `tf_fleet` without the runner).
+tf_instance_set = _tf_instance_set
+
+# Deprecated alias of `tf_instance_set` (warns).
 tf_instance_group = _tf_instance_group
 
-# A run group of a fleet: members in parallel (at most `concurrency` at once) or serially, with an optional `on_change` hook.
+# A run group of a fleet: members in parallel (at most `parallelism` at once) or serially, with an optional `on_change` hook.
 tf_group = _tf_group
 
 # Terraform as a toolchain (`toolchains//:terraform`): a file, or a release zip verified by sha256.
@@ -53,6 +56,9 @@ fleet_verify = _fleet_verify
 
 TfComponentInfo = _TfComponentInfo
 TfInstanceInfo = _TfInstanceInfo
+TfInstanceSetInfo = _TfInstanceSetInfo
+
+# Deprecated alias of TfInstanceSetInfo.
 TfInstanceGroupInfo = _TfInstanceGroupInfo
 TfFleetInfo = _TfFleetInfo
 TfGroupInfo = _TfGroupInfo

@@ -42,7 +42,7 @@ fleet_claim = rule(
     impl = _fleet_claim_impl,
     doc = "A private marker: one instance's claim on a state or a run directory of its package.",
     attrs = {
-        "detail": attrs.string(doc = "The state identity, or the claimant's run directory."),
+        "detail": attrs.string(doc = "The state address, or the claimant's run directory."),
         "earlier": attrs.option(attrs.dep(providers = [FleetClaimInfo]), default = None, doc = "The previous claim on the same thing."),
         "kind": attrs.enum(["state", "run_dir", "parent_dir"], doc = "`state`; `run_dir`: the instance's own directory; `parent_dir`: a directory holding it."),
         "owner": attrs.string(doc = "The claiming instance's label string."),
@@ -74,7 +74,7 @@ def claim_in_package(package, name, label, state):
       package: the package (run directories are `<package>/<name>`).
       name: the instance's name (may hold `/`).
       label: the instance's label string.
-      state: the instance's state identity.
+      state: the instance's state address.
 
     Returns:
       The marker targets, for the instance to depend on.

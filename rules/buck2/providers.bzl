@@ -41,23 +41,27 @@ same manifests).""",
         "run_dir": provider_field(str, default = ""),  # run directory relative to the fleet root
         "run_files": provider_field(typing.Any, default = {}),  # runfiles path -> artifact: what `fleet tf`/`fleet run` read
         "secret_env": provider_field(typing.Any, default = {}),  # variable -> environment variable name
-        "state_identity": provider_field(str, default = ""),  # where the state lives (backend + location + workspace)
+        "state_address": provider_field(str, default = ""),  # where the state lives (backend + location + workspace)
+        "state_identity": provider_field(str, default = ""),  # deprecated alias of state_address
         "terraform": provider_field(typing.Any, default = None),  # the TerraformInfo its run targets run
         "transitive_entries": provider_field(typing.Any, default = []),  # JSON strings: manifest entries of this instance and its dependencies
         "transitive_identities": provider_field(typing.Any, default = {}),  # label -> identity artifact, this instance and its dependencies
         "transitive_run_dirs": provider_field(typing.Any, default = []),  # run_dirs.run_dir_claim strings
-        "transitive_states": provider_field(typing.Any, default = []),  # state_identity.state_claim strings
+        "transitive_states": provider_field(typing.Any, default = []),  # state_identity.bzl state_claim strings
         "validation": provider_field(typing.Any, default = None),  # the build check's result artifact, or None
         "workspace": provider_field(typing.Any, default = None),  # Terraform workspace, None for `default`
     },
 )
 
-TfInstanceGroupInfo = provider(
-    doc = "The instances of one `tf_instances` call or `tf_instance_group`.",
+TfInstanceSetInfo = provider(
+    doc = "The instances of one `tf_instances` call, `tf_instance_set` or `tf_fleet`.",
     fields = {
         "instances": provider_field(typing.Any, default = []),  # list of TfInstanceInfo, in declaration order
     },
 )
+
+# Deprecated alias of TfInstanceSetInfo (the same provider): "group" means a run group (tf_group).
+TfInstanceGroupInfo = TfInstanceSetInfo
 
 TfFleetInfo = provider(
     doc = "A fleet (`tf_fleet`): a manifest of instances and everything `fleet run` needs to run it.",

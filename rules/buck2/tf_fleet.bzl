@@ -7,7 +7,7 @@ load("//rules/private:state_identity.bzl", "check_unique_states")
 load(":identity.bzl", "stamped_manifest")
 load(":labels.bzl", "loading_label_string", "target_label")
 load(":ordered.bzl", "merged_dicts", "ordered_union")
-load(":providers.bzl", "FleetHelperInfo", "TfFleetInfo", "TfGroupInfo", "TfInstanceGroupInfo", "TfInstanceInfo")
+load(":providers.bzl", "FleetHelperInfo", "TfFleetInfo", "TfGroupInfo", "TfInstanceInfo", "TfInstanceSetInfo")
 load(":run_files.bzl", "fleet_command", "runfiles_tree")
 
 FLEET_RUN_ACTIONS = ["plan", "apply", "destroy"]
@@ -84,7 +84,7 @@ def _tf_fleet_impl(ctx):
             parallelism = ctx.attrs.parallelism,
             run_files = run_files,
         ),
-        TfInstanceGroupInfo(instances = instances),
+        TfInstanceSetInfo(instances = instances),
     ]
 
 tf_fleet_rule = rule(

@@ -1,5 +1,6 @@
 """tf_group (Buck2): run groups of a fleet (parallel with a limit, serial in order, an on_change hook)."""
 
+load("//rules/private:deprecation.bzl", "deprecated_attribute")
 load("//rules/private:group_order.bzl", "check_group_order", "check_memberships", "membership_claim")
 load(":labels.bzl", "loading_label_string", "runfiles_prefix", "target_label")
 load(":ordered.bzl", "merged_dicts", "ordered_union")
@@ -15,10 +16,10 @@ def _hook_path(ctx, hook):
 
 def _tf_group_impl(ctx):
     label = ctx.attrs.label
-    if ctx.attrs.concurrency < 0:
-        fail("%s: concurrency %d is negative (0: only the enclosing limits apply)" % (label, ctx.attrs.concurrency))
-    if ctx.attrs.concurrency > 0 and ctx.attrs.mode == "serial":
-        fail("%s: concurrency applies to parallel groups; a serial group runs one member at a time" % label)
+    if ctx.attrs.parallelism < 0:
+        fail("%s: parallelism %d is negative (0: only the enclosing limits apply)" % (label, ctx.attrs.parallelism))
+    if ctx.attrs.parallelism > 0 and ctx.attrs.mode == "serial":
+        fail("%s: parallelism applies to parallel groups; a serial group runs one member at a time" % label)
     if not ctx.attrs.members:
         fail("%s: members is empty" % label)
     members = []
@@ -49,7 +50,8 @@ def _tf_group_impl(ctx):
     if hook:
         hook_files[_hook_path(ctx, hook)] = hook
     entry = {
-        "concurrency": ctx.attrs.concurrency,
+        # The manifest's key (src/manifest.rs) and the report's keep the old word.
+        "concurrency": ctx.attrs.parallelism,
         "label": label,
         "members": members,
         "mode": ctx.attrs.mode,
@@ -76,18 +78,18 @@ tf_group_rule = rule(
     doc = """A run group: how `fleet run` schedules some instances of a fleet, as Chef's `resource_group`
 (the `<name>` target of `tf_group`). List the group in `tf_fleet(instances = ...)`.""",
     attrs = {
-        "concurrency": attrs.int(default = 0, doc = "Parallel groups: at most this many of the group's instances run at once; 0: only the enclosing limits apply."),
         "label": attrs.string(doc = "The group's canonical label string (filled by the macro)."),
         "labels": attrs.list(attrs.string(), default = [], doc = "Free-form labels (the macro's `tags`)."),
         "members": attrs.list(attrs.dep(), doc = "Instances (`tf_instance`) and groups (`tf_group`), in order (the run order of a serial group)."),
-        "mode": attrs.enum(GROUP_MODES, default = "parallel", doc = "`parallel`: members at once (up to `concurrency`); `serial`: one after the other, in the listed order."),
+        "mode": attrs.enum(GROUP_MODES, default = "parallel", doc = "`parallel`: members at once (up to `parallelism`); `serial`: one after the other, in the listed order."),
         "on_change": attrs.option(attrs.source(), default = None, doc = "Executable file run once after the group's instances finished, when an apply or destroy changed a resource."),
+        "parallelism": attrs.int(default = 0, doc = "Parallel groups: at most this many of the group's instances run at once; 0: only the enclosing limits apply."),
         "path_prefix": attrs.string(default = "", doc = "Runfiles path of this package (filled by the macro)."),
     },
 )
 
-def tf_group(name, members, mode = "parallel", concurrency = 0, on_change = None, tags = [], visibility = None, **kwargs):
-    """A run group of a fleet: members run in parallel (at most `concurrency` at once) or serially.
+def tf_group(name, members, mode = "parallel", parallelism = 0, on_change = None, tags = [], visibility = None, concurrency = None, **kwargs):
+    """A run group of a fleet: members run in parallel (at most `parallelism` at once) or serially.
 
     The same meaning as the Bazel rule (docs/groups.md). `on_change` is an executable
     file (a script in the package, or a target's output), run by `fleet run` with
@@ -97,16 +99,24 @@ def tf_group(name, members, mode = "parallel", concurrency = 0, on_change = None
       name: the group's name.
       members: instances and groups, in order.
       mode: `parallel` or `serial`.
-      concurrency: parallel groups: the group's own limit (0: none).
+      parallelism: parallel groups: the group's own limit (0: none).
       on_change: executable file run after the group changed something.
       tags: kept as the target's `labels`.
       visibility: visibility of the target (Buck2 form).
+      concurrency: deprecated alias of `parallelism` (warns).
       **kwargs: passed to the rule.
     """
     package = package_name()
+    if concurrency != None:
+        if parallelism != 0:
+            fail("%s: give parallelism only (concurrency is its deprecated alias)" % loading_label_string(name))
+        parallelism = concurrency
+
+        # buildifier: disable=print
+        print(deprecated_attribute("tf_group", "concurrency", "parallelism", loading_label_string(name)))
     tf_group_rule(
         name = name,
-        concurrency = concurrency,
+        parallelism = parallelism,
         label = loading_label_string(name),
         labels = tags,
         members = [target_label(member) for member in members],

@@ -2,7 +2,7 @@
 
 load("//rules/private:retry.bzl", "retry_json")
 load("//rules/private:run_dirs.bzl", "run_dir")
-load("//rules/private:state_identity.bzl", "effective_backend_config", "state_identity")
+load("//rules/private:state_identity.bzl", "effective_backend_config", "state_address")
 load(":json.bzl", "sorted_json")
 load(":labels.bzl", "loading_label_string", "resolve_label_string", "runfiles_prefix", "target_label")
 load(":package_claims.bzl", "claim_in_package")
@@ -83,7 +83,7 @@ def tf_instance(
     package = package_name()
     label = loading_label_string(name)
     config = effective_backend_config(backend, backend_config, package, name)
-    claims = claim_in_package(package, name, label, state_identity(backend, config, workspace, fleet_root, run_dir(package, name)))
+    claims = claim_in_package(package, name, label, state_address(backend, config, workspace, fleet_root, run_dir(package, name)))
     all_deps, resolved_inputs = _resolved_inputs(label, deps, inputs_from)
     tf_instance_rule(
         name = name,

@@ -10,7 +10,7 @@ load("//rules/private:manifest.bzl", "instance_entry", "manifest_json")
 load("//rules/private:retry.bzl", "manifest_retry")
 load("//rules/private:run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim", run_dir_of = "run_dir")
 load("//rules/private:secrets.bzl", "check_secret_env", "refuse_secrets")
-load("//rules/private:state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
+load("//rules/private:state_identity.bzl", "check_unique_states", "state_address", "state_claim")
 load("//rules/private:var_files.bzl", "var_file_name")
 load(":check.bzl", "fleet_check")
 load(":identity.bzl", "instance_identity", "stamped_manifest")
@@ -126,8 +126,8 @@ def _tf_instance_impl(ctx):
     report = _check(ctx, terraform, tree, label, component)
     reports = [report] if report else []
 
-    identity = state_identity(ctx.attrs.backend, backend_config, workspace, ctx.attrs.fleet_root, run_dir)
-    transitive_states = ordered_union([state_claim(identity, label)], [dep.transitive_states for dep in deps])
+    address = state_address(ctx.attrs.backend, backend_config, workspace, ctx.attrs.fleet_root, run_dir)
+    transitive_states = ordered_union([state_claim(address, label)], [dep.transitive_states for dep in deps])
     check_unique_states(transitive_states, label)
     transitive_run_dirs = ordered_union([run_dir_claim(ctx.attrs.fleet_root, run_dir, label)], [dep.transitive_run_dirs for dep in deps])
     check_run_dirs(transitive_run_dirs, label)
@@ -208,7 +208,8 @@ def _tf_instance_impl(ctx):
             run_dir = run_dir,
             run_files = run_files,
             secret_env = dict(ctx.attrs.secret_env),
-            state_identity = identity,
+            state_address = address,
+            state_identity = address,
             terraform = terraform,
             transitive_entries = transitive_entries,
             transitive_identities = transitive_identities,

@@ -15,7 +15,7 @@ def _tf_run_impl(ctx):
         manifest = instance.manifest,
         tree = tree,
         run_files = instance.run_files,
-        arguments = ["--action", ctx.attrs.action, "--instance", instance.label],
+        arguments = ["--action", ctx.attrs.action, "--only", instance.label],
         trailing = ["--"],
     )
     return [DefaultInfo(default_outputs = [instance.manifest], other_outputs = [tree]), RunInfo(args = command)]

@@ -7,7 +7,7 @@ download verified by sha256, or, for `fleet`, a cargo build of this checkout
 (the default when this copy of rules_fleet is no release).
 """
 
-load("//rules/private:exec_platforms.bzl", "host_platform_of", "release_key")
+load("//rules/private:exec_platforms.bzl", "host_platform_of", "platform_release_suffix")
 load("//rules/private:release_info.bzl", "PREBUILT_HELPERS", "RELEASE_VERSION")
 load(":providers.bzl", "FleetHelperInfo", "TerraformInfo")
 
@@ -122,7 +122,7 @@ fleet_toolchain_rule = rule(
     is_toolchain_rule = True,
 )
 
-def _host_key():
+def _release_suffix():
     """The host as "<os>-<arch>", the suffix of the release's helper binaries."""
     os = host_info().os
     arch = host_info().arch
@@ -130,7 +130,7 @@ def _host_key():
     machine = "x86_64" if arch.is_x86_64 else "aarch64" if arch.is_aarch64 else "unknown"
     if "unknown" in (name, machine):
         return "unknown"  # no prebuilt helper: built from source
-    return release_key(host_platform_of(name, machine, "fleet_toolchain"))
+    return platform_release_suffix(host_platform_of(name, machine, "fleet_toolchain"))
 
 def fleet_toolchain(name, fleet = None, url = None, sha256 = None, from_source = False, cargo = None, visibility = ["PUBLIC"], **kwargs):
     """The `fleet` helper as a toolchain (`toolchains//:fleet`), taken as the Bazel rules take it.
@@ -154,7 +154,7 @@ def fleet_toolchain(name, fleet = None, url = None, sha256 = None, from_source =
       **kwargs: passed to the toolchain rule.
     """
     if not fleet and not url:
-        prebuilt = PREBUILT_HELPERS.get(_host_key())
+        prebuilt = PREBUILT_HELPERS.get(_release_suffix())
         if RELEASE_VERSION and prebuilt and not from_source:
             url = prebuilt["urls"][0]
             sha256 = prebuilt["sha256"]

@@ -96,7 +96,7 @@ def host_platform_of(os_name, machine, what):
         fail("%s: unknown host architecture %r; set the platform explicitly (e.g. \"linux_amd64\")" % (what, machine))
     return os + "_" + arch
 
-def release_key(platform):
+def platform_release_suffix(platform):
     """The release binaries' name for a platform key: `linux_amd64` → `linux-x86_64`.
 
     Args:
@@ -124,7 +124,7 @@ def host_platform(rctx):
         machine = rctx.execute(["uname", "-m"]).stdout.strip()
     return host_platform_of(rctx.os.name, machine, rctx.name)
 
-def host_key(rctx):
+def release_suffix(rctx):
     """The host as "<os>-<arch>", the suffix of the release's helper binaries.
 
     Args:
@@ -133,7 +133,7 @@ def host_key(rctx):
     Returns:
       e.g. `linux-x86_64`, `macos-aarch64`.
     """
-    return release_key(host_platform(rctx))
+    return platform_release_suffix(host_platform(rctx))
 
 def host_constraints(rctx):
     """The host's OS and CPU constraints: a binary built or picked for the host runs only there.

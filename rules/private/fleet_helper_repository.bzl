@@ -1,6 +1,6 @@
 """fleet_helper_repository: the `fleet` helper binary, from a release, a local file or a source build."""
 
-load(":exec_platforms.bzl", "host_constraints", "host_key")
+load(":exec_platforms.bzl", "host_constraints", "release_suffix")
 load(":helper_sources.bzl", "HELPER_SOURCES")
 load(":labels.bzl", "absolute_label")
 load(":release_info.bzl", "PREBUILT_HELPERS", "RELEASE_VERSION")
@@ -91,7 +91,7 @@ def _from_source(rctx):
 
 def _from_prebuilt(rctx):
     """The release's own helper for this host, verified by the digest baked into the release."""
-    host = host_key(rctx)
+    host = release_suffix(rctx)
     prebuilt = PREBUILT_HELPERS.get(host)
     if not prebuilt:
         fail(("%s: rules_fleet %s has no prebuilt helper for %s (it has: %s). " +

@@ -1,4 +1,4 @@
-"""Loading-time claims of one package (Bazel only): a state identity or a run
+"""Loading-time claims of one package (Bazel only): a state address or a run
 directory claimed twice in a package fails while loading, naming both instances.
 
 Each claim is a private marker target whose tags name its key and owner
@@ -46,19 +46,19 @@ def _package_claim(kind, key, owner):
         )
     return found
 
-def claim_state_in_package(name, identity, label):
-    """Loading-time check within one package: claims `identity` for `label`.
+def claim_state_in_package(name, address, label):
+    """Loading-time check within one package: claims `address` for `label`.
 
-    A second instance of the package with the same identity fails naming both labels.
+    A second instance of the package with the same address fails naming both labels.
 
     Args:
       name: the claiming instance's name.
-      identity: the state identity.
+      address: the state address.
       label: the claiming instance's label string.
     """
-    owner = _package_claim("state", identity, label)
+    owner = _package_claim("state", address, label)
     if owner != None and owner != label:
-        fail(SHARED_STATE.format(key = identity, first = owner, second = label))
+        fail(SHARED_STATE.format(key = address, first = owner, second = label))
 
 def claim_run_dir_in_package(package, name, label):
     """Loading-time check within one package: `name`'s run directory nests with no other's.

@@ -19,7 +19,7 @@ TfInstanceInfo = provider(
 runner (`tf_fleet`) needs to assemble a manifest: the instance's own manifest entry
 and, transitively, those of the instances it depends on.""",
     fields = {
-        "label": "Canonical label string, the instance's identity (`//infra/elasticache:redis-cluster-1`).",
+        "label": "Canonical label string, the instance's key in manifests and reports (`//infra/elasticache:redis-cluster-1`).",
         "name": "Short name (`redis-cluster-1`).",
         "component": "Canonical label string of the `tf_component`.",
         "run_dir": "Run directory relative to the fleet root: `<package>/<name>`.",
@@ -34,25 +34,29 @@ and, transitively, those of the instances it depends on.""",
         "inputs_from": "Dict: variable name -> `{\"instance\": label, \"output\": name}`, read from upstream outputs at run time.",
         "backend": "Backend type (`local`, `s3`, `gcs`, ...).",
         "backend_config": "Dict: the effective backend configuration written to `backend.tf.json` (defaults applied).",
-        "state_identity": "String naming where the state lives (backend + location + workspace); unique per instance.",
+        "state_address": "String naming where the state lives (backend + location + workspace); unique per instance.",
+        "state_identity": "Deprecated alias of `state_address` (the same string).",
         "manifest_entry": "Dict: this instance's entry in a manifest's `instances` list.",
         "identity": "File: the instance's identity, a sha256 (hex) of everything that decides its plan (rendered tree, provider packages, terraform version, helper version, run-time settings, `inputs_from` upstreams' identities); written into manifests.",
         "transitive_entries": "Depset of JSON strings: manifest entries of this instance and all its dependencies.",
         "transitive_identities": "Depset of the identity Files of this instance and all its dependencies.",
         "transitive_identity_claims": "Depset of `<label>\\t<identity file path>` claims (identity.identity_claim) for this instance and all its dependencies.",
-        "transitive_states": "Depset of `<state identity>\\t<label>` strings for this instance and its dependencies.",
+        "transitive_states": "Depset of `<state address>\\t<label>` strings for this instance and its dependencies.",
         "transitive_run_dirs": "Depset of `<fleet_root>/<run_dir>\\t<label>` strings (run_dirs.run_dir_claim) for this instance and its dependencies.",
         "run_files": "Depset of Files a run needs in its runfiles: rendered trees and validation reports of this instance and its dependencies, and the terraform binary.",
         "terraform": "The TerraformInfo its run targets run (the toolchain resolved for the target platform; the build check uses the execution platform's).",
     },
 )
 
-TfInstanceGroupInfo = provider(
-    doc = "The instances created by one `tf_instances` call.",
+TfInstanceSetInfo = provider(
+    doc = "The instances of one `tf_instances` call, `tf_instance_set` or `tf_fleet`.",
     fields = {
         "instances": "List of TfInstanceInfo, in declaration order.",
     },
 )
+
+# Deprecated alias of TfInstanceSetInfo (the same provider): "group" means a run group (tf_group).
+TfInstanceGroupInfo = TfInstanceSetInfo
 
 TerraformInfo = provider(
     doc = "A Terraform (or OpenTofu) binary, provided by a toolchain of type `@rules_fleet//tools:terraform_toolchain_type`.",

@@ -9,6 +9,7 @@ version and the URL and sha256 of each prebuilt `fleet` binary.
 # The released version (e.g. "1.2.0"); "" in a plain checkout.
 RELEASE_VERSION = ""
 
-# "<os>-<arch>" of a host (e.g. "linux-x86_64") → {"urls": [...], "sha256": "..."}
+# The release suffix "<os>-<arch>" of a host (e.g. "linux-x86_64", a file name suffix, no
+# platform key: docs/glossary.md) → {"urls": [...], "sha256": "..."}
 # of the prebuilt `fleet` for it.
 PREBUILT_HELPERS = {}

@@ -7,7 +7,7 @@ running the outer instance would overwrite the inner one's files. Checks happen:
   instance whose name is a `/`-prefix of another's, in either order
   (package_claims.bzl);
 - at analysis time, across packages, for an instance and its transitive `deps`,
-  every instance of a `tf_instances` / `tf_instance_group`, and of a `tf_fleet`.
+  every instance of a `tf_instances` / `tf_instance_set`, and of a `tf_fleet`.
 `fleet_root` itself must be a relative path inside the workspace (analysis).
 
 Pure Starlark, loaded by both rule sets (Bazel and Buck2): no `native`, `attr`,

@@ -1,11 +1,11 @@
-"""Backend defaults and state identities: where an instance's state lives.
+"""Backend defaults and state addresses: where an instance's state lives.
 
-Two instances must never share state. The identity of an instance's state is its
+Two instances must never share state. The address of an instance's state is its
 backend type, the settings that locate the state (bucket + key, prefix, path...)
 and its Terraform workspace. `check_unique_states` fails naming both labels when
 two instances share one. Checks happen:
 - at loading time, within one package (`tf_instance` / `tf_instances` claim their
-  identity with a marker target; a second claim fails: package_claims.bzl);
+  address with a marker target; a second claim fails: package_claims.bzl);
 - at analysis time, across packages, for every instance together with its
   transitive `deps` (`tf_instance`), all instances of a `tf_instances` group, and
   every instance of a `tf_fleet`.
@@ -101,10 +101,10 @@ def _workspace_object(backend, config, key_field, workspace):
         return key if default else "%s-env:%s" % (key, workspace)
     return None
 
-def state_identity(backend, config, workspace, fleet_root, run_dir):
+def state_address(backend, config, workspace, fleet_root, run_dir):
     """Returns a string that is equal for two instances exactly when they share state.
 
-    The identity names where the state lives as the backend stores it, workspace
+    The address names where the state lives as the backend stores it, workspace
     included: two instances whose keys and workspaces differ but name the same object
     (s3 `key = "env:/a/k"` in `default` and `key = "k"` in workspace `a`) share state.
 
@@ -116,7 +116,7 @@ def state_identity(backend, config, workspace, fleet_root, run_dir):
       run_dir: the instance's run directory relative to the fleet root.
 
     Returns:
-      The identity string.
+      The address string.
     """
     workspace = workspace or "default"
     if backend == "local":
@@ -150,15 +150,15 @@ def state_identity(backend, config, workspace, fleet_root, run_dir):
         return "%s %s=%s (%s) workspace %s" % (backend, key_field, config.get(key_field, ""), store, workspace)
     return "%s %s workspace %s" % (backend, json.encode(config), workspace)
 
-def state_claim(identity, label):
+def state_claim(address, label):
     """Encodes one instance's claim for check_unique_states."""
-    return claim(identity, label)
+    return claim(address, label)
 
 # Why two instances may not share one state (also the loading-time message).
 SHARED_STATE = "instances {first} and {second} share state ({key}). Give each instance its own key/prefix/path or workspace."
 
 def check_unique_states(claims, what):
-    """Fails naming both labels when two instances share a state identity.
+    """Fails naming both labels when two instances share a state address.
 
     Args:
       claims: iterable of state_claim strings (duplicates of the same label are fine).

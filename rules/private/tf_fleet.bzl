@@ -6,7 +6,7 @@ load(":identity.bzl", "stamped_manifest")
 load(":labels.bzl", "label_string")
 load(":launcher.bzl", "LAUNCHER_ATTRS", "RUNFILES_ROOT", "runfile", "write_launcher")
 load(":manifest.bzl", "manifest_json")
-load(":providers.bzl", "TfFleetInfo", "TfGroupInfo", "TfInstanceGroupInfo", "TfInstanceInfo")
+load(":providers.bzl", "TfFleetInfo", "TfGroupInfo", "TfInstanceInfo", "TfInstanceSetInfo")
 load(":run_dirs.bzl", "check_run_dirs")
 load(":run_tools.bzl", "RUNTIME_FLEET_ATTRS", "runtime_fleet_of")
 load(":state_identity.bzl", "check_unique_states")
@@ -97,12 +97,12 @@ def _tf_fleet_impl(ctx):
             parallelism = ctx.attr.parallelism,
             hook_runfiles = _hook_runfiles(ctx, groups),
         ),
-        TfInstanceGroupInfo(instances = instances),
+        TfInstanceSetInfo(instances = instances),
     ]
 
 tf_fleet_rule = rule(
     implementation = _tf_fleet_impl,
-    doc = """Builds (renders and validates) a set of instances and their dependencies, checks that
+    doc = """Builds (renders and build-checks) a set of instances and their dependencies, checks that
 none of them share state or have nested run directories, and writes their manifest for `fleet run`
 (with each instance's identity, which `fleet run --affected-since` compares). The `<name>` target of `tf_fleet`.""",
     attrs = {
@@ -117,7 +117,7 @@ none of them share state or have nested run directories, and writes their manife
             doc = "How many instances `fleet run` runs at once unless `--parallelism` says otherwise (0: fleet's default, 10).",
         ),
     },
-    provides = [TfFleetInfo, TfInstanceGroupInfo],
+    provides = [TfFleetInfo, TfInstanceSetInfo],
     # The helper writes the manifest with every instance's identity in it.
     toolchains = [str(FLEET_TOOLCHAIN_TYPE)],
 )
@@ -171,7 +171,7 @@ def tf_fleet(name, instances, parallelism = 10, tags = [], visibility = None, **
     """Many instances run as one: `<name>` builds them, `<name>.plan|.apply|.destroy` run them.
 
     Creates:
-    - `<name>`: renders and validates every instance and every instance they
+    - `<name>`: renders and build-checks every instance and every instance they
       depend on (`deps`, `inputs_from`), checks that no two share state, and
       writes `<name>.manifest.json` for `fleet run`.
     - `<name>.plan`, `<name>.apply`, `<name>.destroy`: `bazel run` targets calling

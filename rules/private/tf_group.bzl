@@ -1,17 +1,31 @@
 """tf_group: run groups of a fleet (parallel with a limit, serial in order, an on_change hook)."""
 
+load(":deprecation.bzl", "deprecated_attribute")
 load(":group_order.bzl", "check_group_order", "check_memberships", "membership_claim")
 load(":labels.bzl", "label_string")
 load(":providers.bzl", "TfGroupInfo", "TfInstanceInfo")
 
 GROUP_MODES = ["parallel", "serial"]
 
+def _parallelism(ctx, label):
+    """`parallelism`, or its deprecated alias `concurrency` (with a warning)."""
+    parallelism = ctx.attr.parallelism
+    if ctx.attr.concurrency != 0:
+        if parallelism != 0:
+            fail("%s: give parallelism only (concurrency is its deprecated alias)" % label)
+        parallelism = ctx.attr.concurrency
+
+        # buildifier: disable=print
+        print(deprecated_attribute("tf_group", "concurrency", "parallelism", label))
+    if parallelism < 0:
+        fail("%s: parallelism %d is negative (0: only the enclosing limits apply)" % (label, parallelism))
+    if parallelism > 0 and ctx.attr.mode == "serial":
+        fail("%s: parallelism applies to parallel groups; a serial group runs one member at a time" % label)
+    return parallelism
+
 def _tf_group_impl(ctx):
     label = label_string(ctx.label)
-    if ctx.attr.concurrency < 0:
-        fail("%s: concurrency %d is negative (0: only the enclosing limits apply)" % (label, ctx.attr.concurrency))
-    if ctx.attr.concurrency > 0 and ctx.attr.mode == "serial":
-        fail("%s: concurrency applies to parallel groups; a serial group runs one member at a time" % label)
+    parallelism = _parallelism(ctx, label)
     members = []
     instances = []
     nested = []
@@ -41,7 +55,8 @@ def _tf_group_impl(ctx):
         "label": label,
         "name": ctx.label.name,
         "mode": ctx.attr.mode,
-        "concurrency": ctx.attr.concurrency,
+        # The manifest's key (src/manifest.rs) and the report's keep the old word.
+        "concurrency": parallelism,
         "members": members,
         "on_change": hook[DefaultInfo].files_to_run.executable.short_path if hook else None,
     }
@@ -74,7 +89,7 @@ tf_group = rule(
     implementation = _tf_group_impl,
     doc = """A run group: how `fleet run` schedules some instances of a fleet, as Chef's `resource_group`.
 
-`parallel` runs its members at once, at most `concurrency` of their instances at a time;
+`parallel` runs its members at once, at most `parallelism` of their instances at a time;
 `serial` runs them one after the other in the listed order. Groups nest; every enclosing
 limit and the fleet's `parallelism` apply at once, and dependencies still order everything.
 List the group in `tf_fleet(instances = ...)`. A member belongs to one group.""",
@@ -88,11 +103,15 @@ List the group in `tf_fleet(instances = ...)`. A member belongs to one group."""
         "mode": attr.string(
             default = "parallel",
             values = GROUP_MODES,
-            doc = "`parallel`: members run at once (up to `concurrency`); `serial`: one after the other, in the listed order (reversed for destroy); after a member fails the later ones are skipped.",
+            doc = "`parallel`: members run at once (up to `parallelism`); `serial`: one after the other, in the listed order (reversed for destroy); after a member fails the later ones are skipped.",
+        ),
+        "parallelism": attr.int(
+            default = 0,
+            doc = "Parallel groups: at most this many of the group's instances (nested ones included) run at once; 0: only the enclosing limits apply.",
         ),
         "concurrency": attr.int(
             default = 0,
-            doc = "Parallel groups: at most this many of the group's instances (nested ones included) run at once; 0: only the enclosing limits apply.",
+            doc = "Deprecated alias of `parallelism` (warns).",
         ),
         "on_change": attr.label(
             executable = True,

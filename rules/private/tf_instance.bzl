@@ -5,7 +5,7 @@ load(":labels.bzl", "loading_label_string", "resolve_label_string")
 load(":package_claims.bzl", "claim_run_dir_in_package", "claim_state_in_package")
 load(":retry.bzl", "retry_json")
 load(":run_dirs.bzl", "run_dir")
-load(":state_identity.bzl", "effective_backend_config", "state_identity")
+load(":state_identity.bzl", "effective_backend_config", "state_address")
 load(":tf_instance_rule.bzl", "tf_instance_rule")
 load(":tf_run.bzl", "RUN_ACTIONS", "tf_run")
 
@@ -73,7 +73,7 @@ def tf_instance(
       targets working in `<workspace root>/<fleet_root>/<package>/<name>/`.
 
     Args:
-      name: instance name; with the package, its identity.
+      name: instance name; with the package, its label.
       component: label of a `tf_component`.
       vars: variables; any JSON-able value (dicts, lists, numbers, bools, None).
       var_files: `.tfvars` / `.tfvars.json` files, loaded after `vars` (later files win).
@@ -120,7 +120,7 @@ def tf_instance(
     config = effective_backend_config(backend, backend_config, package, name)
     claim_state_in_package(
         name = name,
-        identity = state_identity(backend, config, workspace, fleet_root, run_dir(package, name)),
+        address = state_address(backend, config, workspace, fleet_root, run_dir(package, name)),
         label = label,
     )
 

@@ -11,7 +11,7 @@ load(":retry.bzl", "manifest_retry")
 load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim", run_dir_of = "run_dir")
 load(":run_tools.bzl", "RUNTIME_TERRAFORM_ATTRS", "runtime_terraform_of")
 load(":secrets.bzl", "check_secret_env", "refuse_secrets")
-load(":state_identity.bzl", "check_unique_states", "state_claim", "state_identity")
+load(":state_identity.bzl", "check_unique_states", "state_address", "state_claim")
 load(":tf_provider.bzl", "manifest_providers")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
 load(":var_files.bzl", "var_file_name")
@@ -170,9 +170,9 @@ def _tf_instance_impl(ctx):
     report = _check(ctx, terraform, tree, label, component)
     reports = [report] if report else []
 
-    identity = state_identity(ctx.attr.backend, backend_config, workspace, ctx.attr.fleet_root, run_dir)
+    address = state_address(ctx.attr.backend, backend_config, workspace, ctx.attr.fleet_root, run_dir)
     transitive_states = depset(
-        [state_claim(identity, label)],
+        [state_claim(address, label)],
         transitive = [dep.transitive_states for dep in deps],
     )
     check_unique_states(transitive_states.to_list(), label)
@@ -265,7 +265,8 @@ def _tf_instance_impl(ctx):
             inputs_from = inputs_from,
             backend = ctx.attr.backend,
             backend_config = backend_config,
-            state_identity = identity,
+            state_address = address,
+            state_identity = address,
             manifest_entry = entry,
             identity = instance_id,
             transitive_entries = transitive_entries,

@@ -1,14 +1,15 @@
 """tf_instances: many instances of one component (for_each style), and a fleet of them all."""
 
+load(":deprecation.bzl", "deprecated_macro")
 load(":instances_merge.bzl", "merge_instance_args")
 load(":labels.bzl", "label_string")
-load(":providers.bzl", "TfInstanceGroupInfo", "TfInstanceInfo")
+load(":providers.bzl", "TfInstanceInfo", "TfInstanceSetInfo")
 load(":run_dirs.bzl", "check_run_dirs")
 load(":state_identity.bzl", "check_unique_states")
 load(":tf_fleet.bzl", "tf_fleet")
 load(":tf_instance.bzl", "tf_instance")
 
-def _tf_instance_group_impl(ctx):
+def _tf_instance_set_impl(ctx):
     instances = [target[TfInstanceInfo] for target in ctx.attr.instances]
     check_unique_states(
         depset(transitive = [i.transitive_states for i in instances]).to_list(),
@@ -20,12 +21,12 @@ def _tf_instance_group_impl(ctx):
     )
     return [
         DefaultInfo(files = depset(transitive = [target[DefaultInfo].files for target in ctx.attr.instances])),
-        TfInstanceGroupInfo(instances = instances),
+        TfInstanceSetInfo(instances = instances),
     ]
 
-tf_instance_group = rule(
-    implementation = _tf_instance_group_impl,
-    doc = """Builds (renders and validates) a set of instances and checks at analysis time that
+tf_instance_set = rule(
+    implementation = _tf_instance_set_impl,
+    doc = """Builds (renders and build-checks) a set of instances and checks at analysis time that
 no two of them, nor any of their dependencies, share state or have nested run directories
 (a `tf_fleet` without the runner).""",
     attrs = {
@@ -34,8 +35,22 @@ no two of them, nor any of their dependencies, share state or have nested run di
             doc = "The instances.",
         ),
     },
-    provides = [TfInstanceGroupInfo],
+    provides = [TfInstanceSetInfo],
 )
+
+def tf_instance_group(name, **kwargs):
+    """Deprecated alias of `tf_instance_set` ("group" means a run group, `tf_group`).
+
+    Warns once per package (the first call), then declares the `tf_instance_set`.
+
+    Args:
+      name: the target's name.
+      **kwargs: the `tf_instance_set` attributes.
+    """
+    if not [r for r in native.existing_rules().values() if r.get("generator_function") == "tf_instance_group"]:
+        # buildifier: disable=print
+        print(deprecated_macro("tf_instance_group", "tf_instance_set", native.package_name()))
+    tf_instance_set(name = name, **kwargs)
 
 def tf_instances(name, component, instances, common = {}, parallelism = 10, tags = [], visibility = None, **kwargs):
     """Declares one `tf_instance` per entry of `instances`, and a `tf_fleet` `<name>` of them all.

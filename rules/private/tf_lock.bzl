@@ -96,10 +96,10 @@ def _tf_lock_test_impl(ctx):
     common = _common(ctx, ctx.toolchains[TERRAFORM_TOOLCHAIN_TYPE].terraform, ctx.toolchains[FLEET_TOOLCHAIN_TYPE].fleet.binary)
     packages = collect_packages(ctx.attr.providers, common.what, unique = False)
     args = ["check"] + common.args + _package_args(packages)
-    args += ["--lock-target", ctx.attr.lock_target, "--lock-path", ctx.attr.lock_path]
+    args += ["--lock-target", ctx.attr.lock_target, "--lock-file-path", ctx.attr.lock_path]
     files = common.files + [p.archive for p in packages]
     if ctx.file.lock_file:
-        args += ["--lock", runfile(ctx.file.lock_file.short_path)]
+        args += ["--lock-file", runfile(ctx.file.lock_file.short_path)]
         files.append(ctx.file.lock_file)
     launcher = _script(ctx, common.fleet, args)
     runfiles = ctx.runfiles(files = files, transitive_files = common.terraform.files)

@@ -21,7 +21,7 @@ def _tf_run_impl(ctx):
             runfile(instance.manifest.short_path),
             "--action",
             ctx.attr.action,
-            "--instance",
+            "--only",
             instance.label,
             "--runfiles",
             RUNFILES_ROOT,

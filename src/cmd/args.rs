@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -30,7 +31,7 @@ impl LockTimeoutArg {
     pub fn duration(&self) -> Result<Duration> {
         let seconds = match self.deprecated_timeout {
             Some(seconds) => {
-                eprintln!("fleet: warning: --timeout is deprecated; use --lock-timeout");
+                warn_deprecated("--timeout", "--lock-timeout");
                 seconds
             }
             None => self.lock_timeout,
@@ -40,6 +41,18 @@ impl LockTimeoutArg {
                 "--lock-timeout {seconds} is not a valid number of seconds"
             ))
         })
+    }
+}
+
+/// Warns once per process that flag `old` is a deprecated alias of `new`
+/// (the glossary's synonyms, docs/glossary.md): a launcher or script written
+/// for an older release keeps working and says what to write instead.
+pub fn warn_deprecated(old: &'static str, new: &'static str) {
+    static WARNED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(PoisonError::into_inner);
+    if !warned.contains(&old) {
+        warned.push(old);
+        eprintln!("fleet: warning: {old} is deprecated; use {new}");
     }
 }
 

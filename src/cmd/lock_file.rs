@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use super::args::warn_deprecated;
 use crate::lock_file::{check, mirror::PackageArg, regenerate};
 
 #[derive(Subcommand, Debug)]
@@ -92,11 +93,17 @@ pub struct CheckArgs {
     #[command(flatten)]
     pub component: ComponentArgs,
     /// The lock file (unset: the component has none yet).
-    #[arg(long)]
-    pub lock: Option<PathBuf>,
+    #[arg(long, conflicts_with = "deprecated_lock")]
+    pub lock_file: Option<PathBuf>,
+    /// Deprecated spelling of --lock-file ("lock" is a flock).
+    #[arg(long = "lock", hide = true)]
+    pub deprecated_lock: Option<PathBuf>,
     /// Its path in the workspace, for messages.
     #[arg(long, default_value = ".terraform.lock.hcl")]
-    pub lock_path: String,
+    pub lock_file_path: String,
+    /// Deprecated spelling of --lock-file-path.
+    #[arg(long = "lock-path", hide = true, conflicts_with = "lock_file_path")]
+    pub deprecated_lock_path: Option<String>,
     /// The `.lock` target, named in messages.
     #[arg(long)]
     pub lock_target: String,
@@ -115,6 +122,12 @@ pub fn run(command: LockFileCommand) -> Result<i32> {
     match command {
         LockFileCommand::Regenerate(args) => regenerate_command(&args),
         LockFileCommand::Check(args) => {
+            if args.deprecated_lock.is_some() {
+                warn_deprecated("--lock", "--lock-file");
+            }
+            if args.deprecated_lock_path.is_some() {
+                warn_deprecated("--lock-path", "--lock-file-path");
+            }
             let c = &args.component;
             check::check(&check::Check {
                 label: c.label.clone(),
@@ -122,8 +135,9 @@ pub fn run(command: LockFileCommand) -> Result<i32> {
                 platforms: c.platforms.clone(),
                 packages: c.packages(),
                 modules: c.modules(),
-                lock: args.lock.clone(),
-                lock_path: args.lock_path.clone(),
+                lock: args.lock_file.clone().or(args.deprecated_lock.clone()),
+                lock_path: (args.deprecated_lock_path.clone())
+                    .unwrap_or(args.lock_file_path.clone()),
                 lock_target: args.lock_target.clone(),
             })?;
             Ok(0)

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use super::args::{one_of, LocationArgs};
+use super::args::{one_of, warn_deprecated, LocationArgs};
 use crate::tf::{tf_command, Action, TfOptions};
 
 #[derive(Args, Debug)]
@@ -14,8 +14,11 @@ pub struct TfArgs {
     #[arg(long, value_parser = one_of::<Action>(&Action::NAMES))]
     pub action: Action,
     /// The instance (label or unique short name); optional when the manifest has one.
-    #[arg(long)]
-    pub instance: Option<String>,
+    #[arg(long, value_name = "INSTANCE")]
+    pub only: Option<String>,
+    /// Deprecated spelling of --only.
+    #[arg(long = "instance", hide = true, conflicts_with = "only")]
+    pub deprecated_instance: Option<String>,
     /// Run `terraform init` even when nothing it used changed since the
     /// last one (by default an unchanged instance skips it).
     #[arg(long, env = "FLEET_REINIT")]
@@ -26,10 +29,13 @@ pub struct TfArgs {
 }
 
 pub fn run(args: TfArgs) -> Result<i32> {
+    if args.deprecated_instance.is_some() {
+        warn_deprecated("--instance", "--only");
+    }
     tf_command(&TfOptions {
         locations: args.locations.into_locations()?,
         action: args.action,
-        instance: args.instance,
+        instance: args.only.or(args.deprecated_instance),
         reinit: args.reinit,
         terraform_args: args.terraform_args,
     })

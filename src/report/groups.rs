@@ -144,7 +144,7 @@ pub fn summary_lines(groups: &[GroupReport]) -> String {
         let shape = match (g.mode, g.concurrency) {
             (GroupMode::Serial, _) => "serial".to_string(),
             (GroupMode::Parallel, 0) => "parallel".to_string(),
-            (GroupMode::Parallel, n) => format!("parallel, concurrency {n}"),
+            (GroupMode::Parallel, n) => format!("parallel, parallelism {n}"),
         };
         let c = &g.counts;
         let mut parts = vec![format!("{} succeeded", c.succeeded)];

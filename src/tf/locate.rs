@@ -124,7 +124,7 @@ pub fn pick_instance<'m>(manifest: &'m Manifest, key: Option<&str>) -> Result<&'
         None => match manifest.instances.as_slice() {
             [only] => Ok(only),
             _ => Err(usage(format!(
-                "the manifest has {} instances: pick one with --instance (labels: {})",
+                "the manifest has {} instances: pick one with --only (labels: {})",
                 manifest.instances.len(),
                 labels(manifest)
             ))),

@@ -192,7 +192,7 @@ fn limits_order_exclusivity_and_the_hook_hold_on_the_instances_own_times() {
     assert_eq!(group(&report, "migrations")["mode"], "serial");
     assert!(
         stdout(&out)
-            .contains("group caches (parallel, concurrency 2): 4 succeeded; on_change succeeded"),
+            .contains("group caches (parallel, parallelism 2): 4 succeeded; on_change succeeded"),
         "{}",
         describe(&out)
     );

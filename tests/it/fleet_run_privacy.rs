@@ -139,7 +139,7 @@ fn a_sensitive_output_feeds_only_a_variable_declared_sensitive() {
     );
     let out = fleet
         .fleet("tf")
-        .args(["--action", "plan", "--instance", "leaky"])
+        .args(["--action", "plan", "--only", "leaky"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
@@ -196,7 +196,7 @@ output "h" { value = terraform_data.h.output }
     }
     let out = fleet
         .fleet("tf")
-        .args(["--action", "plan", "--instance", "env"])
+        .args(["--action", "plan", "--only", "env"])
         .env_remove("FLEET_TEST_DB_PASSWORD")
         .output()
         .unwrap();
@@ -227,14 +227,7 @@ output "h" { value = terraform_data.h.output }
     assert!(out.status.success(), "{}", describe(&out));
     let out = fleet
         .fleet("tf")
-        .args([
-            "--action",
-            "apply",
-            "--instance",
-            "cli",
-            "--",
-            "-auto-approve",
-        ])
+        .args(["--action", "apply", "--only", "cli", "--", "-auto-approve"])
         .args(["-var", &format!("pw={from_cli}")])
         .output()
         .unwrap();

@@ -77,7 +77,7 @@ fn run_everywhere(
     }
     if let Some(name) = single {
         let mut cmd = fleet.fleet("tf");
-        cmd.args(["--action", action, "--instance", name]);
+        cmd.args(["--action", action, "--only", name]);
         if action != "plan" {
             cmd.args(["--", "-auto-approve"]);
         }
@@ -305,14 +305,7 @@ fn run_only(fleet: &Fleet, name: &str, env: &[(&str, &str)]) -> Vec<Sink> {
     }
     let out = fleet
         .fleet("tf")
-        .args([
-            "--action",
-            "apply",
-            "--instance",
-            name,
-            "--",
-            "-auto-approve",
-        ])
+        .args(["--action", "apply", "--only", name, "--", "-auto-approve"])
         .envs(env.iter().copied())
         .output()
         .expect("fleet tf");
@@ -394,7 +387,7 @@ resource "terraform_data" "d" { input = "x" }
         );
         let out = fleet
             .fleet("tf")
-            .args(["--action", "plan", "--instance", name])
+            .args(["--action", "plan", "--only", name])
             .env(PW_ENV, secret)
             .output()
             .unwrap();

@@ -89,11 +89,11 @@ impl Fixture {
 
     fn check(&self) -> Command {
         let mut cmd = self.command("check");
-        cmd.arg("--lock").arg(self.lock());
+        cmd.arg("--lock-file").arg(self.lock());
         cmd.args([
             "--lock-target",
             "//mod:m.lock",
-            "--lock-path",
+            "--lock-file-path",
             "mod/.terraform.lock.hcl",
         ]);
         cmd
@@ -246,4 +246,45 @@ fn list_prints_the_blocks_as_json_and_refuses_a_broken_file() {
     assert_eq!(listed[0]["hashes"].as_array().unwrap().len(), 4);
     fs::write(fx.lock(), "provider \"a/b/c\" {\n").unwrap();
     fleet(["lock-file".as_ref(), "list".as_ref(), fx.lock().as_os_str()]).expect(4);
+}
+
+#[test]
+fn check_takes_the_deprecated_lock_and_lock_path_with_one_warning_each() {
+    let fx = Fixture::new();
+    run(fx.regenerate()).ok();
+    let mut old = fx.command("check");
+    old.arg("--lock").arg(fx.lock());
+    old.args(["--lock-target", "//mod:m.lock", "--lock-path", "mod/x.hcl"]);
+    let out = run(old);
+    // A passing check proves --lock was read: without a lock file it exits 5.
+    out.ok();
+    let warnings = [
+        "fleet: warning: --lock is deprecated; use --lock-file",
+        "fleet: warning: --lock-path is deprecated; use --lock-file-path",
+    ];
+    for warning in warnings {
+        assert_eq!(
+            out.stderr.matches(warning).count(),
+            1,
+            "{}",
+            out.transcript()
+        );
+    }
+    assert_eq!(
+        out.stderr.matches("deprecated").count(),
+        2,
+        "{}",
+        out.transcript()
+    );
+    let new = run(fx.check());
+    new.ok();
+    assert!(!new.stderr.contains("deprecated"), "{}", new.transcript());
+    let mut help = fx.command("check");
+    help.arg("--help");
+    let help = run(help);
+    assert!(
+        !help.stdout.contains("--lock ") && !help.stdout.contains("--lock-path"),
+        "{}",
+        help.stdout
+    );
 }

@@ -5,6 +5,7 @@ mod common;
 
 mod check_instance;
 mod default_store;
+mod deprecated_flags;
 mod extract_crash;
 mod extract_digest;
 mod extract_hostile;

@@ -1,6 +1,6 @@
 //! Manifest validation through the binary: nested run directories, bad
 //! `secret_env` names, run directories in the fleet root's own `.reports/`
-//! and `.groups/`, a serial group with a `concurrency`, and hooks or
+//! and `.groups/`, a serial group with a parallelism (manifest key `concurrency`), and hooks or
 //! rendered trees outside the runfiles are refused (exit 4) before anything
 //! runs.
 
@@ -20,7 +20,7 @@ fn nested_run_directories_are_refused_naming_both() {
         let mut cmd = fleet.fleet(sub);
         cmd.args(["--action", "plan"]);
         if sub == "tf" {
-            cmd.args(["--instance", "c"]);
+            cmd.args(["--only", "c"]);
         }
         let out = cmd.output().unwrap();
         assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
@@ -74,7 +74,7 @@ fn run_dirs_in_the_fleet_roots_own_directories_are_refused() {
 }
 
 #[test]
-fn a_serial_group_with_a_concurrency_is_refused() {
+fn a_serial_group_with_a_parallelism_is_refused() {
     let mut fleet = Fleet::new();
     fleet.add("a", &module("true"), &[]);
     fleet.write_manifest();
@@ -82,7 +82,7 @@ fn a_serial_group_with_a_concurrency_is_refused() {
     manifest["groups"] = json!([{"label": "//pkg:s", "name": "s", "mode": "serial",
         "concurrency": 2, "members": ["//pkg:a"], "on_change": null}]);
     std::fs::write(&fleet.manifest, manifest.to_string()).unwrap();
-    refused(&fleet, &["group //pkg:s is serial but has concurrency 2"]);
+    refused(&fleet, &["group //pkg:s is serial but has parallelism 2"]);
 }
 
 #[test]

@@ -110,14 +110,7 @@ output "from" { value = var.from }
     let apply = |name: &str| {
         fleet
             .fleet("tf")
-            .args([
-                "--action",
-                "apply",
-                "--instance",
-                name,
-                "--",
-                "-auto-approve",
-            ])
+            .args(["--action", "apply", "--only", name, "--", "-auto-approve"])
             .output()
             .unwrap()
     };
@@ -156,14 +149,7 @@ fn same_instance_waits_naming_the_holder_other_instances_do_not() {
     fleet.write_manifest();
     let tf = |name: &str| {
         let mut cmd = fleet.fleet("tf");
-        cmd.args([
-            "--action",
-            "apply",
-            "--instance",
-            name,
-            "--",
-            "-auto-approve",
-        ]);
+        cmd.args(["--action", "apply", "--only", name, "--", "-auto-approve"]);
         cmd
     };
     let mut first = tf("x")
@@ -222,9 +208,9 @@ fn bad_invocations_have_typed_exit_codes() {
         Some(2),
         "two instances, none picked"
     );
-    assert_eq!(code(&["--action", "plan", "--instance", "zzz"]), Some(2));
+    assert_eq!(code(&["--action", "plan", "--only", "zzz"]), Some(2));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_fleet"))
-        .args(["tf", "--action", "plan", "--instance", "a", "--manifest"])
+        .args(["tf", "--action", "plan", "--only", "a", "--manifest"])
         .arg(&fleet.manifest)
         .env_remove("BUILD_WORKSPACE_DIRECTORY")
         .output()
@@ -236,5 +222,5 @@ fn bad_invocations_have_typed_exit_codes() {
         describe(&out)
     );
     fs::write(&fleet.manifest, "{not json").unwrap();
-    assert_eq!(code(&["--action", "plan", "--instance", "a"]), Some(4));
+    assert_eq!(code(&["--action", "plan", "--only", "a"]), Some(4));
 }

@@ -171,7 +171,7 @@ fn warm_plan_and_apply_run_one_terraform_process_per_instance() {
     c.clear();
     let out = c
         .command("tf")
-        .args(["--action", "plan", "--instance", "a"])
+        .args(["--action", "plan", "--only", "a"])
         .output()
         .expect("fleet tf");
     assert!(out.status.success(), "{}", describe(&out));
@@ -348,7 +348,7 @@ fn reinit_forces_init() {
     c.clear();
     let out = c
         .command("tf")
-        .args(["--action", "plan", "--instance", "a", "--reinit"])
+        .args(["--action", "plan", "--only", "a", "--reinit"])
         .output()
         .expect("fleet tf");
     assert!(out.status.success(), "{}", describe(&out));

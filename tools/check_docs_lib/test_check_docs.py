@@ -35,9 +35,9 @@ class CheckDocsDrift(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.copy)
 
-    def run_checker(self):
+    def run_checker(self, helper=HELPER):
         result = subprocess.run(
-            [sys.executable, os.path.join(self.copy, "tools", "check_docs"), "--root", self.copy, "--helper", HELPER],
+            [sys.executable, os.path.join(self.copy, "tools", "check_docs"), "--root", self.copy, "--helper", helper],
             capture_output=True, text=True, check=False)
         return result.returncode, result.stdout + result.stderr
 
@@ -57,7 +57,7 @@ class CheckDocsDrift(unittest.TestCase):
     def test_the_copy_as_it_is_passes(self):
         code, output = self.run_checker()
         self.assertEqual(code, 0, output)
-        self.assertIn("check-docs: 5 passed, 0 failed", output)
+        self.assertIn("check-docs: 6 passed, 0 failed", output)
 
     def test_an_invariant_test_that_does_not_exist(self):
         self.edit("docs/architecture.md", "`tests/it/tag_verify.rs`", "`tests/it/tag_verified.rs`")
@@ -109,12 +109,76 @@ class CheckDocsDrift(unittest.TestCase):
         self.assert_fails_with("FAIL fleet gc: docs/cli.md has no heading naming `fleet gc`")
 
     def test_a_link_to_a_missing_file_or_heading(self):
-        self.edit("README.md", "(docs/rules.md#bazel-providers)", "(docs/rules.md#starlark-providers)")
+        self.edit("docs/glossary.md", "(rules.md#bazel-providers)", "(rules.md#starlark-providers)")
         self.edit("docs/install.md", "(rules.md#set-up)", "(setup.md)")
         code, output = self.run_checker()
         self.assertEqual(code, 1, output)
-        self.assertIn("FAIL README.md: link to docs/rules.md#starlark-providers: no heading with that anchor", output)
+        self.assertIn("FAIL docs/glossary.md: link to rules.md#starlark-providers: no heading with that anchor", output)
         self.assertIn("FAIL docs/install.md: link to setup.md: no such file", output)
+
+    def planted_flag_helper(self, sub, line):
+        """A helper that is the real one but for one more line in `fleet SUB --help`'s options."""
+        fake = os.path.join(self.copy, "fake-fleet")
+        with open(fake, "w", encoding="utf-8") as f:
+            f.write(f"""#!{sys.executable}
+import subprocess, sys
+out = subprocess.run([{HELPER!r}] + sys.argv[1:], capture_output=True, text=True)
+text = out.stdout
+if sys.argv[1:] == [{sub!r}, "--help"]:
+    text = text.replace("Options:\\n", "Options:\\n" + {line!r} + "\\n", 1)
+sys.stdout.write(text)
+sys.stderr.write(out.stderr)
+sys.exit(out.returncode)
+""")
+        os.chmod(fake, 0o755)
+        return fake
+
+    def test_a_flag_named_with_a_synonym(self):
+        helper = self.planted_flag_helper("run", "      --concurrency <N>  At most N instances at once")
+        with open(os.path.join(self.copy, "docs", "cli.md"), "a", encoding="utf-8") as f:
+            f.write("\n## `fleet run` again\n\n| `--concurrency N` | planted |\n")
+        code, output = self.run_checker(helper)
+        self.assertEqual(code, 1, output)
+        self.assertIn("FAIL fleet run --concurrency: named with `concurrency`, a synonym of `parallelism`", output)
+        self.assertNotIn("is not documented", output)
+
+    def test_a_flag_synonym_on_another_command(self):
+        helper = self.planted_flag_helper("run", "      --instance <NAME>  Only this one")
+        with open(os.path.join(self.copy, "docs", "cli.md"), "a", encoding="utf-8") as f:
+            f.write("\n## `fleet run` again\n\n| `--instance NAME` | planted, deprecated |\n")
+        self.assert_fails_with_helper(helper, "FAIL fleet run --instance: named with `--instance`, a synonym of `--only`")
+
+    def test_a_flag_synonym_of_one_command_only(self):
+        # `--lock` is a flock on run-locked (fine) but the lock file on lock-file.
+        helper = self.planted_flag_helper("lock-file", "      --lock <FILE>  The lock file")
+        with open(os.path.join(self.copy, "docs", "cli.md"), "a", encoding="utf-8") as f:
+            f.write("\n## `fleet lock-file` again\n\n| `--lock FILE` | planted |\n")
+        code, output = self.run_checker(helper)
+        self.assertEqual(code, 1, output)
+        self.assertIn("FAIL fleet lock-file --lock: named with `fleet lock-file --lock`, a synonym of `--lock-file`", output)
+        self.assertNotIn("fleet run-locked --lock:", output)
+
+    def assert_fails_with_helper(self, helper, message):
+        code, output = self.run_checker(helper)
+        self.assertEqual(code, 1, output)
+        self.assertIn(message, output)
+
+    def test_a_rule_attribute_named_with_a_synonym(self):
+        self.edit("rules/private/fleet_tools.bzl", "attrs = {", 'attrs = {\n        "max_concurrency": attr.int(doc = "new"),')
+        self.edit("docs/rules.md", "| `archive` |", "| `max_concurrency` | planted |\n| `archive` |")
+        self.assert_fails_with("FAIL fleet_tools(max_concurrency): named with `concurrency`, a synonym of `parallelism`")
+
+    def test_a_buck2_macro_named_with_a_synonym(self):
+        self.edit("rules/buck2/defs.bzl", "tf_instance_set = _tf_instance_set", "tf_instance_set = _tf_instance_set\n\nfleet_instance_group = _tf_instance_set")
+        self.assert_fails_with("FAIL fleet_instance_group: named with `instance_group`, a synonym of `instance_set`")
+
+    def test_only_a_declared_deprecated_alias_may_keep_the_old_name(self):
+        self.edit("docs/glossary.md", "| `concurrency` | `tf_group(concurrency)` |", "| `concurrency` | |")
+        self.assert_fails_with("FAIL tf_group(concurrency): named with `concurrency`, a synonym of `parallelism`")
+
+    def test_a_doc_teaching_a_synonym(self):
+        self.edit("docs/groups.md", "    parallelism = 3,", "    concurrency = 3,")
+        self.assert_fails_with("uses `concurrency` without saying it is deprecated; the word is parallelism")
 
 
 if __name__ == "__main__":

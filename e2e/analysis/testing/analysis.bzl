@@ -1,7 +1,7 @@
 """Analysis-test rules for rules_fleet's refusals and launchers (skylib 1.0.3 unittest.bzl)."""
 
 load("@bazel_skylib//lib:unittest.bzl", "analysistest", "asserts")
-load("@rules_fleet//rules:defs.bzl", "FleetVerifyInfo", "TfComponentInfo")
+load("@rules_fleet//rules:defs.bzl", "FleetVerifyInfo", "TfComponentInfo", "TfGroupInfo", "TfInstanceGroupInfo", "TfInstanceSetInfo")
 
 def _refused_impl(ctx):
     env = analysistest.begin(ctx)
@@ -79,3 +79,32 @@ def _accepted_impl(ctx):
 
 # The target under test analyses without failing (a negative of refused_test: nothing is refused).
 accepted_test = analysistest.make(_accepted_impl)
+
+def _group_parallelism_impl(ctx):
+    env = analysistest.begin(ctx)
+    entry = analysistest.target_under_test(env)[TfGroupInfo].entry
+    asserts.equals(env, ctx.attr.parallelism, entry["concurrency"], "the group's limit in its manifest entry")
+    return analysistest.end(env)
+
+# tf_group's limit (`parallelism`, or its deprecated alias `concurrency`) reaches the manifest.
+group_parallelism_test = analysistest.make(
+    _group_parallelism_impl,
+    attrs = {
+        "parallelism": attr.int(mandatory = True, doc = "The limit the manifest entry must hold."),
+    },
+)
+
+def _instance_set_impl(ctx):
+    env = analysistest.begin(ctx)
+    target = analysistest.target_under_test(env)
+    asserts.equals(env, ctx.attr.instances, len(target[TfInstanceSetInfo].instances), "TfInstanceSetInfo.instances")
+    asserts.true(env, TfInstanceGroupInfo == TfInstanceSetInfo, "TfInstanceGroupInfo is the deprecated alias of TfInstanceSetInfo")
+    return analysistest.end(env)
+
+# A tf_instance_set (or its deprecated alias tf_instance_group) provides its instances.
+instance_set_test = analysistest.make(
+    _instance_set_impl,
+    attrs = {
+        "instances": attr.int(mandatory = True, doc = "How many instances the set must hold."),
+    },
+)

@@ -1,0 +1,1 @@
+../../../terraform/fleets/groups/main.tf
