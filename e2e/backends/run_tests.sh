@@ -67,9 +67,9 @@ suite_setup() {
   export PGPASSFILE="$FLEET_POSTGRES_STATE/pgpass"
   ws_a="$tmp/a/ws"
   ws_b="$tmp/b/ws"
-  # The test provider (drift/): its binary, built once by cargo.
-  local provider="${CARGO_TARGET_DIR:-$repo_root/e2e/provider/target}/release/terraform-provider-fleettest"
-  if ! (cd "$repo_root/e2e/provider" && cargo build --release --locked --quiet) >"$logs/provider.log" 2>&1; then
+  # The test provider (drift/): its binary, built once by cargo (as every driver builds it).
+  local provider
+  if ! provider="$("$repo_root/e2e/provider/package.sh" --build-only 2>"$logs/provider.log")"; then
     fail "build the test provider" "see $logs/provider.log"
     finish
   fi

@@ -3,11 +3,14 @@
 # layout for the host platform:
 #   <out>/fleet.test/rules-fleet/fleettest/terraform-provider-fleettest_<version>_<os>_<arch>.zip
 # Prints two lines on stdout: the zip's absolute path, then its zh: hash.
+# Every driver builds the provider here, with one set of RUSTFLAGS: cargo keys
+# its artifacts by them, so a plain `cargo build` would compile it all again.
 #
-# Usage: package.sh [--out DIR] [--pad-mb N] [--binary PATH]
+# Usage: package.sh [--out DIR] [--pad-mb N] [--binary PATH | --build-only]
 #   --out DIR      mirror root (default: e2e/provider/target/mirror)
 #   --pad-mb N     add N MiB of incompressible padding to the zip (e.g. 100)
 #   --binary PATH  pack this executable instead of building one
+#   --build-only   build, print the executable's path, pack nothing
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,12 +21,14 @@ type=fleettest
 out="$here/target/mirror"
 pad_mb=0
 binary=""
+build_only=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --pad-mb) pad_mb="$2"; shift 2 ;;
     --binary) binary="$2"; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --build-only) build_only=1; shift ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "package.sh: unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +59,10 @@ if [ -z "$binary" ]; then
   binary="$target_dir/release/terraform-provider-$type"
 fi
 [ -x "$binary" ] || { echo "package.sh: not an executable: $binary" >&2; exit 1; }
+if [ -n "$build_only" ]; then
+  echo "$binary"
+  exit 0
+fi
 
 dir="$out/$hostname/$namespace/$type"
 mkdir -p "$dir"

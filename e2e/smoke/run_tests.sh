@@ -82,7 +82,7 @@ release() {
 }
 
 # Setup of every check using the release: tools/release into $dist (status in release_status).
-# The helper (a cargo zigbuild) is cached by the digest of its sources and tools; the second
+# The helper (cargo, linked by zig) is cached by the digest of its sources and tools; the second
 # release in check_release builds it again, uncached, to prove the build reproducible.
 released() {
   release_status=0

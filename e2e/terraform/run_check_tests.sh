@@ -54,13 +54,13 @@ suite_setup() {
   e2e_tmp e2e-check
   ws="$tmp/ws"
   e2e_copy_workspace "$ws"
-  echo "# building the fleettest provider (cargo build --release --locked)"
-  local target="${CARGO_TARGET_DIR:-$repo_root/e2e/provider/target}"
-  if ! cargo build --release --locked --manifest-path "$repo_root/e2e/provider/Cargo.toml" >"$logs/provider.log" 2>&1; then
+  echo "# building the fleettest provider (e2e/provider/package.sh: cargo build --release --locked)"
+  local provider
+  if ! provider="$("$repo_root/e2e/provider/package.sh" --build-only 2>"$logs/provider.log")"; then
     fail "build the fleettest provider" "$(tail -3 "$logs/provider.log")"
     finish
   fi
-  cp "$target/release/terraform-provider-fleettest" "$ws/check/provider/"
+  cp "$provider" "$ws/check/provider/"
   : >"$ws/check/provider/.terraform.lock.hcl"
   bz "$ws" run //check/provider:tokened.lock -- --fresh >"$logs/lock.log" 2>&1 ||
     fail "tokened.lock writes the lock file" "$(tail -3 "$logs/lock.log")"
