@@ -11,6 +11,7 @@
 
 pub mod shape;
 pub mod state;
+mod watch;
 
 pub use shape::Shape;
 pub use state::{Schedule, Step};

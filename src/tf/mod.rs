@@ -8,6 +8,7 @@
 
 pub mod capture;
 pub mod digest;
+mod includes;
 pub mod init_gate;
 pub mod init_record;
 pub mod inputs;
