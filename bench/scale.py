@@ -201,6 +201,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--bazel-sizes", default="", help="e.g. 300,1000 (chain and flat)")
     parser.add_argument("--build-sizes", default="", help="sizes also built (manifests, no-op)")
+    parser.add_argument("--baseline-rev", metavar="REV",
+                        help="also build the Bazel fleets with the rules of this git revision")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per bazel command")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     args.fleet = os.path.abspath(args.fleet)
