@@ -49,6 +49,10 @@ struct Snapshot {
 
 /// Idle rewrites take at most this share of the runner's time (1 / N).
 const IDLE_SHARE: u32 = 5;
+/// An idle rewrite waits for the journal to grow by 1 / this of the report…
+const IDLE_GROWTH: usize = 8;
+/// …or for this long.
+const IDLE_STALE: Duration = Duration::from_secs(60);
 
 impl Progress {
     /// Every selected instance `not_run`, except the reused ones; the hooks
@@ -145,11 +149,14 @@ impl Progress {
         });
     }
 
-    /// Nothing happened for a while: bring the report file up to date, if
-    /// that takes a small share of the time.
+    /// Nothing happened for a while: bring the report file up to date once
+    /// the journal has grown by an eighth of the report (so a fleet of N
+    /// gets a bounded number of O(N) rewrites however long it idles), or
+    /// after a minute; never more often than a small share of the time.
     pub fn idle(&mut self) {
         let s = &self.snapshot;
-        if s.journaled > 0 && s.at.elapsed() >= s.took * IDLE_SHARE {
+        let grown = s.journaled * IDLE_GROWTH >= s.bytes || s.at.elapsed() >= IDLE_STALE;
+        if s.journaled > 0 && grown && s.at.elapsed() >= s.took * IDLE_SHARE {
             self.save();
         }
     }

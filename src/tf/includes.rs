@@ -4,16 +4,19 @@
 //! writes is then N entries, and reading one costs what it holds.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::locate::resolve_runfile;
 use crate::manifest::Manifest;
 
-/// Adds every instance `manifest` includes, transitively, resolving the
-/// paths against `runfiles`; then validates the whole.
-pub fn resolve(manifest: &mut Manifest, path: &Path, runfiles: &Path) -> Result<()> {
+/// Adds every instance `manifest` includes, transitively, finding each
+/// runfiles path with `find` (the runfiles lookup); then validates the whole.
+pub fn resolve(
+    manifest: &mut Manifest,
+    path: &Path,
+    find: impl Fn(&str) -> Result<PathBuf>,
+) -> Result<()> {
     let mut known: HashMap<String, usize> = manifest
         .instances
         .iter()
@@ -25,7 +28,7 @@ pub fn resolve(manifest: &mut Manifest, path: &Path, runfiles: &Path) -> Result<
     while let Some(short_path) = queue.pop_front() {
         crate::manifest::check_runfiles_path(&short_path)
             .with_context(|| format!("includes of manifest {}", path.display()))?;
-        let file = resolve_runfile(runfiles, &short_path).with_context(|| {
+        let file = find(&short_path).with_context(|| {
             format!(
                 "finding {short_path}, included by manifest {}",
                 path.display()

@@ -33,7 +33,9 @@ impl Located {
             Some(dir) => cwd.join(dir),
             None => std::env::var_os("RUNFILES_DIR").map_or_else(|| cwd.clone(), |d| cwd.join(d)),
         };
-        super::includes::resolve(&mut manifest, &manifest_path, &runfiles)?;
+        super::includes::resolve(&mut manifest, &manifest_path, |p| {
+            resolve_runfile(&runfiles, p)
+        })?;
         let workspace_root = match &loc.workspace_root {
             Some(dir) => cwd.join(dir),
             None => match std::env::var_os("BUILD_WORKSPACE_DIRECTORY") {

@@ -155,7 +155,7 @@ fn sigkill_while_the_journal_is_appended_then_resume_reuses_exactly_what_it_reco
         assert!(out.status.success(), "round {round}: {}", stderr(&out));
         assert!(!journal.exists(), "a finished run leaves no journal");
         let done = fleet.report();
-        for k in 0..INSTANCES {
+        for (k, earlier) in before.iter().enumerate() {
             let name = format!("i{k}");
             let entry = done["instances"]
                 .as_array()
@@ -172,7 +172,7 @@ fn sigkill_while_the_journal_is_appended_then_resume_reuses_exactly_what_it_reco
                 entry["reused"], reused,
                 "round {round} (killed after {kill_at} events) {name}: journal says succeeded = {reused}"
             );
-            let again = runs(&fleet, &name) - before[k];
+            let again = runs(&fleet, &name) - earlier;
             assert_eq!(
                 again,
                 usize::from(!reused),
