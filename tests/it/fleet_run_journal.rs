@@ -121,9 +121,11 @@ fn sigkill_while_the_journal_is_appended_then_resume_reuses_exactly_what_it_reco
         let kill_at = 1 + rng.below(2 * INSTANCES as u64 - 2) as usize;
         let mut runner = spawn(&fleet, &["--report", &report_arg]);
         let t0 = Instant::now();
+        let mut ended_by_itself = false;
         while journal_lines(&journal).len() < 1 + kill_at {
             assert!(t0.elapsed() < LIMIT, "round {round}: journal did not grow");
             if runner.try_wait().expect("polling").is_some() {
+                ended_by_itself = true;
                 break;
             }
             std::thread::sleep(Duration::from_millis(5));
@@ -132,11 +134,12 @@ fn sigkill_while_the_journal_is_appended_then_resume_reuses_exactly_what_it_reco
         unsafe { libc::kill(runner.id() as i32, libc::SIGKILL) };
         runner.wait().expect("reaping the runner");
         let lines = journal_lines(&journal);
-        if lines.is_empty() {
-            // It finished before the kill: nothing to resume from a journal.
-            assert!(report.exists());
-            continue;
-        }
+        // Killed after at most 2N - 2 of its 2N events: the run cannot have
+        // finished, so its journal must be there.
+        assert!(
+            !ended_by_itself && !lines.is_empty(),
+            "round {round}: the runner ended by itself ({ended_by_itself}) or left no journal"
+        );
         let recorded = succeeded_in(&lines);
         // Its terraforms get SIGINT from their guards; wait for them to go.
         let t0 = Instant::now();
