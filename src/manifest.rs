@@ -45,6 +45,11 @@ pub struct Manifest {
     /// Run groups (`tf_group`): nested limits, serial orders, hooks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Group>,
+    /// Runfiles paths of more manifests whose instances belong to this one
+    /// (an instance's manifest names those of its direct dependencies, which
+    /// name theirs): each entry is written once, not copied down a chain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub includes: Vec<String>,
 }
 
 /// A run group (`tf_group`).
@@ -189,15 +194,55 @@ fn default_fleet_root() -> String {
 impl Manifest {
     /// Reads and validates a manifest; malformed ones are exit 4.
     pub fn load(path: &Path) -> Result<Manifest> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("reading manifest {}", path.display()))?;
-        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
-            unsafe_input(format!("manifest {} does not parse: {e}", path.display()))
-        })?;
+        let manifest = Manifest::read(path)?;
         manifest
             .validate()
             .with_context(|| format!("manifest {}", path.display()))?;
         Ok(manifest)
+    }
+
+    /// Reads a manifest without validating it (its `includes` may hold
+    /// what its instances refer to).
+    pub fn read(path: &Path) -> Result<Manifest> {
+        let bytes =
+            std::fs::read(path).with_context(|| format!("reading manifest {}", path.display()))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| unsafe_input(format!("manifest {} does not parse: {e}", path.display())))
+    }
+
+    /// Adds the instances of an included manifest that this one does not
+    /// have yet; the same label with a different entry is exit 4. `known`
+    /// is the label → index map of `self.instances`, kept current.
+    pub fn absorb(
+        &mut self,
+        included: Manifest,
+        from: &Path,
+        known: &mut std::collections::HashMap<String, usize>,
+    ) -> Result<()> {
+        if included.schema != SCHEMA {
+            return Err(unsafe_input(format!(
+                "included manifest {} has schema {}, not {SCHEMA}",
+                from.display(),
+                included.schema
+            )));
+        }
+        for inst in included.instances {
+            match known.get(inst.label.as_str()) {
+                Some(&i) if self.instances[i] == inst => {}
+                Some(_) => {
+                    return Err(unsafe_input(format!(
+                        "included manifest {} has another entry for {}",
+                        from.display(),
+                        inst.label
+                    )))
+                }
+                None => {
+                    known.insert(inst.label.clone(), self.instances.len());
+                    self.instances.push(inst);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Checks schema, unique labels and run dirs, and that every dependency
@@ -260,6 +305,15 @@ impl Manifest {
     /// Looks an instance up by label (in any form Bazel shows it: `@@//a:b`,
     /// `@repo~//a:b`, see [`crate::label`]) or by short name (names must then
     /// be unique).
+    /// Label → index of every instance (labels are unique once validated).
+    pub fn index_by_label(&self) -> std::collections::HashMap<&str, usize> {
+        self.instances
+            .iter()
+            .enumerate()
+            .map(|(i, inst)| (inst.label.as_str(), i))
+            .collect()
+    }
+
     pub fn find(&self, key: &str) -> Option<&Instance> {
         let by_label = self.instances.iter().find(|i| i.label == key).or_else(|| {
             let wanted = Label::parse(key).ok()?;
@@ -331,7 +385,7 @@ fn check_group(group: &Group) -> Result<()> {
 /// A runfiles path (a Bazel `short_path`) stays inside the runfiles: it is
 /// relative, without `.` or `..` components, except the one leading `../`
 /// of a file of another repository (`../repo/path`).
-fn check_runfiles_path(path: &str) -> Result<()> {
+pub(crate) fn check_runfiles_path(path: &str) -> Result<()> {
     let rest = path.strip_prefix("../").unwrap_or(path);
     let inside = !rest.is_empty()
         && !Path::new(path).is_absolute()
@@ -459,6 +513,7 @@ mod tests {
             fleet_root: default_fleet_root(),
             instances,
             groups: vec![],
+            includes: vec![],
         }
     }
 

@@ -36,6 +36,7 @@ same manifests).""",
         "label": provider_field(str, default = ""),  # canonical label string, the instance's identity
         "manifest": provider_field(typing.Any, default = None),  # the instance's own manifest artifact
         "manifest_entry": provider_field(typing.Any, default = {}),  # this instance's manifest entry (dict)
+        "manifest_path": provider_field(str, default = ""),  # the runfiles path of `manifest` (what dependents' manifests include)
         "name": provider_field(str, default = ""),  # short name
         "rendered": provider_field(typing.Any, default = None),  # the rendered tree (a directory artifact)
         "run_dir": provider_field(str, default = ""),  # run directory relative to the fleet root

@@ -170,11 +170,13 @@ def _tf_instance_impl(ctx):
             target = label,
             terraform = terraform.runfiles_path,
             fleet_root = ctx.attrs.fleet_root,
-            entries = transitive_entries,
+            entries = [json.encode(entry)],
+            includes = [dep.manifest_path for dep in deps],
         ),
-        identities = transitive_identities,
+        identities = {label: instance_id},
     )
-    own_files = {rendered_path: tree, terraform.runfiles_path: terraform.binary}
+    manifest_path = ctx.attrs.path_prefix + ctx.label.name + ".manifest.json"
+    own_files = {manifest_path: manifest, rendered_path: tree, terraform.runfiles_path: terraform.binary}
     if report:
         # Not read by fleet: listed so that running the instance builds its check first.
         own_files[ctx.attrs.path_prefix + ctx.label.name + ".report/" + report.basename] = report
@@ -203,6 +205,7 @@ def _tf_instance_impl(ctx):
             label = label,
             manifest = manifest,
             manifest_entry = entry,
+            manifest_path = manifest_path,
             name = ctx.label.name,
             rendered = tree,
             run_dir = run_dir,

@@ -46,8 +46,13 @@ def instance_entry(label, name, rendered, run_dir, workspace, env, deps, inputs_
         entry["retry"] = retry
     return entry
 
-def manifest_json(target, terraform, fleet_root, entries, parallelism = 0, groups = []):
+def manifest_json(target, terraform, fleet_root, entries, parallelism = 0, groups = [], includes = []):
     """Returns the manifest text.
+
+    An instance's manifest holds its own entry and names the manifests of its
+    direct dependencies in `includes` (fleet reads them, and theirs, in turn), so
+    a chain of N instances writes N entries, not N * N / 2. A fleet's manifest
+    holds every entry once and includes nothing.
 
     Args:
       target: label string of the target writing the manifest.
@@ -56,6 +61,8 @@ def manifest_json(target, terraform, fleet_root, entries, parallelism = 0, group
       entries: list of JSON strings, one per instance (TfInstanceInfo.transitive_entries).
       parallelism: default concurrency limit, 0 for fleet's default.
       groups: run group entries (TfGroupInfo.entry dicts); written only when any.
+      includes: runfiles paths of the manifests of the instance's direct
+        dependencies (deduplicated, in order); written only when any.
 
     Returns:
       The JSON text of a `Manifest`.
@@ -70,4 +77,20 @@ def manifest_json(target, terraform, fleet_root, entries, parallelism = 0, group
     }
     if groups:
         manifest["groups"] = groups
+    if includes:
+        manifest["includes"] = unique_paths(includes)
     return json.encode(manifest)
+
+def unique_paths(paths):
+    """Returns `paths` without repeats, first occurrence kept.
+
+    Args:
+      paths: list of strings.
+
+    Returns:
+      A list of strings.
+    """
+    seen = {}
+    for path in paths:
+        seen[path] = True
+    return seen.keys()

@@ -230,10 +230,11 @@ def _tf_instance_impl(ctx):
             target = label,
             terraform = run_terraform.binary.short_path,
             fleet_root = ctx.attr.fleet_root,
-            entries = transitive_entries.to_list(),
+            entries = [json.encode(entry)],
+            includes = [dep.manifest.short_path for dep in deps],
         ),
-        claims = transitive_identity_claims.to_list(),
-        identities = transitive_identities,
+        claims = [identity_claim(label, instance_id)],
+        identities = depset([instance_id]),
     )
     run_files = depset(
         [tree, manifest] + reports + [p.archive for p in component.providers],

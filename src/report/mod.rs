@@ -203,7 +203,8 @@ impl Report {
     /// Replaces the report atomically (0600). `durable` adds fsyncs: the
     /// progress rewrites only need to survive the runner's death, which an
     /// atomic rename gives; the final report also survives a crash.
-    pub fn write(&self, path: &Path, durable: bool) -> Result<()> {
+    /// Returns the bytes written.
+    pub fn write(&self, path: &Path, durable: bool) -> Result<usize> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {
                 private::create_dir(parent)?;
@@ -216,7 +217,8 @@ impl Report {
             fsutil::sweep_dead_temps(path);
         }
         private::write_file(path, text.as_bytes(), durable)
-            .with_context(|| format!("writing report {}", path.display()))
+            .with_context(|| format!("writing report {}", path.display()))?;
+        Ok(text.len())
     }
 
     pub fn load(path: &Path) -> Result<Report> {

@@ -16,9 +16,7 @@ impl Scheduler {
     pub(super) fn on_event(&self, event: Event, run: &mut RunState, progress: &mut Progress) {
         match event {
             Event::Running(i) => {
-                if let Some(Node::Active { running, .. }) = run.nodes.get_mut(&i) {
-                    *running = true;
-                }
+                run.nodes.mark_running(i);
                 progress.running(i);
             }
             Event::Done(i, result) => self.on_done(i, result, run, progress),
@@ -34,7 +32,7 @@ impl Scheduler {
         run: &mut RunState,
         progress: &mut Progress,
     ) {
-        let started = match run.nodes.get(&i) {
+        let started = match run.nodes.get(i) {
             Some(Node::Active { started, .. }) => *started,
             _ => SystemTime::now(),
         };
@@ -45,7 +43,7 @@ impl Scheduler {
         self.announce_done(i, &result, started, &run.nodes, run.total);
         let outcome = Outcome::Ran { started, result };
         progress.finished(i, &outcome);
-        run.nodes.insert(i, Node::Finished(outcome));
+        run.nodes.set(i, Node::Finished(outcome));
         if failed && self.fail_fast && run.stopping.is_none() {
             self.stop_run(run, format!("--fail-fast after {} failed", self.names[i]));
         }

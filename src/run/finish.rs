@@ -104,7 +104,7 @@ fn tell(run: &RunContext, group_reports: &[GroupReport], progress: &mut Progress
             "fleet: warning: a progress report write failed: {e:#}"
         ));
     }
-    progress.write_final()?;
+    progress.conclude()?;
     let manifest = &run.located.manifest;
     if let Some(path) = &run.args.ci.summary {
         ci::write_summary(path, &progress.report, manifest)?;

@@ -62,7 +62,8 @@ pub fn check_cycles(manifest: &Manifest) -> Result<()> {
 }
 
 fn direct_deps(manifest: &Manifest) -> Vec<Vec<usize>> {
-    let index = |label: &str| manifest.instances.iter().position(|i| i.label == label);
+    let by_label = manifest.index_by_label();
+    let index = |label: &str| by_label.get(label).copied();
     manifest
         .instances
         .iter()
@@ -150,6 +151,7 @@ mod tests {
             fleet_root: ".fleet".into(),
             instances,
             groups: vec![],
+            includes: vec![],
         }
     }
 

@@ -14,6 +14,8 @@ mod finish;
 mod graph;
 mod groups;
 mod job;
+mod journal;
+mod nodes;
 mod outcome;
 mod progress;
 mod resume;
@@ -162,16 +164,15 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
 
 /// Short names where they are unique in the manifest, labels otherwise.
 fn display_names(manifest: &crate::manifest::Manifest) -> Vec<String> {
+    let mut uses: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for inst in &manifest.instances {
+        *uses.entry(inst.name.as_str()).or_default() += 1;
+    }
     manifest
         .instances
         .iter()
         .map(|inst| {
-            let same = manifest
-                .instances
-                .iter()
-                .filter(|o| o.name == inst.name)
-                .count();
-            if same == 1 {
+            if uses[inst.name.as_str()] == 1 {
                 inst.name.clone()
             } else {
                 inst.label.clone()

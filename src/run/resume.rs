@@ -43,13 +43,14 @@ pub fn resume(
     let previous = load(from, kind, located)?;
     let manifest = &located.manifest;
     let (pending_hooks, owed_hooks) = owed(&previous, located);
+    let index = manifest.index_by_label();
     let mut reused = BTreeMap::new();
     for old in previous
         .instances
         .into_iter()
         .filter(|r| r.status == Status::Succeeded)
     {
-        let Some(i) = manifest.instances.iter().position(|x| x.label == old.label) else {
+        let Some(&i) = index.get(old.label.as_str()) else {
             continue;
         };
         if !graph.nodes.contains(&i) || schedule.waits_for_hook(i, &owed_hooks) {
@@ -109,8 +110,8 @@ fn owed(previous: &Report, located: &Located) -> (Vec<String>, Vec<usize>) {
 
 /// The report, if it is of this fleet and action (else exit 2).
 fn load(from: &Path, kind: RunKind, located: &Located) -> Result<Report> {
-    let previous = Report::load(from).map_err(|e| {
-        if from.exists() {
+    let previous = super::journal::load_latest(from).map_err(|e| {
+        if from.exists() || super::journal::path_of(from).exists() {
             e
         } else {
             usage(format!("--resume: no earlier report at {}", from.display()))

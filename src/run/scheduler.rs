@@ -14,6 +14,7 @@ use crate::report::groups::HookResult;
 use crate::report::{InstanceReport, Status};
 use crate::run::graph::Graph;
 use crate::run::job::{run_job, JobEnv, JobResult};
+pub(super) use crate::run::nodes::{Node, Nodes};
 use crate::run::outcome::Outcome;
 use crate::run::progress::Progress;
 use crate::run::signals::Received;
@@ -28,16 +29,6 @@ pub enum Event {
     /// Group `g`'s on_change hook ended.
     HookDone(usize, Box<HookResult>),
     Signal(Received),
-}
-
-pub(super) enum Node {
-    Pending,
-    /// Started; `running` once it holds its lock.
-    Active {
-        started: SystemTime,
-        running: bool,
-    },
-    Finished(Outcome),
 }
 
 pub struct Scheduler {
@@ -62,7 +53,7 @@ pub struct Finish {
 
 /// Where a run stands between two events.
 pub(super) struct RunState {
-    pub nodes: BTreeMap<usize, Node>,
+    pub nodes: Nodes,
     pub schedule: Schedule,
     /// The hooks that ran, by group index.
     pub hooks: BTreeMap<usize, HookResult>,
@@ -95,8 +86,9 @@ impl Scheduler {
                 break;
             }
             // A timeout only refreshes the status line.
-            if let Ok(event) = events.recv_timeout(TICK) {
-                self.on_event(event, &mut run, progress);
+            match events.recv_timeout(TICK) {
+                Ok(event) => self.on_event(event, &mut run, progress),
+                Err(_) => progress.idle(),
             }
             self.status_line(&run.nodes, &run.schedule, t0, run.stopping.is_some());
         }
@@ -106,15 +98,13 @@ impl Scheduler {
 
     /// Every selected instance pending, except the reused ones: finished.
     fn begin(&self, mut schedule: Schedule, reused: BTreeMap<usize, InstanceReport>) -> RunState {
-        let mut nodes: BTreeMap<usize, Node> = self
-            .graph
-            .nodes
-            .iter()
-            .map(|&i| (i, Node::Pending))
-            .collect();
+        let mut nodes = Nodes::default();
+        for &i in &self.graph.nodes {
+            nodes.set(i, Node::Pending);
+        }
         for (i, report) in reused {
             schedule.reuse(i);
-            nodes.insert(i, Node::Finished(Outcome::Reused(Box::new(report))));
+            nodes.set(i, Node::Finished(Outcome::Reused(Box::new(report))));
         }
         RunState {
             total: nodes.len(),
@@ -129,21 +119,13 @@ impl Scheduler {
     /// True when everything finished, or when a stopping run has nothing
     /// left running (then the rest is cancelled).
     fn ended(&self, run: &mut RunState) -> bool {
-        let finished = run
-            .nodes
-            .values()
-            .filter(|n| matches!(n, Node::Finished(_)))
-            .count();
-        if finished == run.total && run.schedule.all_done() {
+        if run.nodes.tally().finished() == run.total && run.schedule.all_done() {
             return true;
         }
         let Some(why) = &run.stopping else {
             return false;
         };
-        let working = run
-            .nodes
-            .values()
-            .any(|n| matches!(n, Node::Active { running: true, .. }));
+        let working = run.nodes.running().next().is_some();
         if working || self.env.children.running() > 0 {
             return false;
         }
@@ -178,17 +160,21 @@ impl Scheduler {
         ));
     }
 
-    fn cancel_rest(&self, nodes: &mut BTreeMap<usize, Node>, why: &str) {
-        for node in nodes.values_mut() {
-            let reason = match node {
-                Node::Pending => format!("not started: {why}"),
-                Node::Active { .. } => format!("not started (was waiting for its lock): {why}"),
-                Node::Finished(_) => continue,
+    fn cancel_rest(&self, nodes: &mut Nodes, why: &str) {
+        for i in nodes.unfinished() {
+            let reason = match nodes.get(i) {
+                Some(Node::Active { .. }) => {
+                    format!("not started (was waiting for its lock): {why}")
+                }
+                _ => format!("not started: {why}"),
             };
-            *node = Node::Finished(Outcome::NotRun {
-                status: Status::Cancelled,
-                reason,
-            });
+            nodes.set(
+                i,
+                Node::Finished(Outcome::NotRun {
+                    status: Status::Cancelled,
+                    reason,
+                }),
+            );
         }
     }
 
@@ -197,13 +183,10 @@ impl Scheduler {
         i: usize,
         r: &JobResult,
         started: SystemTime,
-        nodes: &BTreeMap<usize, Node>,
+        nodes: &Nodes,
         total: usize,
     ) {
-        let done = 1 + nodes
-            .values()
-            .filter(|n| matches!(n, Node::Finished(_)))
-            .count();
+        let done = 1 + nodes.tally().finished();
         let secs = r
             .ended
             .duration_since(started)
@@ -223,30 +206,19 @@ impl Scheduler {
             .ended(line, r.reason.as_deref(), failed_log, &r.shown);
     }
 
-    fn status_line(
-        &self,
-        nodes: &BTreeMap<usize, Node>,
-        schedule: &Schedule,
-        t0: Instant,
-        stopping: bool,
-    ) {
+    fn status_line(&self, nodes: &Nodes, schedule: &Schedule, t0: Instant, stopping: bool) {
         if !self.env.console.live {
             return;
         }
-        let (mut running, mut waiting, mut pending, mut ok, mut failed, mut skipped) =
-            (vec![], 0, 0, 0, 0, 0);
-        for (i, n) in nodes {
-            match n {
-                Node::Pending => pending += 1,
-                Node::Active { running: true, .. } => running.push(self.names[*i].as_str()),
-                Node::Active { .. } => waiting += 1,
-                Node::Finished(o) => match o.status() {
-                    Status::Succeeded => ok += 1,
-                    Status::Skipped | Status::Cancelled | Status::NotRun => skipped += 1,
-                    _ => failed += 1,
-                },
-            }
-        }
+        let tally = nodes.tally();
+        let (waiting, pending, ok, failed, skipped) = (
+            tally.waiting,
+            tally.pending,
+            tally.succeeded,
+            tally.failed,
+            tally.skipped,
+        );
+        let running: Vec<&str> = nodes.running().map(|i| self.names[i].as_str()).collect();
         let mut text = format!(
             "fleet {}{}: {} running, {ok} done, {failed} failed, {skipped} skipped, {pending} pending",
             self.env.action.as_str(),
@@ -272,6 +244,7 @@ impl Scheduler {
 fn finish(run: RunState) -> Finish {
     let outcomes = run
         .nodes
+        .into_map()
         .into_iter()
         .map(|(i, n)| match n {
             Node::Finished(o) => (i, o),

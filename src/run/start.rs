@@ -105,7 +105,7 @@ pub(super) fn start_progress(start: &ReportStart) -> Result<Progress> {
     let mut paths: Vec<PathBuf> = vec![start.resume.default_report.clone()];
     paths.extend(start.args.report.clone());
     let selected: Vec<usize> = start.selection.selected.iter().copied().collect();
-    let progress = Progress::new(
+    let mut progress = Progress::new(
         base_report(start),
         paths,
         start.located,
@@ -114,7 +114,7 @@ pub(super) fn start_progress(start: &ReportStart) -> Result<Progress> {
         &start.resumed.reused,
         hook_groups(start),
     );
-    progress.write_final()?;
+    progress.begin()?;
     Ok(progress)
 }
 

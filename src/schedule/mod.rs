@@ -11,6 +11,7 @@
 
 mod shape;
 mod state;
+mod watch;
 
 pub use shape::Shape;
 pub use state::{Schedule, Step};

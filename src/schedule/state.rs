@@ -8,9 +8,12 @@
 //! instance never holds back one behind it. An exclusive instance that is
 //! ready takes the next turn: nothing new starts until it has run alone.
 
+use std::collections::BTreeSet;
+
 use anyhow::Result;
 
 use super::shape::{Shape, Wait};
+use super::watch::Watch;
 use super::{Member, Mode, Spec};
 
 /// What the runner should do now.
@@ -57,6 +60,20 @@ pub struct Schedule {
     active_in: Vec<usize>,
     exclusive_active: bool,
     hooks_running: usize,
+    watch: Watch,
+    /// Per group: members not done yet, and whether every done one succeeded.
+    undone: Vec<usize>,
+    members_ok: Vec<bool>,
+    /// Pending instances (by rank) whose readiness may have changed.
+    dirty: BTreeSet<usize>,
+    /// Groups (by `inner_first` rank) whose hook may be ready to settle.
+    dirty_groups: BTreeSet<usize>,
+    /// Ready instances (by rank) not started yet; exclusive ones apart.
+    ready: BTreeSet<usize>,
+    ready_exclusive: BTreeSet<usize>,
+    /// Scheduled instances done, and hooks not done (nor not needed).
+    done: usize,
+    hooks_open: usize,
 }
 
 enum Readiness {
@@ -73,16 +90,37 @@ impl Schedule {
         let mut priority: Vec<usize> = (0..n).filter(|&i| spec.scheduled[i]).collect();
         priority.sort_by_key(|&i| (std::cmp::Reverse(shape.height[i]), i));
         let groups = spec.groups.len();
+        let watch = Watch::new(&spec, &shape, &priority);
+        // Unscheduled instances count as done members; everything else waits.
+        let undone = shape
+            .order
+            .iter()
+            .map(|members| {
+                members
+                    .iter()
+                    .filter(|m| !matches!(m, Member::Instance(i) if !spec.scheduled[*i]))
+                    .count()
+            })
+            .collect();
         Ok(Schedule {
             run: vec![Run::Pending; n],
             changed: vec![false; n],
             owed: vec![false; groups],
             hooks: vec![HookState::Waiting; groups],
-            priority,
             active: 0,
             active_in: vec![0; groups],
             exclusive_active: false,
             hooks_running: 0,
+            undone,
+            members_ok: vec![true; groups],
+            dirty: (0..priority.len()).collect(),
+            dirty_groups: (0..groups).collect(),
+            ready: BTreeSet::new(),
+            ready_exclusive: BTreeSet::new(),
+            done: 0,
+            hooks_open: groups,
+            priority,
+            watch,
             spec,
             shape,
         })
@@ -90,7 +128,7 @@ impl Schedule {
 
     /// Marks an instance as succeeded before the run (resumed from a report).
     pub fn reuse(&mut self, i: usize) {
-        self.run[i] = Run::Done { ok: true };
+        self.mark_done(i, true);
     }
 
     /// Group `g`'s hook did not succeed after a change in an earlier run
@@ -131,13 +169,7 @@ impl Schedule {
 
     /// Whether every scheduled instance and every hook is done.
     pub fn all_done(&self) -> bool {
-        self.priority
-            .iter()
-            .all(|&i| matches!(self.run[i], Run::Done { .. }))
-            && self
-                .hooks
-                .iter()
-                .all(|h| matches!(h, HookState::Done { .. } | HookState::NotNeeded))
+        self.done == self.priority.len() && self.hooks_open == 0
     }
 
     pub fn hook_state(&self, g: usize) -> HookState {
@@ -154,24 +186,34 @@ impl Schedule {
         self.member_done(Member::Group(g)) == Some(true)
     }
 
-    /// What to do now; call again after every finish.
+    /// What to do now; call again after every finish. Looks only at what
+    /// changed since the last call.
     pub fn decide(&mut self) -> Vec<Step> {
         let mut steps = Vec::new();
         loop {
             let mut progressed = false;
-            for k in 0..self.priority.len() {
-                let i = self.priority[k];
+            for rank in std::mem::take(&mut self.dirty) {
+                let i = self.priority[rank];
                 if self.run[i] != Run::Pending {
                     continue;
                 }
-                if let Readiness::Doomed(reason) = self.readiness(i) {
-                    self.run[i] = Run::Done { ok: false };
-                    steps.push(Step::Skip(i, reason));
-                    progressed = true;
+                match self.readiness(i) {
+                    Readiness::Doomed(reason) => {
+                        self.mark_done(i, false);
+                        steps.push(Step::Skip(i, reason));
+                        progressed = true;
+                    }
+                    Readiness::Ready if self.spec.exclusive[i] => {
+                        self.ready_exclusive.insert(rank);
+                    }
+                    Readiness::Ready => {
+                        self.ready.insert(rank);
+                    }
+                    Readiness::Blocked => {}
                 }
             }
             progressed |= self.settle_hooks(&mut steps);
-            if !progressed {
+            if !progressed && self.dirty.is_empty() {
                 break;
             }
         }
@@ -189,28 +231,79 @@ impl Schedule {
                 self.exclusive_active = false;
             }
         }
-        self.run[i] = Run::Done { ok };
         self.changed[i] = changed;
+        self.mark_done(i, ok);
     }
 
     pub fn hook_finished(&mut self, g: usize, ok: bool) {
         if self.hooks[g] == HookState::Running {
             self.hooks_running -= 1;
         }
-        self.hooks[g] = HookState::Done { ok };
+        self.set_hook(g, HookState::Done { ok });
+    }
+
+    /// Instance `i` is done: what waits for it, and its groups, look again.
+    fn mark_done(&mut self, i: usize, ok: bool) {
+        if matches!(self.run[i], Run::Done { .. }) {
+            self.run[i] = Run::Done { ok };
+            return;
+        }
+        self.run[i] = Run::Done { ok };
+        let rank = self.watch.rank[i];
+        if rank != usize::MAX {
+            self.done += 1;
+            self.ready.remove(&rank);
+            self.ready_exclusive.remove(&rank);
+        }
+        self.dirty.extend(
+            self.watch.inst_waiters[i]
+                .iter()
+                .map(|&w| self.watch.rank[w]),
+        );
+        for k in 0..self.watch.inst_in[i].len() {
+            let g = self.watch.inst_in[i][k];
+            self.member_finished(g, ok);
+        }
+    }
+
+    /// A member of group `g` is done.
+    fn member_finished(&mut self, g: usize, ok: bool) {
+        self.undone[g] -= 1;
+        self.members_ok[g] &= ok;
+        if self.undone[g] == 0 {
+            self.dirty_groups.insert(self.watch.group_rank[g]);
+        }
+    }
+
+    fn set_hook(&mut self, g: usize, state: HookState) {
+        let was_open = matches!(self.hooks[g], HookState::Waiting | HookState::Running);
+        self.hooks[g] = state;
+        let open = matches!(state, HookState::Waiting | HookState::Running);
+        if was_open && !open {
+            self.hooks_open -= 1;
+            self.dirty.extend(
+                self.watch.group_waiters[g]
+                    .iter()
+                    .map(|&w| self.watch.rank[w]),
+            );
+            if let Some(ok) = self.member_done(Member::Group(g)) {
+                for k in 0..self.watch.group_in[g].len() {
+                    let parent = self.watch.group_in[g][k];
+                    self.member_finished(parent, ok);
+                }
+            }
+        }
     }
 
     /// Starts the hooks of groups whose members all finished (or marks them
-    /// not needed); whether anything changed.
+    /// not needed); whether anything changed. A hook an exclusive instance
+    /// holds back stays to be looked at again.
     fn settle_hooks(&mut self, steps: &mut Vec<Step>) -> bool {
         let mut progressed = false;
-        for k in 0..self.shape.inner_first.len() {
+        let mut held = BTreeSet::new();
+        while let Some(k) = self.dirty_groups.pop_first() {
             let g = self.shape.inner_first[k];
-            if self.hooks[g] != HookState::Waiting {
-                continue;
-            }
-            let members = &self.shape.order[g];
-            if members.iter().any(|&m| self.member_done(m).is_none()) {
+            if self.hooks[g] != HookState::Waiting || self.undone[g] > 0 {
                 continue;
             }
             let changed = self.owed[g]
@@ -218,18 +311,20 @@ impl Schedule {
                     .iter()
                     .any(|&i| self.changed[i]);
             if !(self.spec.groups[g].hook && self.spec.changes && changed) {
-                self.hooks[g] = HookState::NotNeeded;
+                self.set_hook(g, HookState::NotNeeded);
                 progressed = true;
                 continue;
             }
             if self.exclusive_active {
+                held.insert(k);
                 continue;
             }
-            self.hooks[g] = HookState::Running;
+            self.set_hook(g, HookState::Running);
             self.hooks_running += 1;
             steps.push(Step::RunHook(g));
             progressed = true;
         }
+        self.dirty_groups = held;
         progressed
     }
 
@@ -237,25 +332,31 @@ impl Schedule {
         if self.exclusive_active {
             return;
         }
-        let ready: Vec<usize> = self
-            .priority
-            .iter()
-            .copied()
-            .filter(|&i| {
-                self.run[i] == Run::Pending && matches!(self.readiness(i), Readiness::Ready)
-            })
-            .collect();
-        if let Some(&alone) = ready.iter().find(|&&i| self.spec.exclusive[i]) {
+        if let Some(&rank) = self.ready_exclusive.first() {
+            // A ready exclusive instance holds back everything else.
             if self.active == 0 && self.hooks_running == 0 {
+                let alone = self.priority[rank];
+                self.ready_exclusive.remove(&rank);
                 self.start(alone, steps);
                 self.exclusive_active = true;
             }
             return;
         }
-        for i in ready {
+        let mut started = Vec::new();
+        let mut from = 0;
+        while self.active < self.spec.limit {
+            let Some(&rank) = self.ready.range(from..).next() else {
+                break;
+            };
+            from = rank + 1;
+            let i = self.priority[rank];
             if self.allows(i) {
+                started.push(rank);
                 self.start(i, steps);
             }
+        }
+        for rank in started {
+            self.ready.remove(&rank);
         }
     }
 
@@ -287,10 +388,10 @@ impl Schedule {
                 _ => None,
             },
             Member::Group(g) => {
-                let mut ok = true;
-                for &m in &self.shape.order[g] {
-                    ok &= self.member_done(m)?;
+                if self.undone[g] > 0 {
+                    return None;
                 }
+                let ok = self.members_ok[g];
                 match self.hooks[g] {
                     HookState::Done { ok: hook } => Some(ok && hook),
                     HookState::NotNeeded => Some(ok),

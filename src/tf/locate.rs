@@ -28,11 +28,14 @@ impl Located {
     pub fn new(loc: &Locations) -> Result<Located> {
         let cwd = std::env::current_dir().context("reading the current directory")?;
         let manifest_path = cwd.join(&loc.manifest);
-        let manifest = Manifest::load(&manifest_path)?;
+        let mut manifest = Manifest::read(&manifest_path)?;
         let runfiles = match &loc.runfiles {
             Some(dir) => cwd.join(dir),
             None => std::env::var_os("RUNFILES_DIR").map_or_else(|| cwd.clone(), |d| cwd.join(d)),
         };
+        super::includes::resolve(&mut manifest, &manifest_path, |p| {
+            resolve_runfile(&runfiles, p)
+        })?;
         let workspace_root = match &loc.workspace_root {
             Some(dir) => cwd.join(dir),
             None => match std::env::var_os("BUILD_WORKSPACE_DIRECTORY") {

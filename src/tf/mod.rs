@@ -8,6 +8,7 @@
 
 mod capture;
 pub mod digest;
+mod includes;
 pub mod init_gate;
 mod init_record;
 pub mod inputs;

@@ -27,8 +27,9 @@ pub fn schedule(
     for &i in &graph.nodes {
         scheduled[i] = true;
     }
+    let by_label = manifest.index_by_label();
     let member = |label: &str, group: &str| -> Result<Member> {
-        if let Some(i) = manifest.instances.iter().position(|x| x.label == label) {
+        if let Some(&i) = by_label.get(label) {
             return Ok(Member::Instance(i));
         }
         if let Some(g) = manifest.groups.iter().position(|x| x.label == label) {

@@ -1,7 +1,6 @@
 //! The scheduler's side of run groups: performing the model's steps (start,
 //! skip, run a hook) and announcing hooks as they end.
 
-use std::collections::BTreeMap;
 use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -11,7 +10,7 @@ use crate::report::Status;
 use crate::run::groups::hook::{run_hook, HookCall};
 use crate::run::outcome::Outcome;
 use crate::run::progress::{self, Progress};
-use crate::run::scheduler::{Event, Node, Scheduler};
+use crate::run::scheduler::{Event, Node, Nodes, Scheduler};
 use crate::schedule::Step;
 
 impl Scheduler {
@@ -19,7 +18,7 @@ impl Scheduler {
     pub(in crate::run) fn apply_steps(
         &self,
         steps: Vec<Step>,
-        nodes: &mut BTreeMap<usize, Node>,
+        nodes: &mut Nodes,
         sender: &Sender<Event>,
         progress: &mut Progress,
     ) {
@@ -27,10 +26,7 @@ impl Scheduler {
         for step in steps {
             match step {
                 Step::Skip(i, reason) => {
-                    let done = 1 + nodes
-                        .values()
-                        .filter(|n| matches!(n, Node::Finished(_)))
-                        .count();
+                    let done = 1 + nodes.tally().finished();
                     self.env.console.block(&format!(
                         "fleet: [{done}/{total}] {}: skipped: {reason}",
                         self.names[i]
@@ -40,10 +36,10 @@ impl Scheduler {
                         reason,
                     };
                     progress.finished(i, &outcome);
-                    nodes.insert(i, Node::Finished(outcome));
+                    nodes.set(i, Node::Finished(outcome));
                 }
                 Step::Start(i) => {
-                    nodes.insert(
+                    nodes.set(
                         i,
                         Node::Active {
                             started: SystemTime::now(),
@@ -61,11 +57,11 @@ impl Scheduler {
     }
 
     /// Runs group `g`'s hook on its own thread, with its members' report entries.
-    fn spawn_hook(&self, g: usize, nodes: &BTreeMap<usize, Node>, sender: &Sender<Event>) {
+    fn spawn_hook(&self, g: usize, nodes: &Nodes, sender: &Sender<Event>) {
         let group = &self.groups[g];
         let members = self.group_instances[g]
             .iter()
-            .filter_map(|&i| match nodes.get(&i) {
+            .filter_map(|&i| match nodes.get(i) {
                 Some(Node::Finished(o)) => Some(progress::instance_report(
                     &self.env.located,
                     i,
