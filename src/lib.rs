@@ -48,6 +48,7 @@ pub mod lock_file;
 pub mod locked_command;
 pub mod manifest;
 pub mod module_files;
+pub mod plan_set;
 pub mod plugin_dir;
 pub mod private_dir;
 pub mod process;

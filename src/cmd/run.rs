@@ -44,6 +44,16 @@ pub struct RunArgs {
     /// apply: apply each instance's saved plan (from the plan action).
     #[arg(long)]
     pub from_plan: bool,
+    /// plan: also write a sealed plan set into DIR (new or empty); apply:
+    /// apply exactly DIR's plans, refusing each one that no longer matches
+    /// what it was made from (`stale_plan`). Seal: sha256, or HMAC-SHA256
+    /// with FLEET_PLAN_SET_KEY.
+    #[arg(long, value_name = "DIR")]
+    pub plan_set: Option<PathBuf>,
+    /// apply --plan-set: refuse the set's plans when the set is older than
+    /// this (seconds, or with a unit: 90s, 30m, 12h, 2d).
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub max_plan_age: Option<std::time::Duration>,
     /// Run only the instances a change since REV (git) affects: changed,
     /// added and their dependents. Builds the fleet at REV in a temporary
     /// worktree; instances gone since REV are listed, never destroyed.
@@ -90,6 +100,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
         resume: args.resume,
         report: args.report,
         from_plan: args.from_plan,
+        plan_set: args.plan_set,
+        max_plan_age: args.max_plan_age,
         ci: CiOptions {
             affected_since: args.affected_since,
             affected_base_manifest: args.affected_base_manifest,
@@ -101,4 +113,25 @@ pub fn run(args: RunArgs) -> Result<i32> {
         reinit: args.reinit,
         max_attempts: args.max_attempts,
     })
+}
+
+/// `--max-plan-age`: seconds, or a number with `s`, `m`, `h` or `d`.
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match text.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&text[..i], c),
+        _ => (text, 's'),
+    };
+    let scale = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3600,
+        'd' => 86_400,
+        _ => return Err(format!("{text}: the unit is s, m, h or d")),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text}: not a whole number of seconds, minutes, hours or days"))?;
+    n.checked_mul(scale)
+        .map(std::time::Duration::from_secs)
+        .ok_or_else(|| format!("{text}: too large"))
 }

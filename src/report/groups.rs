@@ -109,9 +109,9 @@ pub fn build(
             let counts = Report::count(&inside.iter().map(|r| (*r).clone()).collect::<Vec<_>>());
             let hook = hooks.get(&g).map(HookReport::new);
             let hook_ok = hook.as_ref().is_none_or(|h| h.status == Status::Succeeded);
-            let status = if counts.succeeded == inside.len() && hook_ok {
+            let status = if counts.succeeded + counts.no_changes == inside.len() && hook_ok {
                 Status::Succeeded
-            } else if counts.failed > 0 || !hook_ok {
+            } else if counts.failed + counts.stale_plan > 0 || !hook_ok {
                 Status::Failed
             } else if counts.not_run > 0 {
                 Status::NotRun

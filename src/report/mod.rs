@@ -49,6 +49,13 @@ pub enum Status {
     /// turn had not come when the runner died.
     #[serde(rename = "not_run")]
     NotRun,
+    /// `--plan-set` apply: refused, its plan no longer matches what it was
+    /// made from (the reason says what moved); nothing of it applied.
+    #[serde(rename = "stale_plan")]
+    StalePlan,
+    /// `--plan-set` apply: its plan has no changes; not run.
+    #[serde(rename = "no_changes")]
+    NoChanges,
 }
 
 impl Status {
@@ -61,13 +68,51 @@ impl Status {
             Status::Skipped => "skipped",
             Status::Cancelled => "cancelled",
             Status::NotRun => "not run",
+            Status::StalePlan => "stale_plan",
+            Status::NoChanges => "no_changes",
         }
     }
 
     /// Failed, by a lock timeout or otherwise: its dependents are skipped.
     pub fn is_failure(self) -> bool {
-        matches!(self, Status::Failed | Status::LockTimeout)
+        matches!(
+            self,
+            Status::Failed | Status::LockTimeout | Status::StalePlan
+        )
     }
+    /// Succeeded, or had nothing to do: what lets dependents run.
+    pub fn is_ok(self) -> bool {
+        matches!(self, Status::Succeeded | Status::NoChanges)
+    }
+}
+
+/// The plan an instance put into a plan set, or the one an apply applied
+/// from a plan set: the audit trail of what was reviewed and applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanRecord {
+    /// The plan file inside the set (relative to its directory).
+    pub file: String,
+    pub sha256: String,
+    /// The state it was made against.
+    pub state: crate::plan_set::StateRef,
+    pub changes: bool,
+    pub resources: crate::plan_set::PlannedCounts,
+}
+
+/// The plan set a run wrote (plan) or applied (apply).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanSetReport {
+    pub dir: String,
+    /// `sha256` or `hmac-sha256`.
+    pub seal_algorithm: String,
+    pub seal: String,
+    pub commit: Option<String>,
+    pub created_at: String,
+    /// apply: the set's age when the run started, in seconds.
+    pub age_s: Option<u64>,
+    /// apply: labels in the set that this fleet's manifest does not have.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown_instances: Vec<String>,
 }
 
 /// One instance in the report.
@@ -118,6 +163,9 @@ pub struct InstanceReport {
     /// The steps it took and their times: `prepare` (fleet), then terraform's.
     #[serde(default)]
     pub steps: Vec<crate::report::steps::StepTiming>,
+    /// With `--plan-set`: the plan put into the set (plan) or applied from it (apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<PlanRecord>,
     /// Each attempt of a step that failed at least once, for instances with
     /// a retry policy (attempt, outcome, matched pattern, delay).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -143,6 +191,10 @@ pub struct Counts {
     /// Of the failed, those whose lock timed out (status `lock_timeout`).
     #[serde(default)]
     pub lock_timeout: usize,
+    #[serde(default)]
+    pub stale_plan: usize,
+    #[serde(default)]
+    pub no_changes: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +230,9 @@ pub struct Report {
     /// so `--resume` runs those hooks again even after a crash.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_hooks: Vec<String>,
+    /// With `--plan-set`: the set written (plan) or applied (apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_set: Option<PlanSetReport>,
 }
 
 impl Report {
@@ -195,6 +250,8 @@ impl Report {
                 Status::Skipped => c.skipped += 1,
                 Status::Cancelled => c.cancelled += 1,
                 Status::NotRun => c.not_run += 1,
+                Status::StalePlan => c.stale_plan += 1,
+                Status::NoChanges => c.no_changes += 1,
             }
         }
         c

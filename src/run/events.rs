@@ -38,8 +38,7 @@ impl Scheduler {
         };
         let failed = result.status.is_failure();
         let changed = crate::run::outcome::changed(result.resources);
-        run.schedule
-            .finished(i, result.status == Status::Succeeded, changed);
+        run.schedule.finished(i, result.status.is_ok(), changed);
         self.announce_done(i, &result, started, &run.nodes, run.total);
         let outcome = Outcome::Ran { started, result };
         progress.finished(i, &outcome);

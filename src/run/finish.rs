@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
+use super::outcome::Outcome;
 use super::{ci, RunOptions};
 use crate::error::ExitCode;
 use crate::report::console::Console;
@@ -25,6 +26,7 @@ pub(super) struct RunContext<'a> {
     pub names: &'a [String],
     pub console: &'a Console,
     pub started: SystemTime,
+    pub plan_set: Option<&'a super::sealed::PlanSetRun>,
 }
 
 /// Records and prints how the run ended; returns its exit code.
@@ -47,8 +49,18 @@ pub(super) fn conclude(run: &RunContext, finish: Finish, progress: &mut Progress
         &progress.report.pending_hooks,
     );
     let hooks_ok = finish.hooks.values().all(|h| h.status == Status::Succeeded);
+    let set_written = write_plan_set(run, &finish);
     let report = &mut progress.report;
     report.exit_code = exit_code(&finish, &counts, &instances, hooks_ok);
+    match set_written {
+        Ok(Some(set)) => report.plan_set = Some(set),
+        Ok(None) => {}
+        Err(e) => {
+            run.console
+                .block(&format!("fleet: writing the plan set: {e:#}"));
+            report.exit_code = ExitCode::Other as i32;
+        }
+    }
     report.ended_at = report::rfc3339(ended);
     report.duration_s = ended
         .duration_since(run.started)
@@ -68,6 +80,33 @@ pub(super) fn conclude(run: &RunContext, finish: Finish, progress: &mut Progress
     Ok(progress.report.exit_code)
 }
 
+/// plan --plan-set: seals the set of the instances that planned.
+fn write_plan_set(run: &RunContext, finish: &Finish) -> Result<Option<report::PlanSetReport>> {
+    let Some(set) = run.plan_set else {
+        return Ok(None);
+    };
+    let manifest = &run.located.manifest;
+    let planned = finish
+        .outcomes
+        .iter()
+        .map(|(&i, outcome)| {
+            let entry = match outcome {
+                Outcome::Ran { result, .. } if result.status.is_ok() => result.plan_entry.clone(),
+                _ => None,
+            };
+            (manifest.instances[i].label.clone(), entry)
+        })
+        .collect();
+    let written = super::sealed::finish_write(set, manifest, planned)?;
+    if let Some(w) = &written {
+        run.console.block(&format!(
+            "fleet: plan set {}: sealed ({} {})",
+            w.dir, w.seal_algorithm, w.seal
+        ));
+    }
+    Ok(written)
+}
+
 /// 128 + signal when interrupted; 0 when all succeeded; the lock-timeout
 /// code when every failure was a lock timeout; else "other".
 fn exit_code(
@@ -78,8 +117,11 @@ fn exit_code(
 ) -> i32 {
     match finish.interrupted_by {
         Some(signal) => 128 + signal.signal,
-        None if counts.succeeded == instances.len() && hooks_ok => ExitCode::Ok as i32,
+        None if counts.succeeded + counts.no_changes == instances.len() && hooks_ok => {
+            ExitCode::Ok as i32
+        }
         None if hooks_ok
+            && counts.stale_plan == 0
             && instances
                 .iter()
                 .filter(|r| r.status.is_failure())
@@ -134,7 +176,7 @@ fn closing_line(run: &RunContext, progress: &Progress) -> String {
         n => format!(" ({n} by a lock timeout)"),
     };
     format!(
-        "fleet: {} {}: {} succeeded, {} failed{lock_timeouts}, {} interrupted, {} skipped, {} cancelled in {:.1}s; {}; report: {}",
+        "fleet: {} {}: {} succeeded, {} failed{lock_timeouts}, {} interrupted, {} skipped, {} cancelled{} in {:.1}s; {}; report: {}",
         run.located.manifest.target,
         run.args.action.as_str(),
         counts.succeeded,
@@ -142,6 +184,7 @@ fn closing_line(run: &RunContext, progress: &Progress) -> String {
         counts.interrupted,
         counts.skipped,
         counts.cancelled,
+        plan_set_counts(counts, report.plan_set.is_some() && report.action == Action::Apply),
         report.duration_s,
         report::process_totals(&report.instances),
         written.join(", ")
@@ -168,4 +211,15 @@ fn print_summary(console: &Console, report: &Report) {
         "\n{}",
         table::table(&rows, report.action == Action::Plan)
     ));
+}
+
+/// `, N stale_plan, M no_changes` when a plan set was applied.
+fn plan_set_counts(counts: &Counts, plan_set: bool) -> String {
+    if !plan_set {
+        return String::new();
+    }
+    format!(
+        ", {} stale_plan, {} no_changes",
+        counts.stale_plan, counts.no_changes
+    )
 }

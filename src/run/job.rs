@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 
+use super::sealed::PlanSetRun;
 use crate::backend::failure::BackendFailure;
 use crate::backend::serial::Backoff;
 use crate::error::{exit_code_of, ExitCode};
@@ -37,6 +38,7 @@ use crate::tf::single::prepare;
 use crate::tf::terraform::{self, Mode, Step, Terraform};
 use crate::tf::Action;
 
+mod plan_set;
 mod step_retry;
 
 /// What every job of a run shares.
@@ -44,6 +46,8 @@ pub struct JobEnv {
     pub located: Located,
     pub action: Action,
     pub from_plan: bool,
+    /// `--plan-set`: the set written (plan) or applied (apply).
+    pub plan_set: Option<Arc<PlanSetRun>>,
     pub lock_timeout: Duration,
     /// Run `terraform init` even when its record says nothing changed.
     pub reinit: bool,
@@ -82,6 +86,8 @@ pub struct JobResult {
     pub init_skipped: Option<bool>,
     /// The attempts of steps that failed at least once (instances with a retry policy).
     pub attempts: Vec<Attempt>,
+    /// `--plan-set`: the plan put into the set, or the set's plan applied.
+    pub plan_entry: Option<crate::plan_set::Entry>,
     pub ended: SystemTime,
 }
 
@@ -106,6 +112,7 @@ impl JobResult {
             steps: Vec::new(),
             init_skipped: None,
             attempts: Vec::new(),
+            plan_entry: None,
             ended: SystemTime::now(),
         }
     }
@@ -169,6 +176,12 @@ struct Job<'a> {
     plan_changes: Option<PlanChanges>,
     /// The rendered tree's digest (known once the directory is prepared).
     rendered: String,
+    /// The inputs file's text (known once the directory is prepared).
+    inputs: String,
+    /// `--plan-set`: the set's entry of this instance.
+    plan_entry: Option<crate::plan_set::Entry>,
+    /// apply --plan-set: the set's plan has no changes (not applied).
+    no_changes: bool,
     steps: Vec<StepTiming>,
     init_skipped: Option<bool>,
     /// Held while terraform runs: keeps the provider packages pinned.
@@ -210,6 +223,9 @@ impl<'a> Job<'a> {
             digest: None,
             plan_changes: None,
             rendered: String::new(),
+            inputs: String::new(),
+            plan_entry: None,
+            no_changes: false,
             steps: Vec::new(),
             init_skipped: None,
             plugin_dir: None,
@@ -254,6 +270,7 @@ impl<'a> Job<'a> {
         result.plan_changes = self.plan_changes.take();
         result.steps = std::mem::take(&mut self.steps);
         result.init_skipped = self.init_skipped;
+        result.plan_entry = self.plan_entry.take();
         result.shown = std::mem::take(&mut self.shown);
         if result.status == Status::Succeeded {
             match self.env.action {
@@ -268,8 +285,17 @@ impl<'a> Job<'a> {
     fn steps(&mut self) -> JobResult {
         let env = self.env;
         let action = env.action;
+        if let Some(ended) = self.plan_set_gate() {
+            return ended;
+        }
         if let Err(e) = self.before_terraform() {
             return self.fail(format!("{e:#}"), None);
+        }
+        if let Some(ended) = self.plan_set_made_from() {
+            return ended;
+        }
+        if self.no_changes && !self.outputs_owed() {
+            return self.unchanged();
         }
         let mut tf = match Terraform::new(&env.located.terraform, self.run, self.inst, self.lock)
             .map(|tf| {
@@ -286,12 +312,24 @@ impl<'a> Job<'a> {
         if let Some(ended) = self.init(&tf, mode) {
             return ended;
         }
+        if self.no_changes {
+            return match self.save_outputs(&tf) {
+                Ok(()) => self.unchanged(),
+                Err(e) => self.fail(format!("{e:#}"), None),
+            };
+        }
+        if let Some(ended) = self.plan_set_state(&tf) {
+            return ended;
+        }
         let action_step = terraform::action_step(action, mode, env.lock_timeout, &[]);
         if let Some(ended) = self.step(&tf, &action_step, true) {
             return ended;
         }
         if action == Action::Plan && self.env.read_plan_changes {
             self.read_plan_changes(&mut tf);
+        }
+        if let Err(e) = self.plan_set_record() {
+            return self.fail(format!("adding the plan to the plan set: {e:#}"), None);
         }
         let after = match action {
             Action::Apply => self.save_outputs(&tf),
@@ -339,6 +377,7 @@ impl<'a> Job<'a> {
             .push(StepTiming::new("prepare", started.elapsed(), false));
         self.digest = Some(prepared.digest);
         self.rendered = prepared.rendered;
+        self.inputs = prepared.inputs;
         self.plugin_dir = prepared.plugin_dir;
         self.secrets = prepared.secrets;
         Ok(())

@@ -20,6 +20,7 @@ mod outcome;
 mod progress;
 mod resume;
 mod scheduler;
+mod sealed;
 mod select;
 mod start;
 
@@ -64,6 +65,10 @@ pub struct RunOptions {
     pub report: Option<PathBuf>,
     /// apply: apply each instance's saved plan (from the plan action).
     pub from_plan: bool,
+    /// plan: write a sealed plan set here; apply: apply this plan set.
+    pub plan_set: Option<PathBuf>,
+    /// apply --plan-set: refuse the set's plans past this age.
+    pub max_plan_age: Option<std::time::Duration>,
     /// Affected-only selection, Markdown summary, drift exit codes.
     pub ci: ci::CiOptions,
     /// Run `terraform init` for every instance even when nothing it used
@@ -79,7 +84,8 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     let located = Located::new(&args.locations)?;
     let manifest = &located.manifest;
     graph::check_cycles(manifest)?;
-    let selection = match select::select(args, manifest, &route.interrupt) {
+    let plan_set = sealed::PlanSetRun::begin(args, &located)?.map(Arc::new);
+    let mut selection = match select::select(args, manifest, &route.interrupt) {
         Ok(selection) => selection,
         Err(e) => {
             return match route.stopped("during the --affected-since base build") {
@@ -88,6 +94,9 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
             }
         }
     };
+    if let Some(set) = &plan_set {
+        set.narrow(&mut selection.selected, manifest);
+    }
     let resume = select::resume_point(args, &located);
     let graph = graph::Graph::build(
         manifest,
@@ -99,9 +108,10 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
     }
     let names = display_names(manifest);
     let mut schedule = groups::schedule(manifest, &graph, &names, selection.limit, args.action)?;
+    let from_plan = args.from_plan || (args.plan_set.is_some() && args.action == Action::Apply);
     let kind = RunKind {
         action: args.action,
-        from_plan: args.from_plan,
+        from_plan,
     };
     let resumed = if args.resume {
         resume::resume(&resume.resume_from, kind, &located, &graph, &schedule)?
@@ -128,13 +138,15 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         resumed: &resumed,
         schedule: &schedule,
         started,
+        plan_set: plan_set.as_deref(),
     })?;
     let env = Arc::new(job::JobEnv {
         located: located.clone(),
         action: args.action,
-        from_plan: args.from_plan,
+        from_plan,
+        plan_set: plan_set.clone(),
         reinit: args.reinit,
-        read_plan_changes: args.ci.reads_plan_changes(),
+        read_plan_changes: args.ci.reads_plan_changes() || plan_set.is_some(),
         go_runtime: crate::go_runtime::settings(selection.limit.min(selection.selected.len())),
         lock_timeout: args.locations.lock_timeout,
         children: Arc::new(Children::new(true)),
@@ -158,6 +170,7 @@ pub fn run_command(args: &RunOptions) -> Result<i32> {
         names: &names,
         console: &console,
         started,
+        plan_set: plan_set.as_deref(),
     };
     finish::conclude(&run, finish, &mut progress)
 }

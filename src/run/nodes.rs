@@ -109,9 +109,11 @@ impl Nodes {
             }
             Node::Active { .. } => &mut t.waiting,
             Node::Finished(o) => match o.status() {
-                Status::Succeeded => &mut t.succeeded,
+                Status::Succeeded | Status::NoChanges => &mut t.succeeded,
                 Status::Skipped | Status::Cancelled | Status::NotRun => &mut t.skipped,
-                Status::Failed | Status::LockTimeout | Status::Interrupted => &mut t.failed,
+                Status::Failed | Status::LockTimeout | Status::Interrupted | Status::StalePlan => {
+                    &mut t.failed
+                }
             },
         };
         if add {

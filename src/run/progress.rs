@@ -253,6 +253,7 @@ fn not_run(located: &Located, i: usize, name: &str) -> InstanceReport {
         steps: Vec::new(),
         attempts: Vec::new(),
         retries: 0,
+        plan: None,
     }
 }
 
@@ -304,6 +305,7 @@ pub fn instance_report(
             steps: result.steps.clone(),
             attempts: result.attempts.clone(),
             retries: crate::retry::record::retries(&result.attempts),
+            plan: result.plan_entry.as_ref().map(super::sealed::plan_record),
             ..base
         },
     }

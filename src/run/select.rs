@@ -33,6 +33,7 @@ pub(super) fn validate(args: &RunOptions) -> Result<()> {
         return Err(usage("--from-plan goes with --action apply"));
     }
     args.ci.check(args.action)?;
+    super::sealed::validate(args)?;
     // Before anything runs: a device, fifo, socket or directory there is
     // refused, not replaced at the end.
     if let Some(path) = &args.report {

@@ -97,6 +97,7 @@ pub(super) struct ReportStart<'a> {
     pub resumed: &'a Resumed,
     pub schedule: &'a Schedule,
     pub started: SystemTime,
+    pub plan_set: Option<&'a super::sealed::PlanSetRun>,
 }
 
 /// The progress report, written at once: from here on it always says what
@@ -126,7 +127,7 @@ fn base_report(start: &ReportStart) -> Report {
         target: start.located.manifest.target.clone(),
         manifest: start.located.manifest_path.display().to_string(),
         action: args.action,
-        from_plan: args.from_plan,
+        from_plan: args.from_plan || (args.plan_set.is_some() && args.action == Action::Apply),
         parallelism: start.selection.limit,
         fail_fast: args.fail_fast,
         resumed_from: args
@@ -142,6 +143,9 @@ fn base_report(start: &ReportStart) -> Report {
         groups: vec![],
         affected: start.selection.affected.clone(),
         pending_hooks: start.resumed.pending_hooks.clone(),
+        plan_set: start
+            .plan_set
+            .and_then(|set| set.apply_report(&start.located.manifest)),
     }
 }
 

@@ -171,6 +171,8 @@ pub struct Prepared {
     pub rendered: String,
     /// Sensitive input values terraform gets (see [`Inputs`]), to hide.
     pub secrets: Secrets,
+    /// The inputs file's text (empty without `inputs_from`).
+    pub inputs: String,
 }
 
 /// Syncs the rendered tree, writes the CLI config, the plugin directory and
@@ -201,6 +203,7 @@ pub fn prepare(
         rendered,
         plugin_dir,
         secrets: inputs.secrets,
+        inputs: inputs.text,
     })
 }
 

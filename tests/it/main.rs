@@ -21,6 +21,7 @@ mod fleet_run_groups;
 mod fleet_run_journal;
 mod fleet_run_lockfile;
 mod fleet_run_locks;
+mod fleet_run_plan_set;
 mod fleet_run_privacy;
 mod fleet_run_report_paths;
 mod fleet_run_resume_digest;
