@@ -161,6 +161,7 @@ pub fn write_summary(path: &Path, report: &Report, manifest: &Manifest) -> Resul
                 changes: r.resource_changes.clone(),
                 error,
                 retries: r.retries,
+                plan: r.plan.as_ref().map(|p| (p.sha256.clone(), p.state.serial)),
             }
         })
         .collect();
@@ -170,6 +171,7 @@ pub fn write_summary(path: &Path, report: &Report, manifest: &Manifest) -> Resul
         instances,
         affected: report.affected.as_ref(),
         names: &names,
+        plan_set: report.plan_set.as_ref(),
     };
     let text = markdown::render(&run, markdown::COMMENT_LIMIT);
     crate::fsutil::check_replaceable(path, "summary")?;

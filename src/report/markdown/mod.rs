@@ -42,6 +42,9 @@ pub struct MdInstance {
     pub error: Vec<String>,
     /// Failed attempts that ran again (`succeeded after N retries`).
     pub retries: usize,
+    /// `--plan-set`: the sha256 of the set's plan and the state serial it
+    /// was made against.
+    pub plan: Option<(String, u64)>,
 }
 
 /// A whole run as the summary shows it.
@@ -53,6 +56,8 @@ pub struct MdRun<'a> {
     pub affected: Option<&'a Affected>,
     /// Short names by label, for the unaffected / removed lines.
     pub names: &'a BTreeMap<String, String>,
+    /// `--plan-set`: the set written or applied.
+    pub plan_set: Option<&'a crate::report::PlanSetReport>,
 }
 
 /// Renders the summary, at most `limit` characters long.
@@ -95,6 +100,7 @@ pub fn render(run: &MdRun, limit: usize) -> String {
             out.push(&details(&row));
         }
     }
+    out.push(&plans(run));
     out.finish()
 }
 
@@ -152,9 +158,17 @@ fn head(run: &MdRun) -> String {
         ));
     } else {
         parts.push(format!("{} succeeded", count(&|i| i.status == "succeeded")));
+        let unchanged = count(&|i| i.status == "no_changes");
+        if unchanged > 0 {
+            parts.push(format!("{unchanged} without changes (not applied)"));
+        }
     }
     parts.push(format!("{failed} failed"));
-    let other = count(&|i| !i.failed && i.status != "succeeded");
+    let stale = count(&|i| i.status == "stale_plan");
+    if stale > 0 {
+        parts.push(format!("{stale} refused as stale"));
+    }
+    let other = count(&|i| !i.failed && !matches!(i.status.as_str(), "succeeded" | "no_changes"));
     if other > 0 {
         parts.push(format!("{other} not run"));
     }
@@ -171,8 +185,50 @@ fn head(run: &MdRun) -> String {
             affected.removed.len()
         );
     }
+    if let Some(set) = run.plan_set {
+        text.push_str(&plan_set_line(set));
+    }
     text.push('\n');
     text
+}
+
+/// The plan set's seal, commit and age: what a reviewer checks the merge
+/// job applied.
+fn plan_set_line(set: &crate::report::PlanSetReport) -> String {
+    let seal: String = set.seal.chars().take(12).collect();
+    let mut parts = vec![format!(
+        "Plan set sealed {}",
+        code(&format!("{}:{seal}", set.seal_algorithm))
+    )];
+    if let Some(commit) = &set.commit {
+        parts.push(format!("commit {}", code(commit)));
+    }
+    parts.push(format!("made {}", code(&set.created_at)));
+    if let Some(age) = set.age_s {
+        parts.push(format!("{age}s old when applied"));
+    }
+    format!("\n{}.\n", parts.join(" · "))
+}
+
+/// Per instance, the set's plan (sha256) and the state serial it was made against.
+fn plans(run: &MdRun) -> String {
+    let lines: Vec<String> = run
+        .instances
+        .iter()
+        .filter_map(|i| {
+            let (sha, serial) = i.plan.as_ref()?;
+            let short: String = sha.chars().take(12).collect();
+            Some(format!(
+                "- {}: plan {} against state serial {serial}\n",
+                code(&i.name),
+                code(&short)
+            ))
+        })
+        .collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!("\n#### Plans\n\n{}", lines.concat())
 }
 
 fn past(action: &str) -> &str {
@@ -248,6 +304,7 @@ fn table_head(planned: bool) -> String {
 fn table_row(row: &Row, planned: bool) -> String {
     let inst = row.first;
     let result = match has_changes(inst) {
+        _ if inst.status == "stale_plan" => "⛔ stale_plan".to_string(),
         _ if inst.failed => crate::retry::record::with_retries("❌ failed", inst.retries),
         Some(true) if planned && inst.status == "succeeded" => {
             crate::retry::record::with_retries("changes", inst.retries)

@@ -21,6 +21,7 @@ fn planned(name: &str, addresses: &[(&str, ChangeAction)]) -> MdInstance {
         changes: Some(changes),
         error: vec![],
         retries: 0,
+        plan: None,
     }
 }
 
@@ -31,6 +32,7 @@ fn run<'a>(instances: Vec<MdInstance>, names: &'a BTreeMap<String, String>) -> M
         instances,
         affected: None,
         names,
+        plan_set: None,
     }
 }
 
@@ -85,6 +87,7 @@ fn failures_show_their_first_error_lines_and_never_group() {
         changes: None,
         error: (1..=20).map(|n| format!("line {n} ```")).collect(),
         retries: 0,
+        plan: None,
     };
     let text = render(&run(vec![failed("x"), failed("y")], &names), COMMENT_LIMIT);
     assert!(text.contains("| `x` | ❌ failed | - | - | - | 0.2s |"));
@@ -236,6 +239,41 @@ fn hostile_names_revs_and_addresses_stay_code() {
     );
     assert!(
         text.contains("<summary><code>a|**b**</code>: 1 to add"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_plan_set_apply_names_the_set_and_each_plan_and_shows_stale_plans() {
+    let names = BTreeMap::new();
+    let mut stale = planned("b", &[]);
+    stale.status = "stale_plan".into();
+    stale.failed = true;
+    stale.error = vec!["stale plan, not applied: rendered: the rendered tree".into()];
+    let mut ok = planned("a", &[]);
+    ok.plan = Some(("0123456789abcdef".into(), 4));
+    let mut run = run(vec![ok, stale], &names);
+    run.action = "apply";
+    let set = crate::report::PlanSetReport {
+        dir: "/ci/set".into(),
+        seal_algorithm: "hmac-sha256".into(),
+        seal: "feedface00112233".into(),
+        commit: Some("c0ffee".into()),
+        created_at: "2026-01-01T00:00:00Z".into(),
+        age_s: Some(90),
+        unknown_instances: vec![],
+    };
+    run.plan_set = Some(&set);
+    let text = render(&run, COMMENT_LIMIT);
+    assert!(
+        text.contains("Plan set sealed `hmac-sha256:feedface0011`"),
+        "{text}"
+    );
+    assert!(text.contains("commit `c0ffee`"), "{text}");
+    assert!(text.contains("⛔ stale_plan"), "{text}");
+    assert!(text.contains("rendered: the rendered tree"), "{text}");
+    assert!(
+        text.contains("`a`: plan `0123456789ab` against state serial 4"),
         "{text}"
     );
 }
