@@ -45,10 +45,10 @@ recipe_round() { # KIND FILE PLAN_JOB APPLY_JOB DRIFT_JOB VALUE: one pull reques
   mkdir -p "$out"
   local -a env
   if [[ $kind == github ]]; then
-    env=(RUNNER_TEMP="$out" BASE="$base_sha" PR=1 GITHUB_ENV="$out/github_env")
+    env=(RUNNER_TEMP="$out" BASE="$base_sha" PR=1 GITHUB_ENV="$out/github_env" FLEET_PLAN_SET_KEY=e2e-key)
     at="$out"
   else
-    env=(CI_MERGE_REQUEST_DIFF_BASE_SHA="$base_sha" CI_COMMIT_BEFORE_SHA="$base_sha")
+    env=(CI_MERGE_REQUEST_DIFF_BASE_SHA="$base_sha" CI_COMMIT_BEFORE_SHA="$base_sha" FLEET_PLAN_SET_KEY=e2e-key)
   fi
 
   run_job "$kind" "$file" "$plan_job" "$kind-plan" "${env[@]}"
@@ -56,11 +56,13 @@ recipe_round() { # KIND FILE PLAN_JOB APPLY_JOB DRIFT_JOB VALUE: one pull reques
     test "$rc|$(report_names "$at/fleet-plan.json")|$(grep -c '| `db-3` | changes |' "$at/fleet-summary.md")" = "0|db-3|1"
   check "$kind recipe: the CI-service step was left out, nothing else" "$(cat "$logs/$kind-plan.skipped")" \
     test "$(wc -l <"$logs/$kind-plan.skipped")" -eq 1
+  check "$kind recipe, pull request: the plan set of db-3 is sealed with the key" "" python3 -c '
+import json,sys; s=json.load(open(sys.argv[1])); sys.exit(not (s["seal"]["algorithm"] == "hmac-sha256" and [e["label"] for e in s["index"]["instances"]] == ["//db:db-3"]))' "$at/fleet-plan-set/plan-set.json"
 
   run_job "$kind" "$file" "$apply_job" "$kind-apply" "${env[@]}"
-  check "$kind recipe, merge: applies db-3's saved plan (--from-plan)" "exit $rc; $(tail -5 "$logs/$kind-apply.log")" \
+  check "$kind recipe, merge: applies exactly the reviewed plan set (db-3), sealed with the key" "exit $rc; $(tail -5 "$logs/$kind-apply.log")" \
     python3 -c '
-import json,sys; r=json.load(open(sys.argv[1])); sys.exit(not (r["from_plan"] and [(i["name"], i["status"]) for i in r["instances"]] == [("db-3", "succeeded")]))' "$at/fleet-apply.json"
+import json,sys; r=json.load(open(sys.argv[1])); sys.exit(not (r["plan_set"]["seal_algorithm"] == "hmac-sha256" and [(i["name"], i["status"]) for i in r["instances"]] == [("db-3", "succeeded")]))' "$at/fleet-apply.json"
   check "$kind recipe: after the apply db-3's state holds $value" "" grep -q "db-3:$value" "$repo/.fleet/db/db-3/terraform.tfstate"
 
   # Drift: db-1's configuration moves on and nobody applies it.

@@ -6,7 +6,8 @@
 # e2e/ci/workspace (three components, six instances, one fleet //all:all)
 # and changed one commit at a time; after each, the plan of the affected
 # instances must name exactly the expected set. Then the CI recipes of
-# docs/ci/ run their commands against the same repository (recipes.sh).
+# docs/ci/ run their commands against the same repository (recipes.sh), and
+# a sealed plan set made there is applied from a second clone (plan_set.sh).
 #
 #   e2e/ci/run_tests.sh                       # FLEET_HELPER defaults to <repo>/target/release/fleet
 #   E2E_KEEP=1 e2e/ci/run_tests.sh            # keeps the temp dir and says where
@@ -258,4 +259,5 @@ scenario plan-fails "db-1" 1
 check "a failed plan's summary shows its error" "" grep -q "fail_plan is set for db-1" "$tmp/plan-fails.md"
 
 source "$here/recipes.sh"
+source "$here/plan_set.sh"
 finish
