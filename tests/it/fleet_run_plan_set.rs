@@ -337,7 +337,7 @@ fn an_edited_index_or_the_wrong_key_refuses_the_whole_set() {
 }
 
 #[test]
-fn a_changed_lock_file_or_terraform_version_makes_the_plan_stale() {
+fn a_changed_lock_file_makes_the_plan_stale() {
     let c = applied_then_changed();
     let set = c.set_dir("set");
     assert!(plan_set(&c.x, &set, &[]).status.success());
@@ -347,8 +347,6 @@ fn a_changed_lock_file_or_terraform_version_makes_the_plan_stale() {
         "# This file is maintained automatically by \"terraform init\".\n",
     )
     .unwrap();
-    let mut idx = index(&set);
-    let _ = &mut idx;
     let before = c.applies("a");
     let (out, report) = apply_set(&c.y, &set, &["--only", "a"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
@@ -360,6 +358,54 @@ fn a_changed_lock_file_or_terraform_version_makes_the_plan_stale() {
         1,
         "--only narrows the set"
     );
+}
+
+#[test]
+fn another_terraform_version_makes_the_plan_stale() {
+    let c = applied_then_changed();
+    let set = c.set_dir("set");
+    assert!(plan_set(&c.x, &set, &[]).status.success());
+    // The other copy's toolchain is a newer terraform (it says so; it runs the same one).
+    let newer = c.shared.path().join("terraform-newer");
+    fs::write(
+        &newer,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = version ]; then echo '{{\"terraform_version\":\"1.99.0\"}}'; exit 0; fi\nexec {} \"$@\"\n",
+            terraform().display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&newer, fs::Permissions::from_mode(0o755)).unwrap();
+    let mut manifest = read_json(&c.y.manifest);
+    manifest["terraform"] = json!(newer);
+    fs::write(&c.y.manifest, manifest.to_string()).unwrap();
+    let before = c.applies("a");
+    let (out, report) = apply_set(&c.y, &set, &["--only", "a"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(status(&report, "a"), "stale_plan", "{report:#}");
+    assert!(
+        reason(&report, "a").contains("terraform_version: terraform is 1.99.0"),
+        "{report:#}"
+    );
+    assert_eq!(c.applies("a"), before);
+}
+
+#[test]
+fn another_state_in_place_of_the_planned_one_makes_the_plan_stale() {
+    let c = applied_then_changed();
+    let set = c.set_dir("set");
+    assert!(plan_set(&c.x, &set, &[]).status.success());
+    // The state the plan was made against is gone (another state, or none).
+    fs::remove_file(c.shared.path().join("a.tfstate")).unwrap();
+    let before = c.applies("a");
+    let (out, report) = apply_set(&c.y, &set, &["--only", "a"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(status(&report, "a"), "stale_plan", "{report:#}");
+    assert!(
+        reason(&report, "a").contains("state_lineage:"),
+        "{report:#}"
+    );
+    assert_eq!(c.applies("a"), before);
 }
 
 #[test]
