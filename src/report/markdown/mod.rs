@@ -163,8 +163,8 @@ fn head(run: &MdRun) -> String {
             parts.push(format!("{unchanged} without changes (not applied)"));
         }
     }
-    parts.push(format!("{failed} failed"));
     let stale = count(&|i| i.status == "stale_plan");
+    parts.push(format!("{} failed", failed - stale));
     if stale > 0 {
         parts.push(format!("{stale} refused as stale"));
     }

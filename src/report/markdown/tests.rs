@@ -271,6 +271,7 @@ fn a_plan_set_apply_names_the_set_and_each_plan_and_shows_stale_plans() {
     );
     assert!(text.contains("commit `c0ffee`"), "{text}");
     assert!(text.contains("⛔ stale_plan"), "{text}");
+    assert!(text.contains("0 failed · 1 refused as stale"), "{text}");
     assert!(text.contains("rendered: the rendered tree"), "{text}");
     assert!(
         text.contains("`a`: plan `0123456789ab` against state serial 4"),
