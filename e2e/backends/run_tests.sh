@@ -545,6 +545,40 @@ check_s3() {
 }
 
 # ended PID: the process is gone, or a zombie its (re)parent has not reaped yet.
+# Sealed plan sets on the remote backend: a set planned in one copy is
+# applied from the other (own output base and fleet root, the same database);
+# an instance whose state another apply moved in between (its serial in the
+# database, read back by `terraform state pull`) is refused as stale_plan and
+# not applied, the others are applied.
+check_plan_set() {
+  fresh_database
+  local set="$tmp/pg-plan-set" report="$tmp/pg-plan-set-apply.json" before02 before01
+  rm -rf "$set"
+  fleet_run "$ws_a" a s0 //fleet:six.apply "$logs/plan-set-base.log" \
+    || { fail "plan-set: first apply" "$(tail -3 "$logs/plan-set-base.log")"; return; }
+  fleet_run "$ws_a" a s1 //fleet:six.plan "$logs/plan-set-plan.log" --plan-set "$set" \
+    || { fail "plan-set: plan" "$(tail -3 "$logs/plan-set-plan.log")"; return; }
+  check "the set records each pg workspace's serial at plan time" "" python3 -c '
+import json,sys; s=json.load(open(sys.argv[1]))["index"]["instances"]
+sys.exit(not (len(s) == 6 and all(e["state"]["serial"] > 0 and e["state"]["lineage"] and e["changes"] for e in s)))' "$set/plan-set.json"
+  # Another apply of cluster-01, from the other copy, moves its state.
+  fleet_run "$ws_b" b s2 //fleet:six.apply "$logs/plan-set-between.log" --only cluster-01 \
+    || { fail "plan-set: the apply in between" "$(tail -3 "$logs/plan-set-between.log")"; return; }
+  before01="$(grep -c "^start cluster-01 " "$marks/windows")"
+  before02="$(grep -c "^start cluster-02 " "$marks/windows")"
+  fleet_run "$ws_b" b s3 //fleet:six.apply "$logs/plan-set-apply.log" --plan-set "$set" --report "$report"
+  local code=$?
+  check "the set applied from the other copy: exit 1, cluster-01 stale_plan (state_serial), the five others applied" \
+    "exit $code; $(tail -4 "$logs/plan-set-apply.log")" python3 -c '
+import json,sys; r=json.load(open(sys.argv[1])); by={i["name"]: i for i in r["instances"]}
+ok = by["cluster-01"]["status"] == "stale_plan" and "state_serial:" in by["cluster-01"]["reason"]
+ok = ok and sorted(n for n, i in by.items() if i["status"] == "succeeded") == ["cluster-02", "cluster-03", "cluster-04", "cluster-05", "cluster-06"]
+sys.exit(not (ok and int(sys.argv[2]) == 1))' "$report" "$code"
+  check "nothing of cluster-01 ran, cluster-02 applied the set's plan once" \
+    "cluster-01 $before01 -> $(grep -c "^start cluster-01 " "$marks/windows"), cluster-02 $before02 -> $(grep -c "^start cluster-02 " "$marks/windows")" \
+    eval '[[ "$(grep -c "^start cluster-01 " "$marks/windows")" == "$before01" && "$(grep -c "^start cluster-02 " "$marks/windows")" == "$((before02 + 1))" ]]'
+}
+
 ended() {
   local stat
   stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
@@ -574,6 +608,7 @@ e2e_check drift check_drift
 e2e_check affected-since check_affected_since
 e2e_check destroy-order check_destroy_order
 e2e_check resume check_resume
+e2e_check plan-set check_plan_set
 e2e_check s3 check_s3
 e2e_check secrets check_secrets
 e2e_check postgres-stop check_postgres_stop
