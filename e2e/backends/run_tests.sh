@@ -518,8 +518,12 @@ check_s3() {
   windows="$(python3 "$here/check.py" windows "$marks/windows" a,b "${six[@]}")"
   s3_states >"$tmp/s3-states.tsv" 2>>"$logs/s3.log"
   states_result="$(python3 "$here/check.py" states "$tmp/s3-states.tsv" "${six[@]}")"
+  # A failed runner's own words (the run directories go with $tmp): what terraform said.
+  local said=""
+  ((code_a == 0)) || said+=" a: $(grep -h -m3 -A4 'Error' "$logs/s3-a.log" | tr '\n' ' ' | cut -c1-600)"
+  ((code_b == 0)) || said+=" b: $(grep -h -m3 -A4 'Error' "$logs/s3-b.log" | tr '\n' ' ' | cut -c1-600)"
   check "s3 (use_lockfile, moto): two runners apply six instances at once: both succeed, no overlapping applies, six workspace objects with their values" \
-    "exits $code_a/$code_b, windows: $windows, states: $states_result" \
+    "exits $code_a/$code_b, windows: $windows, states: $states_result$said" \
     eval '((code_a == 0 && code_b == 0)) && [[ "$windows" == ok* && "$states_result" == ok ]]'
 
   rm -f "$marks"/*
