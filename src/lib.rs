@@ -31,6 +31,7 @@
 //! - [`scratch_dir`]: private temporary directories removed on drop.
 //! - [`cmd`]: the command-line layer: one file per subcommand (clap lives only here).
 
+pub mod account;
 pub mod affected;
 pub mod archive;
 pub mod backend;

@@ -5,6 +5,7 @@ resolves each, so editing one re-runs the build. Generated; tests/it/helper_sour
 HELPER_SOURCES = [
     Label("//:Cargo.lock"),
     Label("//:Cargo.toml"),
+    Label("//:src/account.rs"),
     Label("//:src/affected/base_build.rs"),
     Label("//:src/affected/mod.rs"),
     Label("//:src/affected/worktree.rs"),

@@ -96,7 +96,8 @@ pub fn env_lookup(overrides: &[(OsString, OsString)]) -> impl Fn(&str) -> Option
 /// `user@host`, as terraform's lock info says who holds a lock (the
 /// account's name from the password database, else `$USER`, else the uid).
 pub fn who() -> String {
-    let user = account_name()
+    let user = crate::account::by_uid(unsafe { libc::getuid() })
+        .and_then(|account| account.name)
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| format!("uid-{}", unsafe { libc::getuid() }));
     let mut name = [0u8; 256];
@@ -111,28 +112,6 @@ pub fn who() -> String {
     };
     // One word: it is parsed back out of a session's application name.
     format!("{user}@{host}").replace(char::is_whitespace, "_")
-}
-
-fn account_name() -> Option<String> {
-    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    let mut buf = vec![0u8; 16 * 1024];
-    // SAFETY: entry, buf and found are valid for getpwuid_r to fill; the name
-    // points into buf, read before buf is dropped.
-    let rc = unsafe {
-        libc::getpwuid_r(
-            libc::getuid(),
-            &mut entry,
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-            &mut found,
-        )
-    };
-    if rc != 0 || found.is_null() || entry.pw_name.is_null() {
-        return None;
-    }
-    let name = unsafe { std::ffi::CStr::from_ptr(entry.pw_name) };
-    Some(name.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]

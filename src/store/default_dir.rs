@@ -31,16 +31,5 @@ fn non_empty(name: &str) -> Option<OsString> {
 }
 
 fn home_from_passwd() -> Option<PathBuf> {
-    use std::ffi::CStr;
-    use std::os::unix::ffi::OsStrExt;
-    // SAFETY: getpwuid returns null or a pointer into static storage, read
-    // at once; fleet reads no other passwd entry concurrently.
-    unsafe {
-        let entry = libc::getpwuid(libc::geteuid());
-        if entry.is_null() || (*entry).pw_dir.is_null() {
-            return None;
-        }
-        let dir = CStr::from_ptr((*entry).pw_dir).to_bytes();
-        (!dir.is_empty()).then(|| PathBuf::from(std::ffi::OsStr::from_bytes(dir)))
-    }
+    crate::account::by_uid(unsafe { libc::geteuid() }).and_then(|account| account.home)
 }
