@@ -8,7 +8,7 @@ load("//rules/private:check_mode.bzl", "CHECK_MODES", "effective_check")
 load("//rules/private:instance_check.bzl", "check_plan_env", "check_workspace", "render_check_args")
 load("//rules/private:manifest.bzl", "instance_entry", "manifest_json")
 load("//rules/private:retry.bzl", "manifest_retry")
-load("//rules/private:run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim", run_dir_of = "run_dir")
+load("//rules/private:run_dirs.bzl", "check_fleet_root", "check_run_dirs", "check_same_fleet_root", "run_dir_claim", run_dir_of = "run_dir")
 load("//rules/private:secrets.bzl", "check_secret_env", "refuse_secrets")
 load("//rules/private:state_identity.bzl", "check_unique_states", "state_address", "state_claim")
 load("//rules/private:var_files.bzl", "var_file_name")
@@ -116,9 +116,7 @@ def _tf_instance_impl(ctx):
 
     deps = [dep[TfInstanceInfo] for dep in ctx.attrs.deps]
     dep_labels = [dep.label for dep in deps]
-    for dep in deps:
-        if dep.fleet_root != ctx.attrs.fleet_root:
-            fail("%s: fleet_root %s differs from %s's %s" % (label, ctx.attrs.fleet_root, dep.label, dep.fleet_root))
+    check_same_fleet_root(label, ctx.attrs.fleet_root, deps)
     inputs_from = _inputs_from(ctx, label, dep_labels)
 
     rendered = _render(ctx, label, component, backend_config)

@@ -37,6 +37,18 @@ def check_fleet_root(label, fleet_root):
               "(run directories are `<workspace root>/<fleet_root>/<package>/<name>/`), e.g. \".fleet\"") %
              (label, json.encode(fleet_root), problem))
 
+def check_same_fleet_root(label, fleet_root, deps):
+    """Fails unless every dependency keeps its run directory under the same fleet_root.
+
+    Args:
+      label: the instance label string (for the message).
+      fleet_root: the instance's fleet_root attribute.
+      deps: the dependencies' TfInstanceInfo (each has `label` and `fleet_root`).
+    """
+    for dep in deps:
+        if dep.fleet_root != fleet_root:
+            fail("%s: fleet_root %s differs from %s's %s" % (label, fleet_root, dep.label, dep.fleet_root))
+
 def run_dir(package, name):
     """An instance's run directory below the fleet root: `<package>/<name>`.
 

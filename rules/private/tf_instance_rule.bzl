@@ -8,7 +8,7 @@ load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
 load(":retry.bzl", "manifest_retry")
-load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "run_dir_claim", run_dir_of = "run_dir")
+load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "check_same_fleet_root", "run_dir_claim", run_dir_of = "run_dir")
 load(":run_tools.bzl", "RUNTIME_TERRAFORM_ATTRS", "runtime_terraform_of")
 load(":secrets.bzl", "check_secret_env", "refuse_secrets")
 load(":state_identity.bzl", "check_unique_states", "state_address", "state_claim")
@@ -160,9 +160,7 @@ def _tf_instance_impl(ctx):
 
     deps = [dep[TfInstanceInfo] for dep in ctx.attr.deps]
     dep_labels = [dep.label for dep in deps]
-    for dep in deps:
-        if dep.fleet_root != ctx.attr.fleet_root:
-            fail("%s: fleet_root %s differs from %s's %s" % (label, ctx.attr.fleet_root, dep.label, dep.fleet_root))
+    check_same_fleet_root(label, ctx.attr.fleet_root, deps)
     inputs_from = _inputs_from(ctx, label, dep_labels)
 
     rendered = _render(ctx, label, component, backend_config)
