@@ -96,7 +96,7 @@ impl PlanSetRun {
             return Ok(Some(PlanSetRun::Write {
                 dir: dir.clone(),
                 terraform_version,
-                commit: git_commit(args.locations.workspace_root.as_deref()),
+                commit: git_commit(&located.workspace_root),
             }));
         }
         let set = store::open(dir)?;
@@ -358,17 +358,10 @@ pub fn finish_write(
 }
 
 /// The checked-out commit of the workspace, when it is a git checkout.
-fn git_commit(workspace_root: Option<&Path>) -> Option<String> {
-    let dir = match workspace_root {
-        Some(dir) => dir.to_path_buf(),
-        None => match std::env::var_os("BUILD_WORKSPACE_DIRECTORY").filter(|d| !d.is_empty()) {
-            Some(dir) => PathBuf::from(dir),
-            None => std::env::current_dir().ok()?,
-        },
-    };
+fn git_commit(workspace_root: &Path) -> Option<String> {
     let out = std::process::Command::new("git")
         .arg("-C")
-        .arg(&dir)
+        .arg(workspace_root)
         .args(["rev-parse", "--verify", "HEAD"])
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

@@ -16,9 +16,11 @@ pub struct Located {
     pub manifest_path: PathBuf,
     pub manifest: Manifest,
     pub runfiles: PathBuf,
+    /// `--workspace-root`, else `$BUILD_WORKSPACE_DIRECTORY`.
+    pub workspace_root: PathBuf,
     pub fleet_root: PathBuf,
     pub terraform: PathBuf,
-    /// `--store`, when given; otherwise provider packages use `plugin_dir::default_store_dir()`.
+    /// `--store`, when given; otherwise provider packages use `store::default_dir()`.
     pub store: Option<PathBuf>,
     /// How long to wait for a store lock (the run-directory lock's deadline).
     pub lock_timeout: Duration,
@@ -75,6 +77,7 @@ impl Located {
             manifest_path,
             manifest,
             runfiles,
+            workspace_root,
             fleet_root,
             terraform,
             store,
