@@ -78,7 +78,7 @@ pub enum Command {
 
 /// Parses arguments, runs the command and returns the process exit code.
 pub fn main() -> i32 {
-    let args: Vec<String> = std::env::args().collect();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(code) = guard::run_if_requested(&args) {
         return code;
     }

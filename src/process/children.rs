@@ -1,11 +1,12 @@
 //! Terraform child processes: a registry that can interrupt all of them at
 //! once, and a runner that merges a child's stdout and stderr into lines.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus};
+
+use super::guard::GuardedCommand;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,8 +27,8 @@ pub struct Children {
 #[derive(Debug, Default)]
 struct State {
     stopping: bool,
-    /// Running children and their guards (see [`super::guard`]).
-    pids: BTreeMap<i32, Child>,
+    /// Running children (their guards, see [`super::guard`]).
+    pids: BTreeSet<i32>,
     /// Children being started (outside the lock), not yet in `pids`.
     starting: usize,
 }
@@ -45,16 +46,17 @@ impl Children {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Starts `cmd` and its guard unless the run is stopping (then `None`).
-    /// Checking and registering under one lock means no child can miss an
-    /// interrupt. `drain` are read ends of pipes the child writes to besides
-    /// its own piped stdout/stderr: the guard keeps them open if we die.
+    /// Starts `cmd` under its guard unless the run is stopping (then
+    /// `None`); the child returned is the guard, which exits as terraform
+    /// does. Checking and registering under one lock means no child can
+    /// miss an interrupt. `drain` are read ends of pipes the child writes
+    /// to: the guard keeps them open if we die.
     ///
     /// Starting a process (exec of a ~90 MB terraform) takes tens of
     /// milliseconds under load, so it runs outside the lock, in parallel
     /// for many instances; a child whose interrupt came while it started
     /// gets it when it is registered, and `running` counts it meanwhile.
-    pub fn spawn(&self, cmd: &mut Command, drain: &[RawFd]) -> Result<Option<Child>> {
+    pub fn spawn(&self, cmd: &mut GuardedCommand, drain: &[RawFd]) -> Result<Option<Child>> {
         {
             let mut state = self.lock();
             if state.stopping {
@@ -62,16 +64,16 @@ impl Children {
             }
             state.starting += 1;
         }
-        let started = self.start_guarded(cmd, drain);
+        let started = super::guard::spawn(cmd, self.own_groups, drain);
         let mut state = self.lock();
         state.starting -= 1;
-        let (child, guard) = started?;
+        let child = started?;
         let pid = child.id() as i32;
         if state.stopping {
             // SAFETY: kill(2) on the child we just started and have not reaped.
             unsafe { libc::kill(self.target(pid), libc::SIGINT) };
         }
-        state.pids.insert(pid, guard);
+        state.pids.insert(pid);
         Ok(Some(child))
     }
 
@@ -80,31 +82,6 @@ impl Children {
             -pid
         } else {
             pid
-        }
-    }
-
-    /// Starts `cmd` and its guard: (child, guard). The guard starts first
-    /// and `cmd`'s process waits before exec until the guard watches it
-    /// (see [`super::guard`]), so terraform never runs unguarded, even if
-    /// this process is killed in between.
-    fn start_guarded(&self, cmd: &mut Command, drain: &[RawFd]) -> Result<(Child, Child)> {
-        if self.own_groups {
-            cmd.process_group(0);
-        }
-        let hook = super::guard::gap_hook_file(cmd);
-        let pending = super::guard::spawn(self.own_groups, drain, hook)?;
-        pending.hold_until_guarded(cmd);
-        let spawned = cmd
-            .spawn()
-            .with_context(|| format!("starting {:?} under its guard", cmd.get_program()));
-        let mut guard = pending.started();
-        match spawned {
-            Ok(child) => Ok((child, guard)),
-            Err(e) => {
-                let _ = guard.kill();
-                let _ = guard.wait();
-                Err(e)
-            }
         }
     }
 
@@ -128,10 +105,7 @@ impl Children {
                 break;
             }
         }
-        if let Some(mut guard) = self.lock().pids.remove(&pid) {
-            let _ = guard.kill();
-            let _ = guard.wait();
-        }
+        self.lock().pids.remove(&pid);
         let status = child.wait().context("waiting for terraform");
         if self.own_groups && self.is_stopping() {
             drain_group(pid);
@@ -178,7 +152,7 @@ impl Children {
         let mut state = self.lock();
         state.stopping = true;
         self.stopped.notify_all();
-        for &pid in state.pids.keys() {
+        for &pid in &state.pids {
             let target = if self.own_groups { -pid } else { pid };
             // SAFETY: kill(2) with a pid we started and have not reaped yet.
             unsafe { libc::kill(target, libc::SIGINT) };
@@ -233,13 +207,11 @@ fn group_running(pgid: i32) -> bool {
 /// already stopping and the command was not started.
 pub fn run_merged(
     children: &Children,
-    mut cmd: Command,
+    mut cmd: GuardedCommand,
     mut on_line: impl FnMut(&[u8]),
 ) -> Result<Option<ExitStatus>> {
     let (reader, writer) = std::io::pipe().context("creating an output pipe")?;
-    cmd.stdin(Stdio::null())
-        .stdout(writer.try_clone()?)
-        .stderr(writer);
+    cmd.stdout(writer.try_clone()?).stderr(writer);
     let child = children.spawn(&mut cmd, &[reader.as_raw_fd()]);
     drop(cmd); // closes our copies of the write end, so EOF comes when the child exits
     let Some(mut child) = child? else {
@@ -270,16 +242,14 @@ pub fn run_merged(
 /// Runs `cmd` capturing stdout alone; stderr lines go to `on_stderr`.
 pub fn run_stdout(
     children: &Children,
-    mut cmd: Command,
+    mut cmd: GuardedCommand,
     mut on_stderr: impl FnMut(&[u8]),
 ) -> Result<Option<(ExitStatus, Vec<u8>)>> {
     // Our own pipes (not `Stdio::piped`): the guard, started before the
     // child, gets their read ends.
     let (mut out, out_writer) = std::io::pipe().context("creating an output pipe")?;
     let (mut err, err_writer) = std::io::pipe().context("creating an error pipe")?;
-    cmd.stdin(Stdio::null())
-        .stdout(out_writer)
-        .stderr(err_writer);
+    cmd.stdout(out_writer).stderr(err_writer);
     let child = children.spawn(&mut cmd, &[out.as_raw_fd(), err.as_raw_fd()]);
     drop(cmd); // closes our copies of the write ends, so EOF comes when the child exits
     let Some(mut child) = child? else {
@@ -303,12 +273,12 @@ pub fn run_stdout(
     Ok(Some((status, stdout)))
 }
 
-/// Runs `cmd` with stdin inherited and stdout and stderr piped: every piece
+/// Runs `cmd` with stdin as set on it and stdout and stderr piped: every piece
 /// read from either goes, as it arrives, to `on_out` or `on_err` (stderr is
 /// read on a thread of its own). `None` when the run was already stopping.
 pub fn run_piped(
     children: &Children,
-    mut cmd: Command,
+    mut cmd: GuardedCommand,
     mut on_out: impl FnMut(&[u8]) + Send,
     mut on_err: impl FnMut(&[u8]) + Send,
 ) -> Result<Option<ExitStatus>> {
@@ -333,7 +303,7 @@ pub fn run_piped(
 /// when the run was already stopping.
 pub fn run_stderr_piped(
     children: &Children,
-    mut cmd: Command,
+    mut cmd: GuardedCommand,
     mut on_err: impl FnMut(&[u8]),
 ) -> Result<Option<ExitStatus>> {
     let (mut err, err_writer) = std::io::pipe().context("creating an error pipe")?;

@@ -11,6 +11,7 @@ pub mod interruptible;
 pub mod signals;
 
 pub use children::{run_merged, run_piped, run_stderr_piped, run_stdout, Children};
+pub use guard::GuardedCommand;
 
 /// A child's exit status as a shell would report it.
 pub fn exit_status_code(status: std::process::ExitStatus) -> i32 {

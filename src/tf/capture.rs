@@ -60,7 +60,7 @@ impl Terraform<'_> {
         step: &Step,
     ) -> Result<Option<(ExitStatus, Vec<u8>)>> {
         let mut cmd = self.command(step);
-        cmd.stdin(Stdio::inherit());
+        cmd.inherit_stdin();
         let mut kept = Vec::new();
         let mut err = Stream::new(&self.secrets);
         let mut on_err = |piece: &[u8]| {

@@ -1,10 +1,10 @@
 //! Terraform's command lines for an instance run. Every invocation runs in
 //! the run directory with its private environment (see [`RunDir::terraform_env`]).
 
+use crate::process::GuardedCommand;
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -113,8 +113,8 @@ impl<'l> Terraform<'l> {
     ///
     /// Private to `tf`: every run goes through [`super::capture`], which
     /// hides the secrets in what terraform prints.
-    pub(super) fn command(&self, step: &Step) -> Command {
-        let mut cmd = Command::new(&self.binary);
+    pub(super) fn command(&self, step: &Step) -> GuardedCommand {
+        let mut cmd = GuardedCommand::new(&self.binary);
         tf_env::sanitize_from_process(&mut cmd, Scope::Run);
         if self.is_pg() {
             // Names the session holding a state lock (src/backend/pg/holder.rs);
@@ -128,14 +128,7 @@ impl<'l> Terraform<'l> {
             // Terraform copies even -plugin-dir packages into a plugin cache,
             // which is not safe for concurrent use: none, not even from `env`.
             .env_remove("TF_PLUGIN_CACHE_DIR");
-        self.lock.share_with_child(&mut cmd);
-        // SAFETY: umask is async-signal-safe.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::umask(0o077);
-                Ok(())
-            });
-        }
+        cmd.keep_fd(self.lock.as_raw_fd()).umask(0o077);
         cmd
     }
 }

@@ -30,6 +30,7 @@ mod fleet_run_secrets;
 mod fleet_run_signals;
 mod gc;
 mod go_runtime_env;
+mod guard;
 mod hash;
 mod helper_sources;
 mod identity;

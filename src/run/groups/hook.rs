@@ -6,7 +6,6 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
@@ -87,7 +86,7 @@ fn run(env: &JobEnv, call: &HookCall, result: &mut HookResult) -> Result<()> {
     result.log = Some(log_path.clone());
     let executable = resolve_runfile(&env.located.runfiles, &call.executable)
         .with_context(|| format!("finding the on_change hook of {}", call.label))?;
-    let mut cmd = Command::new(&executable);
+    let mut cmd = crate::process::GuardedCommand::new(&executable);
     cmd.env("FLEET_GROUP", &call.label)
         .env("FLEET_ACTION", action)
         .env("FLEET_GROUP_REPORT", &report_path);
