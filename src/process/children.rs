@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus};
 
 use super::guard::GuardedCommand;
@@ -107,8 +108,17 @@ impl Children {
         }
         self.lock().pids.remove(&pid);
         let status = child.wait().context("waiting for terraform");
-        if self.own_groups && self.is_stopping() {
-            drain_group(pid);
+        if self.own_groups {
+            // Killed outright (terraform, or its guard on its own): what it
+            // started is left in its group, unwatched; stop it as a Ctrl-C would.
+            let killed = matches!(&status, Ok(s) if s.signal() == Some(libc::SIGKILL));
+            if killed {
+                // SAFETY: kill(2) of the group our child led; what is left belongs to this run.
+                unsafe { libc::kill(-pid, libc::SIGINT) };
+            }
+            if killed || self.is_stopping() {
+                drain_group(pid);
+            }
         }
         status
     }

@@ -150,6 +150,56 @@ fn at_a_terminal_ctrl_c_stops_terraform_gracefully() {
     assert_eq!(fleet.live_processes(), vec![]);
 }
 
+/// Pids of the guards of `fleet`'s instances (`fleet __guard`, which
+/// carries terraform's environment).
+fn guards_of(fleet: &Fleet) -> Vec<i32> {
+    fleet
+        .live_processes()
+        .into_iter()
+        .filter(|(_, cmd)| cmd.split(' ').nth(1) == Some("__guard"))
+        .map(|(pid, _)| pid as i32)
+        .collect()
+}
+
+/// A guard killed on its own (SIGKILL, nothing else of the run touched):
+/// its terraform is not left running unwatched; it gets SIGINT, stops
+/// gracefully, and the instance fails; what its provisioner started is
+/// stopped too.
+#[test]
+fn a_guard_killed_alone_stops_its_terraform_gracefully() {
+    let mut fleet = Fleet::new();
+    let tf = blocking(&fleet, "only");
+    fleet.add("only", &tf, &[]);
+    fleet.write_manifest();
+    let mut child = fleet
+        .fleet("run")
+        .args(["--action", "apply"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("fleet run");
+    wait_for_file(&fleet.marker("only.started"), SLOW);
+    let guards = guards_of(&fleet);
+    assert_eq!(guards.len(), 1, "{:?}", fleet.live_processes());
+    // SAFETY: kill(2) of the guard found above, a process of this test's run.
+    assert_eq!(unsafe { libc::kill(guards[0], libc::SIGKILL) }, 0);
+    let status = wait_exit(&mut child);
+    assert!(!status.success());
+    assert!(
+        !fleet.marker("only.ended").exists(),
+        "terraform applied to its end after its guard was killed"
+    );
+    let start = Instant::now();
+    while !fleet.live_processes().is_empty() {
+        if start.elapsed() > Duration::from_secs(10) {
+            fs::write(fleet.marker("gate"), "").expect("gate");
+            panic!("still running: {:?}", fleet.live_processes());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A terraform killed by a signal: the guard ends by the same signal, so
 /// the instance's exit code is what a shell would say (128 + 15).
 #[test]

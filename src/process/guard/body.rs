@@ -189,7 +189,9 @@ fn start(program: &OsString, args: &[OsString], received: &Received) -> Result<C
         unsafe { libc::umask(mask) };
     }
     let keeps: Vec<RawFd> = received.keeps.iter().map(AsRawFd::as_raw_fd).collect();
-    // SAFETY: only fcntl (async-signal-safe) between fork and exec.
+    // SAFETY: getpid before fork; fcntl, prctl and getppid (async-signal-safe)
+    // between fork and exec.
+    let guard = unsafe { libc::getpid() };
     unsafe {
         cmd.pre_exec(move || {
             for &fd in &keeps {
@@ -197,6 +199,22 @@ fn start(program: &OsString, args: &[OsString], received: &Received) -> Result<C
                 if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
+            }
+            // A guard killed on its own (its thread is the process's only
+            // one, so the kernel ties this to the guard) stops terraform
+            // gracefully rather than leaving it unwatched.
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGINT as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getppid() != guard {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });

@@ -18,7 +18,10 @@
 //! Terraform never executes unguarded: the guard checks the death pipe
 //! after it has everything it needs and before it starts terraform, and
 //! watches it from then on; a runner killed earlier leaves a guard that
-//! starts nothing.
+//! starts nothing. A guard killed on its own takes terraform with it
+//! gracefully: terraform's death signal (PR_SET_PDEATHSIG, tied to the
+//! guard's only thread) is SIGINT, and the runner, seeing its child killed,
+//! stops what is left of the group.
 //!
 //! Why the runner does not start terraform itself: anything done between
 //! fork and exec (placing inherited descriptors, a handshake with the guard)
