@@ -196,8 +196,9 @@ def remove_tree(path):
 class Bazel:
     """tools/bazelw in one workspace, on its own output base."""
 
-    def __init__(self, workspace, output_base, rules, helper, env, timeout, jobs):
+    def __init__(self, workspace, output_base, rules, helper, env, timeout, jobs, startup=()):
         self.bazelw = os.path.join(rules, "tools", "bazelw")
+        self.startup = list(startup)
         self.workspace = workspace
         self.output_base = output_base
         self.helper = helper
@@ -207,7 +208,7 @@ class Bazel:
         self.running = False
 
     def command(self, verb, *args):
-        cmd = [self.bazelw, "--output_base=" + self.output_base, verb]
+        cmd = [self.bazelw, "--output_base=" + self.output_base] + self.startup + [verb]
         if verb in ("build", "run"):
             cmd.append("--repo_env=FLEET_HELPER=" + self.helper)
             if self.jobs:

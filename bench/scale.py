@@ -27,7 +27,8 @@ Where a target is missed the line says which phase holds it
 
 Usage: bench/scale.py [--fleet PATH] [--baseline-helper PATH]
          [--sizes 1000,10000] [--parallelism 100] [--rounds 1]
-         [--bazel-sizes 300,1000] [--build-sizes 300] [--keep]
+         [--bazel-sizes 300,1000] [--build-sizes 300] [--shapes flat,chain]
+         [--bazel-flag FLAG] [--bazel-startup-flag FLAG] [--keep]
 """
 
 import argparse
@@ -236,6 +237,13 @@ def main():
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--bazel-sizes", default="", help="e.g. 300,1000 (chain and flat)")
     parser.add_argument("--build-sizes", default="", help="sizes also built (manifests, no-op)")
+    parser.add_argument("--shapes", default="flat,chain", help="Bazel fleets: flat, chain or both")
+    parser.add_argument("--bazel-flag", action="append", default=[],
+                        help="extra flag for every bazel build, e.g. --nested_set_depth_limit=20000 "
+                        "(a chain deeper than 3,500 needs it: Bazel's depset depth limit)")
+    parser.add_argument("--bazel-startup-flag", action="append", default=[],
+                        help="extra startup flag, e.g. --host_jvm_args=-Xss256m (a chain of "
+                        "10,000 overflows the JVM's default thread stack)")
     parser.add_argument("--baseline-rev", metavar="REV",
                         help="also build the Bazel fleets with the rules of this git revision")
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per bazel command")
@@ -247,6 +255,7 @@ def main():
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.bazel_sizes = [int(s) for s in args.bazel_sizes.split(",") if s]
     args.build_sizes = [int(s) for s in args.build_sizes.split(",") if s]
+    args.shapes = [s for s in args.shapes.split(",") if s]
     tmp = tempfile.mkdtemp(prefix="fleet-scale-")
     try:
         if args.sizes:

@@ -51,17 +51,17 @@ def manifest_bytes(workspace):
     return total
 
 
-def measure(tmp, rules, helper, count, shape, build, timeout, tag):
+def measure(tmp, rules, helper, count, shape, build, timeout, tag, flags=(), startup=()):
     ws = os.path.join(tmp, "bz-%s-%s-%d" % (tag, shape, count))
     make(ws, count, rules, shape)
     env = dict(os.environ)
     env.pop("TF_CLI_CONFIG_FILE", None)
     bazel = fleet_scale.Bazel(ws, os.path.join(tmp, "ob-%s-%s-%d" % (tag, shape, count)),
-                              rules, helper, env, timeout, 0)
+                              rules, helper, env, timeout, 0, startup)
     result = {}
     try:
         # --symlink_prefix=/ in the generated rc: ask for bazel-bin explicitly.
-        status, wall, load = bazel.timed(os.path.join(ws, "analysis.log"), "build", "--nobuild",
+        status, wall, load = bazel.timed(os.path.join(ws, "analysis.log"), "build", "--nobuild", *flags,
                                          "--profile=" + os.path.join(ws, "analysis.profile.json"),
                                          "//infra/...")
         phases = fleet_scale.profile_phases(os.path.join(ws, "analysis.profile.json"))
@@ -69,8 +69,13 @@ def measure(tmp, rules, helper, count, shape, build, timeout, tag):
         result["analysis"] = sum(v for k, v in phases.items() if "analy" in k.lower()) or wall
         result["status"] = status
         result["load"] = load
+        if status != 0:
+            with open(os.path.join(ws, "analysis.log"), errors="replace") as f:
+                errors = [line for line in f if "ERROR" in line or "rror:" in line]
+            print("  analysis failed (%s, %d instances):\n    %s" % (
+                shape, count, "    ".join(errors[-10:]) or "no ERROR line"), flush=True)
         if build and status == 0:
-            args = ("--output_groups=manifest", "--symlink_prefix=bazel-", "//infra/...")
+            args = (*flags, "--output_groups=manifest", "--symlink_prefix=bazel-", "//infra/...")
             status, wall, _ = bazel.timed(os.path.join(ws, "build.log"), "build", *args)
             result["build"] = wall
             result["status"] = status
@@ -93,11 +98,12 @@ def run(args, tmp):
         sides.append(("baseline", old, args.baseline_helper or args.fleet))
     rows = []
     for count in args.bazel_sizes:
-        for shape in ("flat", "chain"):
+        for shape in args.shapes:
             for tag, rules_dir, helper in sides:
                 build = count in args.build_sizes
                 t0 = time.monotonic()
-                r = measure(tmp, rules_dir, helper, count, shape, build, args.timeout, tag)
+                r = measure(tmp, rules_dir, helper, count, shape, build, args.timeout, tag,
+                            args.bazel_flag, args.bazel_startup_flag)
                 r.update(side=tag, count=count, shape=shape)
                 rows.append(r)
                 print("  %-8s %-5s N=%-6d exit %s: analysis %.1f s (command %.1f s)%s (load %.1f, %.0f s)" % (
@@ -118,8 +124,10 @@ def judge(rows):
             print("target chain of %d: manifests <= 2 KB/instance: %.0f B %s" % (
                 r["count"], per, verdict(per <= 2048)))
         if r["count"] >= 10000:
-            print("target analysis of %d (%s) <= 60 s: %.1f s %s" % (
-                r["count"], r["shape"], r["analysis"], verdict(r["analysis"] <= 60)))
+            print("target analysis of %d (%s) <= 60 s: %.1f s %s%s" % (
+                r["count"], r["shape"], r["analysis"],
+                verdict(r["analysis"] <= 60 and r["status"] == 0),
+                "" if r["status"] == 0 else " (the build failed: exit %d)" % r["status"]))
             if "noop" in r:
                 print("target no-op build of %d (%s) <= 10 s: %.1f s %s" % (
                     r["count"], r["shape"], r["noop"], verdict(r["noop"] <= 10)))

@@ -5,12 +5,13 @@ through the shared pure Starlark of rules/private.
 """
 
 load("//rules/private:check_mode.bzl", "CHECK_MODES", "effective_check")
+load("//rules/private:dep_claims.bzl", "check_against_deps")
 load("//rules/private:instance_check.bzl", "check_plan_env", "check_workspace", "render_check_args")
 load("//rules/private:manifest.bzl", "instance_entry", "manifest_json")
 load("//rules/private:retry.bzl", "manifest_retry")
-load("//rules/private:run_dirs.bzl", "check_fleet_root", "check_run_dirs", "check_same_fleet_root", "run_dir_claim", run_dir_of = "run_dir")
+load("//rules/private:run_dirs.bzl", "check_fleet_root", "check_same_fleet_root", "run_dir_claim", run_dir_of = "run_dir")
 load("//rules/private:secrets.bzl", "check_secret_env", "refuse_secrets")
-load("//rules/private:state_identity.bzl", "check_unique_states", "state_address", "state_claim")
+load("//rules/private:state_identity.bzl", "state_address", "state_claim")
 load("//rules/private:var_files.bzl", "var_file_name")
 load(":check.bzl", "fleet_check")
 load(":identity.bzl", "instance_identity", "stamped_manifest")
@@ -125,10 +126,9 @@ def _tf_instance_impl(ctx):
     reports = [report] if report else []
 
     address = state_address(ctx.attrs.backend, backend_config, workspace, ctx.attrs.fleet_root, run_dir)
+    check_against_deps(label, address, ctx.attrs.fleet_root, run_dir, deps)
     transitive_states = ordered_union([state_claim(address, label)], [dep.transitive_states for dep in deps])
-    check_unique_states(transitive_states, label)
     transitive_run_dirs = ordered_union([run_dir_claim(ctx.attrs.fleet_root, run_dir, label)], [dep.transitive_run_dirs for dep in deps])
-    check_run_dirs(transitive_run_dirs, label)
 
     rendered_path = ctx.attrs.path_prefix + ctx.label.name + ".rendered"
     entry = instance_entry(

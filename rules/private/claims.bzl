@@ -4,7 +4,8 @@ One encoding and one check for every "two instances must not share X" rule:
 run directories (run_dirs.bzl), state identities (state_identity.bzl), group
 memberships (group_order.bzl) and instance identities (identity.bzl). Claims
 travel up the build graph in depsets (Bazel) or lists (Buck2) and are checked
-where they meet: an instance and its deps, a `tf_instances`, a `tf_fleet`.
+where they meet: an instance and its direct deps (dep_claims.bzl), a
+`tf_instances`, a `tf_fleet`.
 Within one package the same keys are claimed at loading time
 (package_claims.bzl, Bazel only), so the error comes before analysis.
 

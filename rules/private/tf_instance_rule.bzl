@@ -2,16 +2,17 @@
 
 load(":check.bzl", "component_sources", "fleet_check")
 load(":check_mode.bzl", "CHECK_MODES", "effective_check")
+load(":dep_claims.bzl", "check_against_deps")
 load(":identity.bzl", "identity_claim", "instance_identity", "stamped_manifest")
 load(":instance_check.bzl", "check_plan_env", "check_workspace", "render_check_args")
 load(":labels.bzl", "label_string", "resolve_label_string")
 load(":manifest.bzl", "instance_entry", "manifest_json")
 load(":providers.bzl", "TfComponentInfo", "TfInstanceInfo")
 load(":retry.bzl", "manifest_retry")
-load(":run_dirs.bzl", "check_fleet_root", "check_run_dirs", "check_same_fleet_root", "run_dir_claim", run_dir_of = "run_dir")
+load(":run_dirs.bzl", "check_fleet_root", "check_same_fleet_root", "run_dir_claim", run_dir_of = "run_dir")
 load(":run_tools.bzl", "RUNTIME_TERRAFORM_ATTRS", "runtime_terraform_of")
 load(":secrets.bzl", "check_secret_env", "refuse_secrets")
-load(":state_identity.bzl", "check_unique_states", "state_address", "state_claim")
+load(":state_identity.bzl", "state_address", "state_claim")
 load(":tf_provider.bzl", "manifest_providers")
 load(":toolchain_types.bzl", "FLEET_TOOLCHAIN_TYPE", "TERRAFORM_TOOLCHAIN_TYPE")
 load(":var_files.bzl", "var_file_name")
@@ -169,16 +170,15 @@ def _tf_instance_impl(ctx):
     reports = [report] if report else []
 
     address = state_address(ctx.attr.backend, backend_config, workspace, ctx.attr.fleet_root, run_dir)
+    check_against_deps(label, address, ctx.attr.fleet_root, run_dir, deps)
     transitive_states = depset(
         [state_claim(address, label)],
         transitive = [dep.transitive_states for dep in deps],
     )
-    check_unique_states(transitive_states.to_list(), label)
     transitive_run_dirs = depset(
         [run_dir_claim(ctx.attr.fleet_root, run_dir, label)],
         transitive = [dep.transitive_run_dirs for dep in deps],
     )
-    check_run_dirs(transitive_run_dirs.to_list(), label)
 
     entry = instance_entry(
         label = label,
