@@ -3,7 +3,7 @@
 //! can be resumed.
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::runner::*;
 
@@ -14,20 +14,6 @@ fn blocking(fleet: &Fleet, name: &str) -> String {
     module(&format!(
         "touch {m}/{name}.started\ntimeout --foreground 120 sh -c 'until [ -e {m}/gate ]; do sleep 0.05; done'"
     ))
-}
-
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        assert!(
-            start.elapsed() < limit,
-            "fleet did not exit within {limit:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn signal(child: &Child, sig: i32) {

@@ -25,20 +25,6 @@ fn blocking(fleet: &Fleet, name: &str) -> String {
     ))
 }
 
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            return status;
-        }
-        if start.elapsed() > SLOW {
-            let _ = child.kill();
-            panic!("fleet did not exit within {SLOW:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A pseudo-terminal: (controller, terminal side).
 fn pty() -> (OwnedFd, OwnedFd) {
     let (mut controller, mut terminal) = (0, 0);
@@ -108,7 +94,7 @@ fn at_a_terminal_a_kill_of_fleet_tf_reaches_terraform_through_its_guard() {
     wait_for_file(&fleet.marker("only.started"), SLOW);
     // SAFETY: kill(2) of our own child.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
-    let status = wait_exit(&mut child);
+    let status = wait_exit(&mut child, SLOW);
     let err = printed(output);
     assert!(!status.success(), "{err}");
     assert!(
@@ -135,7 +121,7 @@ fn at_a_terminal_ctrl_c_stops_terraform_gracefully() {
     wait_for_file(&fleet.marker("only.started"), SLOW);
     let mut keyboard = fs::File::from(controller.try_clone().expect("dup controller"));
     keyboard.write_all(&[0x03]).expect("Ctrl-C");
-    let status = wait_exit(&mut child);
+    let status = wait_exit(&mut child, SLOW);
     let err = printed(output);
     assert!(!status.success(), "{err}");
     assert!(
@@ -184,7 +170,7 @@ fn a_guard_killed_alone_stops_its_terraform_gracefully() {
     assert_eq!(guards.len(), 1, "{:?}", fleet.live_processes());
     // SAFETY: kill(2) of the guard found above, a process of this test's run.
     assert_eq!(unsafe { libc::kill(guards[0], libc::SIGKILL) }, 0);
-    let status = wait_exit(&mut child);
+    let status = wait_exit(&mut child, SLOW);
     assert!(!status.success());
     assert!(
         !fleet.marker("only.ended").exists(),

@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -378,4 +378,20 @@ pub fn files_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
         })
         .map(|(path, _, _)| path)
         .collect()
+}
+
+/// Waits for `child` to exit, polling; kills it and fails when it has not
+/// within `limit`.
+pub fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("fleet did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
